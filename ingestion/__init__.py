@@ -1,0 +1,1 @@
+"""Ingestion: landing zone batches into bronze tables."""

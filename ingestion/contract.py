@@ -1,0 +1,107 @@
+"""The landing side of the data contract (shared/spec/data-contract.md, sections 1-2) as data.
+
+Every source table is listed with its columns in contract order, its key, and the type each column
+is landed with in bronze.  Bronze keeps identifiers, names and codes exactly as delivered (strings);
+only dates, timestamps, year-months, years, amounts and quantities are typed, because a value there
+that cannot be typed is unusable downstream and must be quarantined at the door.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SOURCES = ("medins", "national", "police", "civil_affairs", "tax", "health", "hrss")
+MODES = ("full", "incremental")
+ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gbk": "gbk", "gb2312": "gbk", "gb18030": "gb18030"}
+
+# Column types in bronze.  'string' = as delivered.
+DATE, TIMESTAMP, MONEY, QUANTITY, YEARMONTH, YEAR, FLAG, STRING = (
+    "date", "timestamp", "money", "quantity", "yearmonth", "year", "flag", "string")
+
+OPTIONAL_COLUMNS = ("updt_time", "del_flag")
+
+_TYPES: dict[str, str] = {
+    # dates
+    **{c: DATE for c in ("brdy", "crt_insu_date", "paus_insu_date", "begndate", "enddate", "audit_date",
+                         "cancel_date", "issue_date", "expire_date", "death_date", "begn_date", "end_date",
+                         "pay_date")},
+    # timestamps
+    **{c: TIMESTAMP for c in ("setl_time", "fee_ocur_time", "clct_time", "updt_time")},
+    # money in yuan
+    **{c: MONEY for c in ("psn_clct_amt", "emp_clct_amt", "medfee_sumamt", "fulamt_ownpay_amt", "hifp_pay",
+                          "acct_pay", "psn_cash_pay", "pric", "det_item_fee_sumamt", "deduct_amt", "amount",
+                          "clct_amt")},
+    "cnt": QUANTITY,
+    **{c: YEARMONTH for c in ("accrym", "ym", "last_tax_ym")},
+    "year": YEAR,
+    "del_flag": FLAG,
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    source: str
+    name: str
+    columns: tuple[str, ...]   # contract columns, in contract order
+    keys: tuple[str, ...]
+
+    @property
+    def bronze_name(self) -> str:
+        return f"{self.source}__{self.name}"
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        """Contract columns plus the optional change-tracking columns every table may carry."""
+        return self.columns + tuple(c for c in OPTIONAL_COLUMNS if c not in self.columns)
+
+    def type_of(self, column: str) -> str:
+        return _TYPES.get(column, STRING)
+
+
+def _t(source: str, name: str, spec: str) -> TableSpec:
+    cols = [c.strip() for c in spec.split(",")]
+    keys = tuple(c.rstrip("*") for c in cols if c.endswith("*"))
+    return TableSpec(source, name, tuple(c.rstrip("*") for c in cols), keys)
+
+
+TABLES: tuple[TableSpec, ...] = (
+    _t("medins", "psn_info", "psn_no*, psn_name, gend, brdy, naty, psn_cert_type, certno, tel, surv_stas, "
+       "hsreg_addr, hsreg_admdvs, resd_addr, resd_admdvs, hsreg_book_no"),
+    _t("medins", "psn_insu", "psn_no*, insutype*, psn_type, psn_insu_stas, crt_insu_date, paus_insu_date, "
+       "insu_admdvs, emp_no, emp_name"),
+    _t("medins", "contrib", "psn_no*, insutype*, accrym*, psn_clct_amt, emp_clct_amt, clct_flag, clct_time"),
+    _t("medins", "emp_info", "emp_no*, emp_name, uscc, emp_type, admdvs"),
+    _t("medins", "fixmedins", "fixmedins_code*, fixmedins_name, fixmedins_type, hosp_lv, admdvs"),
+    _t("medins", "practitioner", "prac_code*, prac_name, certno, prac_type, fixmedins_code"),
+    _t("medins", "setl", "setl_id*, mdtrt_id, psn_no, certno, insutype, med_type, fixmedins_code, atddr_no, "
+       "begndate, enddate, setl_time, dise_codg, medfee_sumamt, fulamt_ownpay_amt, hifp_pay, acct_pay, "
+       "psn_cash_pay, insu_admdvs, mdtrt_admdvs, refd_setl_flag"),
+    _t("medins", "fee_list", "feedetl_sn*, setl_id, med_list_codg, med_chrgitm_type, list_name, cnt, pric, "
+       "det_item_fee_sumamt, bilg_dr_codg, fee_ocur_time"),
+    _t("medins", "audit_result", "setl_id*, violation_code, deduct_amt, audit_date"),
+    _t("medins", "fund_ledger", "admdvs*, insutype*, ym*, direction*, item_type*, amount"),
+    _t("medins", "fund_opening", "admdvs*, insutype*, year*, amount"),
+    _t("national", "national_uninsured", "certno*, psn_name, hsreg_admdvs, issue_batch"),
+    _t("national", "insured_elsewhere", "certno*, insutype*, insu_admdvs, psn_insu_stas"),
+    _t("police", "hsreg_psn", "certno*, psn_name, gend, brdy, naty, hsreg_admdvs, hsreg_addr, hsreg_book_no, "
+       "hsreg_stas, cancel_date"),
+    _t("police", "resd_permit", "certno*, psn_name, gend, brdy, resd_admdvs, resd_addr, issue_date, expire_date"),
+    _t("civil_affairs", "death_cremation", "certno*, psn_name, death_date, admdvs"),
+    _t("civil_affairs", "assistance_obj", "certno*, aid_type*, psn_name, admdvs, begn_date, end_date"),
+    _t("tax", "taxpayer", "certno*, emp_uscc*, psn_name, last_tax_ym"),
+    _t("tax", "medins_clct", "certno*, insutype*, accrym*, clct_amt, pay_date, emp_uscc"),
+    _t("health", "birth_cert", "birth_cert_no*, child_name, gend, brdy, mother_certno, father_certno, "
+       "birth_admdvs, child_certno"),
+    _t("health", "death_cert", "certno*, psn_name, death_date, death_cause_icd10, admdvs"),
+    _t("hrss", "pension_insu", "certno*, pension_type*, psn_name, stas, admdvs, emp_uscc"),
+)
+
+_BY_KEY = {(t.source, t.name): t for t in TABLES}
+
+
+def table_spec(source: str, name: str) -> TableSpec | None:
+    return _BY_KEY.get((source, name))
+
+
+def tables_of(source: str) -> tuple[TableSpec, ...]:
+    return tuple(t for t in TABLES if t.source == source)

@@ -1,0 +1,1 @@
+"""Synthetic department data that honours the data contract."""

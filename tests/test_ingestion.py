@@ -1,0 +1,274 @@
+"""Ingestion from landing zone to bronze, through the real engine and real Delta tables.
+
+Each bad-input case of the contract is delivered on purpose and the exact outcome is asserted:
+the rejected batch or file with its reason, the quarantined row with its line and reason, and that
+nothing else was lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from landing import write_batch
+
+from yibao.ingestion.ingest import ingest
+
+PSN_HEADER = ("psn_no,psn_name,gend,brdy,naty,psn_cert_type,certno,tel,surv_stas,hsreg_addr,hsreg_admdvs,"
+              "resd_addr,resd_admdvs,hsreg_book_no")
+SETL_HEADER = ("setl_id,mdtrt_id,psn_no,certno,insutype,med_type,fixmedins_code,atddr_no,begndate,enddate,setl_time,"
+               "dise_codg,medfee_sumamt,fulamt_ownpay_amt,hifp_pay,acct_pay,psn_cash_pay,insu_admdvs,mdtrt_admdvs,"
+               "refd_setl_flag")
+
+
+def psn(no: str, name: str = "张三", brdy: str = "1985-01-01", certno: str = "610102198501011234",
+        tel: str = "13800000000") -> str:
+    return f"{no},{name},1,{brdy},01,01,{certno},{tel},1,陕西省西安市新城区,610102,陕西省西安市新城区,610102,B{no}"
+
+
+def setl(sid: str, amount: str = "100.00", begn: str = "2026-10-01") -> str:
+    return (f"{sid},M{sid},P1,610102198501011234,390,11,H001,D01,{begn},{begn},{begn} 10:00:00,J06.9,{amount},"
+            f"0,60.00,0,{amount},610100,610100,0")
+
+
+def test_clean_batch_lands_with_lineage(settings, read):
+    write_batch(settings.landing, "medins", "20261101-001", {"psn_info": [PSN_HEADER, psn("P1"), psn("P2", "李四")]})
+    summary = ingest(settings)
+    assert summary.batches_applied == ["medins/20261101-001"]
+    rows = read("bronze", "medins__psn_info", "psn_no")
+    assert [r["psn_no"] for r in rows] == ["P1", "P2"]
+    assert rows[1]["psn_name"] == "李四"
+    assert rows[0]["brdy"] == dt.date(1985, 1, 1)
+    assert {r["_source"] for r in rows} == {"medins"}
+    assert {r["_batch_id"] for r in rows} == {"20261101-001"}
+    assert {r["_file"] for r in rows} == {"psn_info.csv"}
+    assert [r["_line_number"] for r in rows] == [2, 3]
+    assert all(isinstance(r["_ingest_time"], dt.datetime) for r in rows)
+    log = read("meta", "ingest_log")
+    assert [(r["source_table"], r["status"], r["rows_read"], r["rows_landed"], r["rows_quarantined"])
+            for r in log] == [("psn_info", "applied", 2, 2, 0)]
+
+
+def test_gbk_file_is_decoded(settings, read):
+    header = "certno,psn_name,death_date,admdvs"
+    write_batch(settings.landing, "civil_affairs", "20261101-001",
+                {"death_cremation": [header, "610102198501011234,王小明,2026-03-04,610102"]}, encoding="gbk")
+    ingest(settings)
+    rows = read("bronze", "civil_affairs__death_cremation")
+    assert rows[0]["psn_name"] == "王小明"
+    assert rows[0]["death_date"] == dt.date(2026, 3, 4)
+
+
+def test_bad_rows_are_quarantined_with_reason_and_the_rest_lands(settings, read):
+    lines = [
+        SETL_HEADER,
+        setl("S1"),                                   # line 2: good
+        setl("S2", amount="12.3.4"),                  # line 3: unparseable amount
+        setl("S3", begn="2026-02-30"),                # line 4: impossible date (begndate, enddate, setl_time)
+        "S4,M4,P1",                                   # line 5: wrong field count
+        setl("S5", amount="abc"),                     # line 6: not a number
+        setl("", amount="1.00"),                      # line 7: key missing
+        setl("S7", begn="20261005"),                  # line 8: compact date is fine
+    ]
+    write_batch(settings.landing, "medins", "20261101-001", {"setl": lines})
+    summary = ingest(settings)
+    assert summary.rows_landed == 2 and summary.rows_quarantined == 5
+    good = read("bronze", "medins__setl", "setl_id")
+    assert [(r["setl_id"], r["_line_number"]) for r in good] == [("S1", 2), ("S7", 8)]
+    assert good[0]["medfee_sumamt"] == Decimal("100.00")
+    assert good[1]["begndate"] == dt.date(2026, 10, 5)
+    q = {r["line_number"]: r for r in read("meta", "quarantine")}
+    assert sorted(q) == [3, 4, 5, 6, 7]
+    assert q[3]["reason"] == ("medfee_sumamt: '12.3.4' is not an amount in yuan with at most 2 decimals; "
+                              "psn_cash_pay: '12.3.4' is not an amount in yuan with at most 2 decimals")
+    assert q[4]["reason"].startswith("begndate: '2026-02-30' is not a date (YYYY-MM-DD or YYYYMMDD); "
+                                     "enddate: '2026-02-30' is not a date")
+    assert q[5]["reason"] == "wrong number of fields: expected 20, got 3"
+    assert q[5]["raw_line"] == "S4,M4,P1"
+    assert "medfee_sumamt: 'abc'" in q[6]["reason"]
+    assert q[7]["reason"] == "key column setl_id is empty"
+    assert q[3]["raw_line"] == lines[2]
+    assert {(r["source"], r["source_table"], r["batch_id"], r["file"]) for r in q.values()} == {
+        ("medins", "setl", "20261101-001", "setl.csv")}
+    log = read("meta", "ingest_log")[0]
+    assert (log["rows_read"], log["rows_landed"], log["rows_quarantined"]) == (7, 2, 5)
+
+
+def test_undecodable_bytes_quarantine_only_their_row(settings, read):
+    batch = write_batch(settings.landing, "police", "20261101-001", {"resd_permit": [
+        "certno,psn_name,gend,brdy,resd_admdvs,resd_addr,issue_date,expire_date",
+        "610102198501011234,张三,1,1985-01-01,610102,西安,2025-01-01,2027-01-01",
+        "610102198501011235,XX,1,1985-01-01,610102,西安,2025-01-01,2027-01-01"]}, encoding="gbk")
+    # replace the placeholder name by a byte pair that is not GBK, then fix the manifest checksum
+    path = batch / "resd_permit.csv"
+    data = path.read_bytes().replace(b"XX", b"\x80\xff")
+    path.write_bytes(data)
+    import hashlib
+    import json
+    m = json.loads((batch / "_manifest.json").read_text())
+    m["files"][0]["sha256"] = hashlib.sha256(data).hexdigest()
+    (batch / "_manifest.json").write_text(json.dumps(m))
+    ingest(settings)
+    assert [r["certno"] for r in read("bronze", "police__resd_permit")] == ["610102198501011234"]
+    q = read("meta", "quarantine")
+    assert [(r["line_number"], r["reason"]) for r in q] == [
+        (3, "column psn_name: bytes not valid in the declared encoding")]
+
+
+@pytest.mark.parametrize("case, overrides, reason_start", [
+    ("row count", {"file_overrides": {"psn_info": {"rows": 5}}}, "file psn_info.csv: 2 data rows, the manifest says 5"),
+    ("checksum", {"file_overrides": {"psn_info": {"sha256": "0" * 64}}}, "file psn_info.csv: sha256 "),
+    ("missing file", {"file_overrides": {"psn_info": {"name": "nope.csv"}}},
+     "file nope.csv listed in the manifest is missing"),
+    ("bad mode", {"manifest_overrides": {"mode": "sometimes"}}, "mode 'sometimes' is not one of full, incremental"),
+    ("wrong source", {"manifest_overrides": {"source": "tax"}}, "manifest source 'tax' does not match folder"),
+])
+def test_manifest_mismatch_rejects_the_whole_batch(settings, read, case, overrides, reason_start):
+    write_batch(settings.landing, "medins", "20261101-001",
+                {"psn_info": [PSN_HEADER, psn("P1"), psn("P2")],
+                 "setl": [SETL_HEADER, setl("S1")]}, **overrides)
+    write_batch(settings.landing, "police", "20261101-001", {"resd_permit": [
+        "certno,psn_name,gend,brdy,resd_admdvs,resd_addr,issue_date,expire_date",
+        "610102198501011234,张三,1,1985-01-01,610102,西安,2025-01-01,2027-01-01"]})
+    summary = ingest(settings)
+    assert [label for label, _ in summary.batches_rejected] == ["medins/20261101-001"]
+    assert summary.batches_rejected[0][1].startswith(reason_start)
+    assert summary.batches_applied == ["police/20261101-001"]   # the other source's batch still lands
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    cat = Catalog(spark_session(settings), settings)
+    assert not cat.exists("bronze", "medins__psn_info") and not cat.exists("bronze", "medins__setl")
+    batches = {r["source"]: r for r in read("meta", "ingest_batch")}
+    assert batches["medins"]["status"] == "rejected"
+    assert batches["medins"]["reason"].startswith(reason_start)
+    assert batches["police"]["status"] == "applied"
+
+
+def test_corrupted_manifest_json_rejects_batch(settings, read):
+    batch = write_batch(settings.landing, "hrss", "20261101-001", {"pension_insu": [
+        "certno,pension_type,psn_name,stas,admdvs,emp_uscc", "610102198501011234,1,张三,1,610102,"]})
+    (batch / "_manifest.json").write_text('{"source": "hrss", "files": [', encoding="utf-8")
+    summary = ingest(settings)
+    assert summary.batches_rejected[0][0] == "hrss/20261101-001"
+    assert summary.batches_rejected[0][1].startswith("manifest is not valid JSON")
+    assert read("meta", "ingest_batch")[0]["status"] == "rejected"
+
+
+def test_missing_required_column_rejects_only_that_file(settings, read):
+    write_batch(settings.landing, "medins", "20261101-001", {
+        "psn_info": [PSN_HEADER.replace(",naty", ""), psn("P1").replace(",01,01,", ",01,", 1)],
+        "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs", "H001,西安市第一医院,1,1,610100"]})
+    summary = ingest(settings)
+    assert summary.files_rejected == [("medins/20261101-001/psn_info.csv", "missing required column(s): naty")]
+    assert [r["fixmedins_code"] for r in read("bronze", "medins__fixmedins")] == ["H001"]
+    log = {r["source_table"]: r for r in read("meta", "ingest_log")}
+    assert log["psn_info"]["status"] == "rejected" and log["fixmedins"]["status"] == "applied"
+    assert read("meta", "ingest_batch")[0]["reason"] == "file(s) rejected: psn_info.csv"
+
+
+def test_unknown_extra_columns_are_kept(settings, read):
+    write_batch(settings.landing, "medins", "20261101-001",
+                {"psn_info": [PSN_HEADER + ",ext_remark", psn("P1") + ",迁入", psn("P2") + ","]})
+    ingest(settings)
+    rows = read("bronze", "medins__psn_info", "psn_no")
+    assert rows[0]["_extra"] == '{"ext_remark": "迁入"}'
+    assert rows[1]["_extra"] == '{"ext_remark": null}'
+
+
+def test_full_batch_replaces_and_incremental_upserts_and_deletes(settings, read):
+    write_batch(settings.landing, "medins", "20261101-001",
+                {"psn_info": [PSN_HEADER, psn("P1"), psn("P2"), psn("P3")]})
+    write_batch(settings.landing, "medins", "20261108-001",
+                {"psn_info": [PSN_HEADER + ",del_flag", psn("P2", tel="13900000000") + ",0", psn("P3") + ",1",
+                              psn("P4") + ",", psn("P4", name="李四") + ","]}, mode="incremental")
+    summary = ingest(settings)
+    assert summary.batches_applied == ["medins/20261101-001", "medins/20261108-001"]
+    rows = {r["psn_no"]: r for r in read("bronze", "medins__psn_info")}
+    assert sorted(rows) == ["P1", "P2", "P4"]                     # P3 deleted
+    assert rows["P2"]["tel"] == "13900000000" and rows["P2"]["_batch_id"] == "20261108-001"
+    assert rows["P1"]["_batch_id"] == "20261101-001"
+    assert rows["P4"]["psn_name"] == "李四"                        # the later of two rows with one key wins
+    q = read("meta", "quarantine")
+    assert [(r["line_number"], r["reason"]) for r in q] == [
+        (4, "duplicate key (psn_no) in this file; superseded by line 5")]
+    log = {r["batch_id"]: r for r in read("meta", "ingest_log")}
+    assert log["20261108-001"]["rows_deleted"] == 1
+    # a later full snapshot replaces everything
+    write_batch(settings.landing, "medins", "20261115-001", {"psn_info": [PSN_HEADER, psn("P9")]})
+    ingest(settings)
+    assert [r["psn_no"] for r in read("bronze", "medins__psn_info")] == ["P9"]
+
+
+def _delta_versions(settings) -> dict[str, int]:
+    from deltalake import DeltaTable
+    out = {}
+    for schema in ("bronze", "meta"):
+        for p in sorted((settings.warehouse / schema).iterdir()):
+            out[f"{schema}.{p.name}"] = DeltaTable(str(p)).version()
+    return out
+
+
+def test_redelivery_changes_nothing(settings, read):
+    write_batch(settings.landing, "medins", "20261101-001",
+                {"psn_info": [PSN_HEADER, psn("P1")], "setl": [SETL_HEADER, setl("S1"), setl("S2", amount="x")]})
+    ingest(settings)
+    before = _delta_versions(settings)
+    summary = ingest(settings)
+    assert summary.batches_skipped == ["medins/20261101-001"] and not summary.batches_applied
+    assert _delta_versions(settings) == before
+
+
+def test_out_of_order_and_changed_redelivery_are_refused(settings, read):
+    write_batch(settings.landing, "medins", "20261108-001", {"psn_info": [PSN_HEADER, psn("P1")]})
+    ingest(settings)
+    write_batch(settings.landing, "medins", "20261101-001", {"psn_info": [PSN_HEADER, psn("P0")]})
+    write_batch(settings.landing, "medins", "20261108-001", {"psn_info": [PSN_HEADER, psn("P1"), psn("P2")]})
+    summary = ingest(settings)
+    reasons = dict(summary.batches_rejected)
+    assert reasons["medins/20261101-001"] == "arrived after the later batch 20261108-001 was applied (out of order)"
+    assert reasons["medins/20261108-001"].startswith("re-delivered with different content after it was applied")
+    assert [r["psn_no"] for r in read("bronze", "medins__psn_info")] == ["P1"]
+
+
+def _state(settings) -> dict:
+    """Every table's rows, without the wall-clock columns, as comparable sets."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+    clock = {"_ingest_time", "ingest_time", "started_at", "finished_at"}
+    out = {}
+    for schema in ("bronze", "meta"):
+        for p in sorted((settings.warehouse / schema).iterdir()):
+            table = ds.dataset(DeltaTable(str(p)).file_uris(), format="parquet").to_table()
+            cols = [c for c in table.column_names if c not in clock]
+            out[f"{schema}.{p.name}"] = sorted(map(repr, table.select(cols).to_pylist()))
+    return out
+
+
+@pytest.mark.parametrize("fault", ["quarantined:2", "file:3"])
+def test_killed_run_then_rerun_equals_one_clean_run(tmp_path, fault):
+    from yibao.config import Settings
+
+    def deliver(landing: Path) -> None:
+        write_batch(landing, "medins", "20261101-001", {
+            "psn_info": [PSN_HEADER, psn("P1"), psn("P2"), "bad,row"],
+            "setl": [SETL_HEADER, setl("S1"), setl("S2", amount="oops")],
+            "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs", "H001,医院,1,1,610100"]})
+        write_batch(landing, "medins", "20261108-001", {"psn_info": [PSN_HEADER + ",del_flag", psn("P1") + ",1",
+                                                                     psn("P3") + ",0"]}, mode="incremental")
+
+    clean, crashed = Settings(data_root=tmp_path / "clean"), Settings(data_root=tmp_path / "crashed")
+    deliver(clean.landing)
+    deliver(crashed.landing)
+    ingest(clean)
+    env = dict(os.environ, YIBAO_DATA_ROOT=str(tmp_path / "crashed"), YIBAO_FAULT_AT=fault, SPARK_REMOTE="")
+    killed = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    env.pop("YIBAO_FAULT_AT")
+    rerun = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _state(crashed) == _state(clean)

@@ -1,0 +1,1 @@
+"""Shared plumbing: configuration, engine session, warehouse catalog, CLI."""

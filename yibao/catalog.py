@@ -1,0 +1,177 @@
+"""The warehouse catalog: where tables live on disk, and the few ways stages write them.
+
+Layout: ``<warehouse>/<schema>/<table>/`` holds one table (Delta by default).  The tables on disk are
+the truth; the engine's catalog is rebuilt from them at session start.  All writes go through this
+module so that the Delta path (atomic commits, MERGE) and the Parquet path (a JVM Spark without
+Delta, used to prove portability) stay in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from yibao.config import Settings
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# (session url, schema, table) -> registered location; lets one process switch warehouses safely.
+_registered: dict[tuple[str, str, str], str] = {}
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a valid table or schema name: {name!r}")
+    return name
+
+
+class Catalog:
+    def __init__(self, spark: SparkSession, settings: Settings):
+        self.spark = spark
+        self.settings = settings
+        self.fmt = settings.table_format
+        self.root = settings.warehouse
+
+    # -- locations -------------------------------------------------------------------------------
+    def path(self, schema: str, table: str) -> Path:
+        return self.root / _ident(schema) / _ident(table)
+
+    def exists(self, schema: str, table: str) -> bool:
+        p = self.path(schema, table)
+        if self.fmt == "delta":
+            return (p / "_delta_log").is_dir()
+        return p.is_dir() and any(p.glob("*.parquet"))
+
+    def tables(self) -> list[tuple[str, str]]:
+        """Every (schema, table) stored under the warehouse root."""
+        found = []
+        if not self.root.is_dir():
+            return found
+        # schemas starting with '_' hold work files (e.g. ingestion staging), not published tables
+        for sdir in sorted(p for p in self.root.iterdir()
+                           if p.is_dir() and _IDENT.match(p.name) and not p.name.startswith("_")):
+            for tdir in sorted(p for p in sdir.iterdir() if p.is_dir() and _IDENT.match(p.name)):
+                if self.exists(sdir.name, tdir.name):
+                    found.append((sdir.name, tdir.name))
+        return found
+
+    # -- catalog ---------------------------------------------------------------------------------
+    def register(self, schema: str, table: str) -> None:
+        """Make ``schema.table`` name the table at its warehouse location (idempotent)."""
+        from yibao.engine import remote_url
+
+        location = str(self.path(schema, table))
+        key = (remote_url() or "", schema, table)
+        if _registered.get(key) == location:
+            return
+        self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+        if key in _registered:  # the name points at another warehouse: drop the entry (data stays)
+            self.spark.sql(f"DROP TABLE IF EXISTS {schema}.{_ident(table)}")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {schema}.{_ident(table)} USING {self.fmt} "
+                       f"LOCATION '{location}'")
+        _registered[key] = location
+
+    def _target(self, schema: str, table: str) -> str:
+        """SQL name of a Delta table by location, independent of the catalog."""
+        return f"delta.`{self.path(schema, table)}`"
+
+    def rebuild(self) -> list[tuple[str, str]]:
+        """Register every table on disk in the engine's catalog (Sail keeps it in memory only)."""
+        tables = self.tables()
+        for schema, table in tables:
+            self.register(schema, table)
+        return tables
+
+    # -- reads -----------------------------------------------------------------------------------
+    def read(self, schema: str, table: str) -> DataFrame:
+        return self.spark.read.format(self.fmt).load(str(self.path(schema, table)))
+
+    # -- writes ----------------------------------------------------------------------------------
+    def overwrite(self, df: DataFrame, schema: str, table: str, partition_by: list[str] | None = None) -> None:
+        """Replace the table's content with ``df`` (one atomic commit on Delta)."""
+        if self.fmt == "delta" or not self.exists(schema, table):
+            w = df.write.format(self.fmt).mode("overwrite")
+            if self.fmt == "delta":
+                w = w.option("overwriteSchema", "true")
+            if partition_by:
+                w = w.partitionBy(*partition_by)
+            w.save(str(self.path(schema, table)))
+        else:
+            self._swap_parquet(df, schema, table, partition_by)
+        self.register(schema, table)
+
+    def append(self, df: DataFrame, schema: str, table: str) -> None:
+        df.write.format(self.fmt).mode("append").save(str(self.path(schema, table)))
+        self.register(schema, table)
+
+    def ensure(self, schema: str, table: str, ddl: str) -> None:
+        """Create the table empty with the given schema if it does not exist yet."""
+        if not self.exists(schema, table):
+            self.overwrite(self.spark.createDataFrame([], ddl), schema, table)
+
+    def delete_where(self, schema: str, table: str, condition: str) -> None:
+        if not self.exists(schema, table):
+            return
+        if self.fmt == "delta":
+            self.spark.sql(f"DELETE FROM {self._target(schema, table)} WHERE {condition}")
+        else:
+            kept = self.read(schema, table).where(f"NOT ({condition}) OR ({condition}) IS NULL")
+            self._swap_parquet(kept, schema, table)
+
+    def upsert(self, df: DataFrame, schema: str, table: str, keys: list[str] | tuple[str, ...],
+               delete_flag: str | None = None) -> None:
+        """Insert or replace rows of ``df`` by ``keys``; rows whose ``delete_flag`` column is '1' delete.
+
+        ``df`` must have the table's columns and at most one row per key.
+        """
+        if not keys:
+            raise ValueError(f"upsert into {schema}.{table} needs key columns")
+        cols = df.columns
+        if not self.exists(schema, table):
+            new = df.where(f"coalesce({delete_flag}, '0') <> '1'") if delete_flag else df
+            self.overwrite(new, schema, table)
+            return
+        if self.fmt == "delta":
+            view = f"_upsert_{uuid.uuid4().hex}"
+            df.createOrReplaceTempView(view)
+            on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+            sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
+            ins_cols = ", ".join(f"`{c}`" for c in cols)
+            ins_vals = ", ".join(f"s.`{c}`" for c in cols)
+            deleted = f"coalesce(s.`{delete_flag}`, '0') = '1'" if delete_flag else "false"
+            self.spark.sql(
+                f"MERGE INTO {self._target(schema, table)} t USING {view} s ON {on} "
+                f"WHEN MATCHED AND {deleted} THEN DELETE "
+                f"WHEN MATCHED THEN UPDATE SET {sets} "
+                f"WHEN NOT MATCHED AND NOT ({deleted}) THEN INSERT ({ins_cols}) VALUES ({ins_vals})")
+            self.spark.catalog.dropTempView(view)
+        else:
+            old = self.read(schema, table).join(df.select(*keys), on=list(keys), how="left_anti")
+            new = df.where(f"coalesce({delete_flag}, '0') <> '1'") if delete_flag else df
+            self._swap_parquet(old.unionByName(new.select(*old.columns)), schema, table)
+
+    def _swap_parquet(self, df: DataFrame, schema: str, table: str,
+                      partition_by: list[str] | None = None) -> None:
+        """Parquet has no transactions: write the new state beside the table, then swap directories.
+
+        Only used on the JVM Spark portability path, where the warehouse is a local directory.
+        """
+        target = self.path(schema, table)
+        staging = target.with_name(f".{table}.next")
+        shutil.rmtree(staging, ignore_errors=True)
+        w = df.write.format("parquet").mode("overwrite")
+        if partition_by:
+            w = w.partitionBy(*partition_by)
+        w.save(str(staging))
+        old = target.with_name(f".{table}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        self.register(schema, table)
+        self.spark.sql(f"REFRESH TABLE {schema}.{table}")
