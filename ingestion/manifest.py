@@ -23,6 +23,7 @@ from pathlib import Path
 from yibao.ingestion.contract import ENCODINGS, MODES, SOURCES, TableSpec, table_spec
 
 BLOCK = 8 << 20
+SPLIT_BYTES = 64 << 20   # files larger than this are parsed in parallel ranges of about this size
 
 
 class BatchRejected(Exception):
@@ -161,8 +162,9 @@ def parse_header(header_bytes: bytes, encoding: str, delimiter: str) -> list[str
     return [c.strip().lstrip("\ufeff").lower() for c in cells]
 
 
-def verify_batch(batch_dir: Path, manifest: Manifest, split_bytes: int = 64 << 20) -> list[ScannedFile]:
+def verify_batch(batch_dir: Path, manifest: Manifest, split_bytes: int | None = None) -> list[ScannedFile]:
     """Check every listed file against the manifest; raise BatchRejected on the first mismatch."""
+    split_bytes = split_bytes or SPLIT_BYTES
     scanned = []
     for entry in manifest.files:
         spec = table_spec(manifest.source, entry.table)

@@ -272,3 +272,35 @@ def test_killed_run_then_rerun_equals_one_clean_run(tmp_path, fault):
     rerun = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert _state(crashed) == _state(clean)
+
+
+def test_large_file_parsed_in_ranges_keeps_exact_lines(settings, read, monkeypatch):
+    import yibao.ingestion.manifest as manifest
+    monkeypatch.setattr(manifest, "SPLIT_BYTES", 300)   # force many parallel byte ranges
+    lines = [PSN_HEADER]
+    bad = {7, 8, 23, 41, 42, 43, 60}
+    for line_no in range(2, 62):
+        lines.append(f"X{line_no},only,three" if line_no in bad else psn(f"P{line_no}", brdy="19850101"))
+    write_batch(settings.landing, "medins", "20261101-001", {"psn_info": lines})
+    summary = ingest(settings)
+    rows = read("bronze", "medins__psn_info")
+    assert sorted((r["psn_no"], r["_line_number"]) for r in rows) == sorted(
+        (f"P{n}", n) for n in range(2, 62) if n not in bad)
+    assert sorted(r["line_number"] for r in read("meta", "quarantine")) == sorted(bad)
+    assert summary.rows_landed == 60 - len(bad)
+
+
+def test_gzip_file_is_read(settings, read):
+    import gzip
+    import hashlib
+    import json
+    batch = write_batch(settings.landing, "medins", "20261101-001", {"psn_info": [PSN_HEADER, psn("P1"), psn("P2")]})
+    raw = (batch / "psn_info.csv").read_bytes()
+    (batch / "psn_info.csv").unlink()
+    gz = gzip.compress(raw)
+    (batch / "psn_info.csv.gz").write_bytes(gz)
+    m = json.loads((batch / "_manifest.json").read_text())
+    m["files"][0].update(name="psn_info.csv.gz", sha256=hashlib.sha256(gz).hexdigest())
+    (batch / "_manifest.json").write_text(json.dumps(m))
+    ingest(settings)
+    assert sorted(r["psn_no"] for r in read("bronze", "medins__psn_info")) == ["P1", "P2"]
