@@ -1,22 +1,31 @@
-"""Engine jobs that land one checked file in bronze: stage, split good from bad, apply, quarantine.
+"""Engine jobs that land one checked file in bronze: parse, apply, quarantine.
 
-1. *Stage*: the file's byte ranges are parsed in parallel inside the engine (``mapInArrow`` over a
-   DataFrame of ranges) and written once to ``_staging/<source>__<table>``.
-2. *Split*: rows with a reject reason, and rows whose key repeats in the file (all but the last
-   occurrence), go to ``meta.quarantine`` with their reason and line; the rest are the file's rows.
-3. *Apply*: ``full`` replaces the bronze table with the file's rows (one atomic commit);
-   ``incremental`` merges by the contract key, ``del_flag = '1'`` deleting.
+1. *Parse*: the file's byte ranges are parsed in parallel inside the engine (``mapInArrow`` over a
+   DataFrame of ranges).  Good rows flow on; refused rows are written by the same task, beside the
+   warehouse, to ``_staging/quarantine/<source>__<table>/<range>.parquet`` (one pass over the file).
+2. *Apply*: ``full`` writes the parsed rows straight over the bronze table (one atomic commit);
+   ``incremental`` writes them to ``_staging/<source>__<table>`` and merges them by the contract key,
+   ``del_flag = '1'`` deleting.
+3. *Repeated keys*: when a key occurs more than once in a file, the last line wins; the earlier ones
+   are quarantined as superseded (and removed from a full snapshot, or left out of the merge).
+4. *Quarantine*: the refused rows replace whatever an earlier attempt of this batch left in
+   ``meta.quarantine`` for this table.
 
-Each step replaces what an interrupted earlier attempt of the same batch may have left, so running
+Every step overwrites what an interrupted earlier attempt of the same batch may have left, so running
 it again gives the same state.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from pyspark.sql import DataFrame, Window
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog
@@ -26,6 +35,7 @@ from yibao.ingestion.parse import ddl, parse_range
 
 QUARANTINE_DDL = ("source string, source_table string, batch_id string, file string, line_number bigint, "
                   "reason string, raw_line string, ingest_time timestamp")
+_QUARANTINE_COLS = ("_source", "_batch_id", "_file", "_line_number", "_reject_reason", "_raw_line", "_ingest_time")
 
 
 @dataclass
@@ -36,71 +46,101 @@ class FileResult:
     rows_deleted: int
 
 
-def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime):
+def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_dir: Path):
     """The function the engine runs on each partition of byte ranges (pickled by value)."""
     path, spec, header, header_bytes = str(f.path), f.spec, list(f.header), f.header_bytes
     encoding, delimiter = manifest.encoding, manifest.delimiter
     lineage = {"source": manifest.source, "batch_id": manifest.batch_id, "file": f.entry.name,
                "ingest_time": ingest_time}
+    reject_dir = str(reject_dir)
 
     def parse_partition(batches):
         for batch in batches:
             for start, end, first_line in zip(*(batch.column(i).to_pylist() for i in range(3))):
-                yield from parse_range(path, spec, header, header_bytes, start, end, first_line,
-                                       encoding, delimiter, lineage)
+                refused = []
+                for rb in parse_range(path, spec, header, header_bytes, start, end, first_line,
+                                      encoding, delimiter, lineage):
+                    bad = pc.is_valid(rb.column("_reject_reason"))
+                    if pc.any(bad).as_py():
+                        refused.append(rb.filter(bad).select(list(_QUARANTINE_COLS)))
+                        rb = rb.filter(pc.invert(bad))
+                    yield rb.drop_columns(["_reject_reason", "_raw_line"])
+                if refused:
+                    pq.write_table(pa.Table.from_batches(refused), f"{reject_dir}/{start:015d}.parquet")
 
     return parse_partition
 
 
-def stage(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime) -> DataFrame:
+def _parsed(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_dir: Path) -> DataFrame:
     ranges = [(s, e, line) for s, e, line in f.ranges] if not f.compressed else [(0, -1, 2)]
     df = cat.spark.createDataFrame(ranges, "start long, end long, first_line long")
     if len(ranges) > 1:
         df = df.repartition(len(ranges))
-    parsed = df.mapInArrow(_parser(f, manifest, ingest_time), ddl(f.spec))
-    cat.overwrite(parsed, "_staging", f.spec.bronze_name)
-    return cat.read("_staging", f.spec.bronze_name)
+    return df.mapInArrow(_parser(f, manifest, ingest_time, reject_dir), ddl(f.spec, with_reject=False))
 
 
-def split(staged: DataFrame, f: ScannedFile, delimiter: str) -> tuple[DataFrame, DataFrame]:
-    """(rows to apply, rows to quarantine) of a staged file."""
-    keys = list(f.spec.keys)
-    good = staged.where(F.col("_reject_reason").isNull())
-    w = Window.partitionBy(*keys)
-    ranked = good.withColumn("_last_line", F.max("_line_number").over(w))
-    applied = ranked.where(F.col("_line_number") == F.col("_last_line")).drop("_last_line", "_reject_reason",
-                                                                             "_raw_line")
-    superseded = (ranked.where(F.col("_line_number") != F.col("_last_line"))
-                  .withColumn("_reject_reason", F.concat(F.lit(f"duplicate key ({', '.join(keys)}) in this file; "
-                                                               "superseded by line "),
-                                                         F.col("_last_line").cast("string")))
-                  .withColumn("_raw_line", F.concat_ws(delimiter, *[F.coalesce(F.col(c).cast("string"), F.lit(""))
-                                                                    for c in f.spec.all_columns])))
-    bad = staged.where(F.col("_reject_reason").isNotNull()).unionByName(superseded.drop("_last_line"))
-    quarantine = bad.select(F.col("_source").alias("source"), F.lit(f.spec.name).alias("source_table"),
-                            F.col("_batch_id").alias("batch_id"), F.col("_file").alias("file"),
-                            F.col("_line_number").alias("line_number"), F.col("_reject_reason").alias("reason"),
-                            F.col("_raw_line").alias("raw_line"), F.col("_ingest_time").alias("ingest_time"))
-    return applied, quarantine
+def _superseded(rows: DataFrame, keys: list[str]) -> DataFrame | None:
+    """Rows whose key occurs again later in the file (None when every key is unique, the usual case)."""
+    dup = (rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n"), F.max("_line_number").alias("_last"))
+           .where("_n > 1").drop("_n"))
+    if not dup.limit(1).collect():
+        return None
+    return rows.join(dup, on=keys, how="inner").where(F.col("_line_number") != F.col("_last"))
+
+
+def _as_quarantine(df: DataFrame, table: str) -> DataFrame:
+    return df.select(F.col("_source").alias("source"), F.lit(table).alias("source_table"),
+                     F.col("_batch_id").alias("batch_id"), F.col("_file").alias("file"),
+                     F.col("_line_number").alias("line_number"), F.col("_reject_reason").alias("reason"),
+                     F.col("_raw_line").alias("raw_line"), F.col("_ingest_time").alias("ingest_time"))
 
 
 def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime) -> FileResult:
-    """Stage, quarantine and apply one file; returns its row counts."""
-    staged = stage(cat, f, manifest, ingest_time)
-    applied, quarantine = split(staged, f, manifest.delimiter)
+    """Parse, apply and quarantine one file; returns its row counts."""
+    spec, keys = f.spec, list(f.spec.keys)
+    reject_dir = cat.root / "_staging" / "quarantine" / spec.bronze_name
+    shutil.rmtree(reject_dir, ignore_errors=True)
+    reject_dir.mkdir(parents=True)
+    parsed = _parsed(cat, f, manifest, ingest_time, reject_dir)
+    if manifest.mode == "full":
+        cat.overwrite(parsed, "bronze", spec.bronze_name)
+        rows = cat.read("bronze", spec.bronze_name)
+    else:
+        cat.overwrite(parsed, "_staging", spec.bronze_name)
+        rows = cat.read("_staging", spec.bronze_name)
+    superseded = _superseded(rows, keys)
+    message = F.concat(F.lit(f"duplicate key ({', '.join(keys)}) in this file; superseded by line "),
+                       F.col("_last").cast("string"))
+    line = F.concat_ws(manifest.delimiter, *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in spec.all_columns])
+    dup_quarantine = None
+    if superseded is not None:
+        dup_quarantine = _as_quarantine(superseded.withColumn("_reject_reason", message)
+                                        .withColumn("_raw_line", line), spec.name)
+    refused = [cat.spark.read.parquet(str(reject_dir))] if any(reject_dir.glob("*.parquet")) else []
+    quarantine = [_as_quarantine(r, spec.name) for r in refused] + ([dup_quarantine] if dup_quarantine else [])
     cat.ensure("meta", "quarantine", QUARANTINE_DDL)
     cat.delete_where("meta", "quarantine", f"source = '{manifest.source}' AND batch_id = '{manifest.batch_id}' "
-                                           f"AND source_table = '{f.spec.name}'")
-    n_quarantined = quarantine.count()
-    if n_quarantined:
-        cat.append(quarantine, "meta", "quarantine")
+                                           f"AND source_table = '{spec.name}'")
+    n_quarantined = 0
+    if quarantine:
+        q = quarantine[0]
+        for other in quarantine[1:]:
+            q = q.unionByName(other)
+        cat.append(q, "meta", "quarantine")
+        n_quarantined = cat.read("meta", "quarantine").where(
+            f"source = '{manifest.source}' AND batch_id = '{manifest.batch_id}' AND source_table = '{spec.name}'"
+        ).count()
     checkpoint("quarantined")
-    rows_read = staged.count()
     deleted = 0
     if manifest.mode == "full":
-        cat.overwrite(applied, "bronze", f.spec.bronze_name)
+        if superseded is not None:
+            cat.delete_matching(superseded.select(*keys, "_line_number"), "bronze", spec.bronze_name,
+                                keys + ["_line_number"])
     else:
+        applied = rows if superseded is None else rows.join(
+            superseded.select(*keys, "_line_number"), on=keys + ["_line_number"], how="left_anti")
         deleted = applied.where(F.col("del_flag") == "1").count()
-        cat.ensure("bronze", f.spec.bronze_name, ddl(f.spec, with_reject=False))
-        cat.upsert(applied, "bronze", f.spec.bronze_name, f.spec.keys, delete_flag="del_flag")
-    return FileResult(rows_read, rows_read - n_quarantined, n_quarantined, deleted)
+        cat.ensure("bronze", spec.bronze_name, ddl(spec, with_reject=False))
+        cat.upsert(applied, "bronze", spec.bronze_name, spec.keys, delete_flag="del_flag")
+    shutil.rmtree(reject_dir, ignore_errors=True)
+    return FileResult(f.rows, f.rows - n_quarantined, n_quarantined, deleted)

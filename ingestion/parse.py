@@ -95,6 +95,7 @@ _TS_REWRITES = ((r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:
                 (r"^(\d{4})/(\d{2})/(\d{2})", r"\1-\2-\3"), (r"^(\d{4}-\d{2}-\d{2})T", r"\1 "),
                 (r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3 00:00:00"), (r"^(\d{4}-\d{2}-\d{2})$", r"\1 00:00:00"))
 _CANONICAL = {"date": "%Y-%m-%d", "timestamp": "%Y-%m-%d %H:%M:%S"}
+_CANONICAL_RE = {"%Y-%m-%d": r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d %H:%M:%S": r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"}
 _PATTERNS = {MONEY: r"^[+-]?\d{1,14}(\.\d{1,2})?$", QUANTITY: r"^[+-]?\d{1,14}(\.\d{1,4})?$",
              YEAR: r"^\d{4}$", FLAG: r"^[01]$"}
 _EXPECTED = {DATE: "a date (YYYY-MM-DD or YYYYMMDD)", TIMESTAMP: "a timestamp (YYYY-MM-DD HH:MM:SS)",
@@ -102,13 +103,23 @@ _EXPECTED = {DATE: "a date (YYYY-MM-DD or YYYYMMDD)", TIMESTAMP: "a timestamp (Y
              YEARMONTH: "a year-month (YYYYMM)", YEAR: "a year (YYYY)", FLAG: "0 or 1"}
 
 
+_FIELDS = (("year", 0, 4), ("month", 5, 7), ("day", 8, 10), ("hour", 11, 13), ("minute", 14, 16),
+           ("second", 17, 19))
+
+
 def _parse_canonical(text: pa.Array, rewrites: tuple, fmt: str) -> pa.Array:
-    for pattern, repl in rewrites:
-        text = pc.replace_substring_regex(text, pattern, repl)
-    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)  # unit s: %S has no fraction
-    round_trip = pc.strftime(parsed, format=fmt)
-    valid = pc.if_else(pc.fill_null(pc.equal(round_trip, text), False), parsed, pa.scalar(None, pa.timestamp("s")))
-    return pc.cast(valid, pa.timestamp("us"))
+    """Parse text in the canonical format; values strptime would roll over (2026-02-30) become null."""
+    if not pc.all(pc.match_substring_regex(text, _CANONICAL_RE[fmt])).as_py():   # fast path: all canonical
+        for pattern, repl in rewrites:
+            text = pc.replace_substring_regex(text, pattern, repl)
+    text = pc.if_else(pc.match_substring_regex(text, _CANONICAL_RE[fmt]), text, pa.scalar(None, pa.string()))
+    parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    valid = pc.is_valid(parsed)
+    for name, start, stop in _FIELDS[: 3 if fmt == _CANONICAL[DATE] else 6]:
+        written = pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int64())
+        valid = pc.and_(valid, pc.equal(getattr(pc, name)(parsed), written))
+    return pc.cast(pc.if_else(pc.fill_null(valid, False), parsed, pa.scalar(None, pa.timestamp("s"))),
+                   pa.timestamp("us"))
 
 
 def type_column(raw: pa.Array, kind: str) -> tuple[pa.Array, pa.Array]:
@@ -267,11 +278,11 @@ def _reasons(problems: list, n: int, raw_cols: list[pa.Array], delimiter: str) -
 
 def _lineage(n: int, lineage: dict, lines: pa.Array, reason: pa.Array, raw_line: pa.Array) -> dict:
     return {
-        "_source": pa.array([lineage["source"]] * n, pa.string()),
-        "_batch_id": pa.array([lineage["batch_id"]] * n, pa.string()),
-        "_file": pa.array([lineage["file"]] * n, pa.string()),
+        "_source": pa.repeat(pa.scalar(lineage["source"], pa.string()), n),
+        "_batch_id": pa.repeat(pa.scalar(lineage["batch_id"], pa.string()), n),
+        "_file": pa.repeat(pa.scalar(lineage["file"], pa.string()), n),
         "_line_number": lines,
-        "_ingest_time": pa.array([lineage["ingest_time"]] * n, pa.timestamp("us", tz="UTC")),
+        "_ingest_time": pa.repeat(pa.scalar(lineage["ingest_time"], pa.timestamp("us", tz="UTC")), n),
         "_reject_reason": reason,
         "_raw_line": raw_line,
     }

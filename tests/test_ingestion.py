@@ -304,3 +304,17 @@ def test_gzip_file_is_read(settings, read):
     (batch / "_manifest.json").write_text(json.dumps(m))
     ingest(settings)
     assert sorted(r["psn_no"] for r in read("bronze", "medins__psn_info")) == ["P1", "P2"]
+
+
+def test_repeated_key_in_full_snapshot_keeps_last_line(settings, read):
+    write_batch(settings.landing, "medins", "20261101-001",
+                {"psn_info": [PSN_HEADER, psn("P1", name="甲"), psn("P2"), psn("P1", name="乙"), psn("P1", name="丙")]})
+    summary = ingest(settings)
+    rows = {r["psn_no"]: r for r in read("bronze", "medins__psn_info")}
+    assert sorted(rows) == ["P1", "P2"] and rows["P1"]["psn_name"] == "丙" and rows["P1"]["_line_number"] == 5
+    q = read("meta", "quarantine", "line_number")
+    assert [(r["line_number"], r["reason"]) for r in q] == [
+        (2, "duplicate key (psn_no) in this file; superseded by line 5"),
+        (3 + 1, "duplicate key (psn_no) in this file; superseded by line 5")]
+    assert q[0]["raw_line"].startswith("P1,甲,1,1985-01-01,")
+    assert (summary.rows_landed, summary.rows_quarantined) == (2, 2)

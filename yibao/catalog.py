@@ -122,6 +122,19 @@ class Catalog:
             kept = self.read(schema, table).where(f"NOT ({condition}) OR ({condition}) IS NULL")
             self._swap_parquet(kept, schema, table)
 
+    def delete_matching(self, df: DataFrame, schema: str, table: str, keys: list[str]) -> None:
+        """Delete the table's rows that match a row of ``df`` on ``keys`` (all non-null)."""
+        if self.fmt == "delta":
+            view = f"_delete_{uuid.uuid4().hex}"
+            df.select(*keys).createOrReplaceTempView(view)
+            on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+            self.spark.sql(f"MERGE INTO {self._target(schema, table)} t USING {view} s ON {on} "
+                           f"WHEN MATCHED THEN DELETE")
+            self.spark.catalog.dropTempView(view)
+        else:
+            kept = self.read(schema, table).join(df.select(*keys), on=keys, how="left_anti")
+            self._swap_parquet(kept, schema, table)
+
     def upsert(self, df: DataFrame, schema: str, table: str, keys: list[str] | tuple[str, ...],
                delete_flag: str | None = None) -> None:
         """Insert or replace rows of ``df`` by ``keys``; rows whose ``delete_flag`` column is '1' delete.
