@@ -48,8 +48,11 @@ def generate(
                                                                   "landing root). Ground truth goes to OUT/_truth."),
     batches: int = typer.Option(1, "--batches", min=1, max=2, help="1: the initial full batch; 2: also a "
                                                                    "second, incremental week."),
-    chunk_size: int = typer.Option(200_000, "--chunk-size", min=1_000, help="Persons generated per chunk "
-                                                                             "(bounds memory)."),
+    chunk_size: int = typer.Option(100_000, "--chunk-size", min=1_000, help="Persons generated per chunk "
+                                                                             "(bounds memory: ~2 GiB per worker "
+                                                                             "at 100k)."),
+    workers: int = typer.Option(2, "--workers", min=1, max=2, help="Processes generating chunks (output is "
+                                                                  "identical for any count)."),
     reference_date: Optional[str] = typer.Option(None, "--reference-date", help="YYYY-MM-DD (default: "
                                                                                  "configured)."),
 ) -> None:
@@ -69,19 +72,13 @@ def generate(
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = run(target, persons=persons, seed=seed, reference_date=ref, batches=batches,
-                      chunk_size=chunk_size, progress=report)
-    console.print(f"[green]wrote {target} in {time.time() - started:.1f}s")
-    _print_counts(summary)
-
-
-def _print_counts(summary) -> None:
-    counts = getattr(summary, "rows", None) or getattr(summary, "row_counts", None) or {}
-    if counts:
-        table = Table("source", "table", "rows")
-        for key, n in sorted(counts.items()):
-            src, tbl = key if isinstance(key, tuple) else (key, "")
-            table.add_row(src, tbl, f"{n:,}")
-        console.print(table)
+                      chunk_size=chunk_size, progress=report, workers=workers)
+    table = Table("source", "table", "rows")
+    for (source, name), n in sorted(summary.rows.items()):
+        table.add_row(source, name, f"{n:,}")
+    console.print(table)
+    console.print(f"[green]wrote {target} (batches {', '.join(summary.batch_ids)}; ground truth in "
+                  f"{target / '_truth'}) in {time.time() - started:.1f}s")
 
 
 @app.command()

@@ -1,0 +1,575 @@
+"""Settlements (结算) and fee lines (费用明细), with planted fraud (R01–R08) and realistic decoys.
+
+R09 (provider outlier) is planted globally through the institutions' ``cost_factor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import catalog, dirt
+from .institutions import World
+from .population import Context, DAY, _days
+
+LEVEL_PRICE = {"1": 1.0, "2": 0.92, "3": 0.85, "9": 0.8}
+DEDUCT = {"1": 80000, "2": 50000, "3": 20000, "9": 20000}          # cents, inpatient threshold (起付线)
+IP_RATIO = {"310": {"1": 0.85, "2": 0.88, "3": 0.9, "9": 0.9}, "390": {"1": 0.6, "2": 0.7, "3": 0.8, "9": 0.8}}
+# (med_type) → list of (fixmedins_type, hosp_lv, probability)
+INST_MIX = {
+    "11": [("1", "9", 0.35), ("1", "3", 0.35), ("1", "2", 0.2), ("1", "1", 0.1)],
+    "13": [("1", "2", 0.6), ("1", "1", 0.4)],
+    "14": [("1", "2", 0.5), ("1", "1", 0.3), ("1", "3", 0.2)],
+    "41": [("2", "9", 1.0)],
+    "21": [("1", "1", 0.35), ("1", "2", 0.45), ("1", "3", 0.2)],
+    "51": [("1", "3", 0.5), ("1", "2", 0.5)],
+    "52": [("1", "2", 0.6), ("1", "1", 0.4)],
+}
+SPEC_COLS = ["i", "pid", "psn_no", "certno", "insutype", "insu_pool", "gend", "age", "med_type", "inst", "doc",
+             "begn", "end", "fraud", "decoy", "grp", "mode", "extra_item"]
+
+
+@dataclass
+class ClaimsOut:
+    setl: pd.DataFrame
+    fee: pd.DataFrame
+    fraud: list = field(default_factory=list)
+
+
+class InstPicker:
+    """Vectorised choice of an institution of a (type, level) in a pooling region, with fallbacks."""
+
+    def __init__(self, world: World):
+        fm = world.fixmedins
+        self.fm = fm
+        self.pool = fm["pool"].to_numpy()
+        self.cat = (fm["fixmedins_type"] + fm["hosp_lv"]).to_numpy()
+        self.by = {}
+        for k, g in fm.groupby([fm["pool"], self.cat]).groups.items():
+            self.by[k] = np.asarray(g)
+        self.by_cat = {c: np.flatnonzero(self.cat == c) for c in np.unique(self.cat)}
+        self.hosp_by_pool = {p: np.flatnonzero((self.pool == p) & (fm["fixmedins_type"].to_numpy() == "1")) for p in np.unique(self.pool)}
+        self.any_hosp = np.flatnonzero(fm["fixmedins_type"].to_numpy() == "1")
+
+    def pick(self, rng, pools: np.ndarray, cats: np.ndarray) -> np.ndarray:
+        out = np.empty(len(pools), dtype=np.int64)
+        key = pd.DataFrame({"p": pools, "c": cats})
+        for (p, c), idx in key.groupby(["p", "c"]).indices.items():
+            cand = self.by.get((p, c))
+            if cand is None or len(cand) == 0:
+                cand = self.hosp_by_pool.get(p) if c[0] == "1" else None
+            if cand is None or len(cand) == 0:
+                cand = self.by_cat.get(c, self.any_hosp)
+            out[idx] = cand[rng.integers(0, len(cand), len(idx))]
+        return out
+
+
+def pick_doctor(rng, world: World, inst: np.ndarray) -> np.ndarray:
+    start = world.prac_start[inst]
+    cnt = np.maximum(world.prac_count[inst], 1)
+    return start + (rng.random(len(inst)) * cnt).astype(np.int64)
+
+
+def _mix_cats(rng, med_type: np.ndarray) -> np.ndarray:
+    out = np.empty(len(med_type), dtype=object)
+    for mt, mix in INST_MIX.items():
+        m = med_type == mt
+        if m.any():
+            cats = np.array([a + b for a, b, _ in mix], dtype=object)
+            out[m] = rng.choice(cats, m.sum(), p=[p for *_, p in mix])
+    return out
+
+
+def _los(rng, level: np.ndarray) -> np.ndarray:
+    mean = np.select([level == "1", level == "2"], [8.0, 6.0], 4.5)
+    return (2 + rng.poisson(mean - 2)).astype(np.int64)
+
+
+def eligible(P: pd.DataFrame, I: pd.DataFrame, R: pd.DataFrame) -> pd.DataFrame:
+    """Persons with an active MAIN enrollment: one row each, with the written certno of the record."""
+    a = I[(I["insu_kind"] == "MAIN") & (I["psn_insu_stas"] == "1")].drop_duplicates("i")
+    cert = R.set_index("psn_no")["certno_out"]
+    e = pd.DataFrame({"i": a["i"].to_numpy(), "pid": a["pid"].to_numpy(), "psn_no": a["psn_no"].to_numpy(),
+                      "insutype": a["insutype"].to_numpy(), "insu_pool": a["insu_admdvs"].to_numpy()})
+    e["certno"] = cert.reindex(e["psn_no"]).to_numpy()
+    e["gend"] = P["gend"].to_numpy()[e["i"]]
+    e["age"] = P["age_days"].to_numpy()[e["i"]] / 365.25
+    e["dead"] = P["dead"].to_numpy()[e["i"]]
+    e["death_date"] = P["death_date"].to_numpy()[e["i"]]
+    e["hh"] = P["hh"].to_numpy()[e["i"]]
+    return e
+
+
+def natural_specs(rng, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicker, world: World,
+                  start: np.datetime64, end: np.datetime64) -> pd.DataFrame:
+    """Ordinary care over [start, end): outpatient, emergency, chronic, pharmacy, inpatient, maternity."""
+    span = int((end - start) / DAY)
+    frac = span / 365.0
+    n = len(E)
+    age = E["age"].to_numpy()
+    lam = {"11": (0.30 + 0.004 * age) * frac, "13": np.full(n, 0.03 * frac), "41": np.full(n, 0.25 * frac),
+           "21": np.clip(0.02 + 0.0012 * np.maximum(age - 30, 0), 0, 0.2) * frac}
+    parts = []
+    for mt, l in lam.items():
+        k = rng.poisson(l)
+        idx = np.repeat(np.arange(n), k)
+        parts.append(pd.DataFrame({"e": idx, "med_type": mt, "begn": start + _days(rng.integers(0, span, len(idx)))}))
+    # chronic disease outpatients: regular monthly visits at one hospital with one doctor
+    chronic = rng.random(n) < np.clip(0.02 + 0.004 * np.maximum(age - 40, 0), 0, 0.25)
+    ci = np.flatnonzero(chronic)
+    nv = max(1, int(np.ceil(span / 30)))
+    first = rng.integers(0, 30, len(ci))
+    ch_inst = picker.pick(rng, E["insu_pool"].to_numpy()[ci], _mix_cats(rng, np.full(len(ci), "14", dtype=object)))
+    ch_doc = pick_doctor(rng, world, ch_inst)
+    k = np.arange(nv)
+    off = first[:, None] + k[None, :] * 30 + rng.integers(-2, 3, (len(ci), nv))
+    ok = (off >= 0) & (off < span)
+    rows = np.repeat(np.arange(len(ci)), nv)[ok.ravel()]
+    chron = pd.DataFrame({"e": ci[rows], "med_type": "14", "begn": start + _days(off.ravel()[ok.ravel()]),
+                          "inst": ch_inst[rows], "doc": ch_doc[rows]})
+    # maternity: mothers of this chunk's newborns
+    S = pd.concat(parts, ignore_index=True)
+    S["inst"] = -1
+    S["doc"] = -1
+    S = pd.concat([S, chron], ignore_index=True)
+    S = _attach(S, E)
+    S = _place(rng, S, picker, world)
+    S = _inpatient_dates(rng, S, picker, end)
+    S = S[S["begn"] >= start]
+    # natural inpatient stays never overlap and are never readmissions within 20 days (keeps R02/R03 clean)
+    ip = S["med_type"].isin(["21", "52"]).to_numpy()
+    A = S[ip].sort_values(["pid", "begn"])
+    for _ in range(3):
+        prev_end = A.groupby("pid")["end"].shift(1)
+        bad = (A["pid"] == A["pid"].shift(1)) & (A["begn"] <= prev_end + _days(20))
+        if not bad.any():
+            break
+        A = A[~bad.to_numpy()]
+    S = pd.concat([S[~ip], A], ignore_index=True)
+    # the dead get no ordinary care on or after their death date
+    dd = S["death_date"].to_numpy().astype("datetime64[D]")
+    S = S[np.isnat(dd) | (S["end"].to_numpy() < dd)]
+    return S
+
+
+def maternity_specs(rng, E: pd.DataFrame, P: pd.DataFrame, picker, world, start, end) -> pd.DataFrame:
+    role = P["role"].to_numpy()
+    nb = np.flatnonzero(P["newborn"].to_numpy())
+    if len(nb) == 0:
+        return pd.DataFrame()
+    hh = P["hh"].to_numpy()
+    # mother = female head or spouse of the newborn's household
+    first_of_hh = np.searchsorted(hh, hh[nb])
+    cand = np.stack([first_of_hh, first_of_hh + 1], axis=1)
+    g = P["gend"].to_numpy()
+    mother = np.where(g[cand[:, 0]] == "2", cand[:, 0], cand[:, 1])
+    birth = P["brdy"].to_numpy().astype("datetime64[D]")[nb]
+    pos = pd.Series(np.arange(len(E)), index=E["i"].to_numpy())
+    ei = pos.reindex(mother).to_numpy()
+    ok = ~np.isnan(ei) & (birth >= start) & (birth < end)
+    ei = ei[ok].astype(np.int64)
+    birth = birth[ok]
+    s52 = pd.DataFrame({"e": ei, "med_type": "52", "begn": birth - _days(1)})
+    s51 = pd.DataFrame({"e": np.repeat(ei, 2), "med_type": "51",
+                        "begn": np.repeat(birth, 2) - _days(rng.integers(20, 200, 2 * len(ei)))})
+    S = pd.concat([s52, s51], ignore_index=True)
+    S = S[S["begn"] >= start]
+    S["inst"] = -1
+    S["doc"] = -1
+    S = _attach(S, E)
+    S = _place(rng, S, picker, world)
+    return _inpatient_dates(rng, S, picker, end)
+
+
+def _attach(S: pd.DataFrame, E: pd.DataFrame) -> pd.DataFrame:
+    e = S["e"].to_numpy()
+    for c in ("i", "pid", "psn_no", "certno", "insutype", "insu_pool", "gend", "age", "death_date", "hh"):
+        S[c] = E[c].to_numpy()[e]
+    for c, v in (("fraud", ""), ("decoy", ""), ("grp", ""), ("mode", ""), ("extra_item", -1)):
+        S[c] = S[c].fillna(v) if c in S else v
+    S["extra_item"] = S["extra_item"].astype(np.int64)
+    return S
+
+
+def _place(rng, S, picker: InstPicker, world: World) -> pd.DataFrame:
+    need = S["inst"].to_numpy() < 0
+    if need.any():
+        mt = S["med_type"].to_numpy()[need]
+        pools = S["insu_pool"].to_numpy()[need].copy()
+        cross = rng.random(need.sum()) < 0.05
+        pools[cross] = np.where(rng.random(cross.sum()) < 0.7, "610100", world.fixmedins["pool"].to_numpy()[rng.integers(0, len(world.fixmedins), cross.sum())])
+        inst = picker.pick(rng, pools, _mix_cats(rng, mt))
+        S.loc[need, "inst"] = inst
+        S.loc[need, "doc"] = pick_doctor(rng, world, inst)
+    S["inst"] = S["inst"].astype(np.int64)
+    S["doc"] = S["doc"].astype(np.int64)
+    return S
+
+
+def _inpatient_dates(rng, S, picker: InstPicker, end) -> pd.DataFrame:
+    level = picker.fm["hosp_lv"].to_numpy()[S["inst"].to_numpy()]
+    ip = S["med_type"].isin(["21", "52"]).to_numpy()
+    los = np.where(ip, _los(rng, level), 0)
+    begn = S["begn"].to_numpy().astype("datetime64[D]")
+    begn = np.where(ip, np.minimum(begn, end - _days(los + 1)), begn)
+    if "end" in S and S["end"].notna().all():
+        return S
+    S["begn"] = begn
+    S["end"] = begn + _days(los)
+    return S
+
+
+# --------------------------------------------------------------------------- planted fraud and decoys
+def _rows(E, ei, **cols) -> pd.DataFrame:
+    d = pd.DataFrame({"e": np.asarray(ei, dtype=np.int64)})
+    for k, v in cols.items():
+        d[k] = v
+    return d
+
+
+def plant(rng, ctx: Context, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicker, world: World,
+          start: np.datetime64, end: np.datetime64) -> tuple[pd.DataFrame, list]:
+    """Planted cases for R01–R08 plus decoys; returns (specs, fraud truth rows without setl ids)."""
+    n = len(E)
+    span = int((end - start) / DAY)
+    rate = 0.0025
+    k = max(2, int(np.ceil(rate * ctx.n)))
+    used = np.zeros(n, dtype=bool)
+    alive = ~E["dead"].to_numpy()
+    specs = []
+
+    def take(mask, m):
+        cand = np.flatnonzero(mask & ~used)
+        sel = rng.choice(cand, size=min(m, len(cand)), replace=False) if len(cand) else np.array([], dtype=int)
+        used[sel] = True
+        return sel
+
+    hosp_cat = lambda m: _mix_cats(rng, np.full(m, "21", dtype=object))
+    # R01: care after death (someone uses the card); decoy: an inpatient stay ending on the death date
+    dead = E["dead"].to_numpy()
+    dd = E["death_date"].to_numpy().astype("datetime64[D]")
+    sel = take(dead & (dd < end - _days(10)), max(k, int(dead.sum() * 0.5)))
+    for j in sel:
+        m = int(rng.integers(1, 4))
+        lo = max(dd[j] + _days(3), start)
+        days = lo + _days(rng.integers(0, max(1, int((end - lo) / DAY) - 1), m))
+        specs.append(_rows(E, [j] * m, med_type=rng.choice(["41", "11"], m), begn=days, fraud="R01_AFTER_DEATH", grp=f"R01-{ctx.chunk}-{j}"))
+    sel = take(dead & (dd > start + _days(30)), max(2, len(sel) // 2))
+    for j in sel:
+        specs.append(_rows(E, [j], med_type="21", begn=dd[j] - _days(int(rng.integers(3, 12))), end=dd[j], decoy="R01_AFTER_DEATH",
+                           grp=f"R01D-{ctx.chunk}-{j}"))
+    # R02: readmission to the same hospital within 15 days; decoys: 18–30 days, or another hospital
+    for decoy_kind in ("plant", "late", "other"):
+        sel = take(alive & (E["age"].to_numpy() >= 30), k if decoy_kind == "plant" else max(1, k // 2))
+        inst = picker.pick(rng, E["insu_pool"].to_numpy()[sel], hosp_cat(len(sel)))
+        inst2 = picker.pick(rng, E["insu_pool"].to_numpy()[sel], hosp_cat(len(sel))) if decoy_kind == "other" else inst
+        for j, a, b in zip(sel, inst, inst2):
+            if decoy_kind == "other" and a == b:
+                b = _other_hospital(rng, picker, a)
+            l1, l2 = int(rng.integers(3, 10)), int(rng.integers(3, 10))
+            gap = int(rng.integers(1, 14)) if decoy_kind != "late" else int(rng.integers(18, 31))
+            b1 = start + _days(int(rng.integers(10, span - l1 - gap - l2 - 3)))
+            e1 = b1 + _days(l1)
+            b2 = e1 + _days(gap)
+            tag = dict(fraud="R02_SPLIT_ADMISSION") if decoy_kind == "plant" else dict(decoy="R02_SPLIT_ADMISSION")
+            specs.append(_rows(E, [j, j], med_type="21", inst=[a, b], begn=[b1, b2], end=[e1, b2 + _days(l2)],
+                               grp=f"R02-{ctx.chunk}-{j}", **tag))
+    # R03: overlapping stays at two hospitals; decoy: transfer the next day
+    for decoy in (False, True):
+        sel = take(alive & (E["age"].to_numpy() >= 30), k if not decoy else max(1, k // 2))
+        a = picker.pick(rng, E["insu_pool"].to_numpy()[sel], hosp_cat(len(sel)))
+        b = picker.pick(rng, np.where(rng.random(len(sel)) < 0.5, "610100", E["insu_pool"].to_numpy()[sel]), hosp_cat(len(sel)))
+        for j, x, y in zip(sel, a, b):
+            if x == y:
+                y = _other_hospital(rng, picker, x)
+            l1, l2 = int(rng.integers(5, 12)), int(rng.integers(3, 9))
+            b1 = start + _days(int(rng.integers(10, span - l1 - l2 - 5)))
+            b2 = b1 + _days(l1 + 1) if decoy else b1 + _days(int(rng.integers(1, l1 - 1)))
+            tag = dict(decoy="R03_OVERLAP_STAY") if decoy else dict(fraud="R03_OVERLAP_STAY")
+            specs.append(_rows(E, [j, j], med_type="21", inst=[x, y], begn=[b1, b2], end=[b1 + _days(l1), b2 + _days(l2)],
+                               grp=f"R03-{ctx.chunk}-{j}", **tag))
+    # R04: a gender-specific item billed to the other gender; decoy: the same items for the right gender
+    male_items = catalog.group_index("MALE")
+    female_items = np.concatenate([catalog.group_index("FEMALE"), catalog.group_index("OBST_OP")])
+    for decoy in (False, True):
+        sel = take(alive & (E["age"].to_numpy() >= 20), k)
+        g = E["gend"].to_numpy()[sel]
+        wrong = np.where(g == "1", rng.choice(female_items, len(sel)), rng.choice(male_items, len(sel)))
+        right = np.where(g == "1", rng.choice(male_items, len(sel)), rng.choice(female_items, len(sel)))
+        tag = dict(decoy="R04_GENDER_ITEM") if decoy else dict(fraud="R04_GENDER_ITEM")
+        specs.append(_rows(E, sel, med_type="11", begn=start + _days(rng.integers(0, span, len(sel))),
+                           extra_item=right if decoy else wrong, grp=[f"R04-{ctx.chunk}-{j}" for j in sel], **tag))
+    # R05: many visits / purchases within 30 days; decoy: an acute episode of 4–5 visits
+    for decoy in (False, True):
+        sel = take(alive & (E["age"].to_numpy() >= 18), k)
+        for j in sel:
+            m = int(rng.integers(4, 6)) if decoy else int(rng.integers(10, 17))
+            b0 = int(rng.integers(0, span - 31))
+            days = start + _days(b0 + np.sort(rng.integers(0, 30, m)))
+            mt = "11" if decoy or rng.random() < 0.3 else "41"
+            tag = dict(decoy="R05_HIGH_FREQUENCY") if decoy else dict(fraud="R05_HIGH_FREQUENCY")
+            specs.append(_rows(E, [j] * m, med_type=mt, begn=days, grp=f"R05-{ctx.chunk}-{j}", **tag))
+    # R06: the same item twice in one settlement at the same time; decoy: same item at two different times
+    for decoy in (False, True):
+        sel = take(alive, k)
+        mt = rng.choice(["11", "13", "21"], len(sel), p=[0.5, 0.2, 0.3])
+        tag = dict(decoy="R06_DUP_CHARGE") if decoy else dict(fraud="R06_DUP_CHARGE")
+        specs.append(_rows(E, sel, med_type=mt, begn=start + _days(rng.integers(0, span - 20, len(sel))),
+                           mode="dup_diff" if decoy else "dup_same", grp=[f"R06-{ctx.chunk}-{j}" for j in sel], **tag))
+    # R07: inpatient days with bed charges only; decoy: short observation stay with a lab test
+    for decoy in (False, True):
+        sel = take(alive & (E["age"].to_numpy() >= 40), k)
+        tag = dict(decoy="R07_IDLE_BED") if decoy else dict(fraud="R07_IDLE_BED")
+        specs.append(_rows(E, sel, med_type="21", begn=start + _days(rng.integers(0, span - 30, len(sel))),
+                           mode="idle_decoy" if decoy else "idle", grp=[f"R07-{ctx.chunk}-{j}" for j in sel], **tag))
+    specs = [s for s in specs if len(s)]
+    S = pd.concat(specs, ignore_index=True) if specs else pd.DataFrame(columns=["e"])
+    for c, v in (("inst", -1), ("doc", -1), ("fraud", ""), ("decoy", ""), ("mode", ""), ("extra_item", -1)):
+        if c not in S:
+            S[c] = v
+        S[c] = S[c].fillna(v)
+    S["inst"] = S["inst"].astype(np.int64)
+    S["extra_item"] = S["extra_item"].astype(np.int64)
+    S = _attach(S, E)
+    S = _place(rng, S, picker, world)
+    has_end = S["end"].notna().to_numpy() if "end" in S else np.zeros(len(S), dtype=bool)
+    T = _inpatient_dates(rng, S.drop(columns=["end"], errors="ignore").copy(), picker, end)
+    if "end" in S:
+        T.loc[has_end, "end"] = S.loc[has_end, "end"].to_numpy()
+        T.loc[has_end, "begn"] = S.loc[has_end, "begn"].to_numpy()
+    S = T
+    # R08: gangs of 4–10 unrelated persons visiting one clinic and doctor together on several days
+    gangs = _gangs(rng, ctx, E, used, picker, world, start, span)
+    return pd.concat([S, gangs], ignore_index=True) if len(gangs) else S
+
+
+def _other_hospital(rng, picker: InstPicker, inst: int) -> int:
+    cand = picker.any_hosp[picker.any_hosp != inst]
+    return int(cand[rng.integers(0, len(cand))])
+
+
+def _gangs(rng, ctx, E, used, picker: InstPicker, world: World, start, span) -> pd.DataFrame:
+    alive = ~E["dead"].to_numpy() & (E["age"].to_numpy() >= 18)
+    n_g = max(1, int(round(ctx.n / 2000)))
+    out = []
+    pools = E["insu_pool"].to_numpy()
+    for g in range(n_g):
+        pool = rng.choice(pools[alive & ~used]) if (alive & ~used).any() else None
+        if pool is None:
+            break
+        cand = np.flatnonzero(alive & ~used & (pools == pool))
+        hh = E["hh"].to_numpy()[cand]
+        _, first = np.unique(hh, return_index=True)       # one member per household: unrelated persons
+        cand = cand[first]
+        m = int(rng.integers(4, 11))
+        if len(cand) < 4:
+            continue
+        members = rng.choice(cand, size=min(m, len(cand)), replace=False)
+        used[members] = True
+        inst = picker.pick(rng, np.array([pool]), np.array([rng.choice(["19", "13"])], dtype=object))[0]
+        doc = pick_doctor(rng, world, np.array([inst]))[0]
+        days = start + _days(np.sort(rng.choice(span, size=int(rng.integers(4, 9)), replace=False)))
+        gid = f"G{ctx.chunk:05d}{g:04d}"
+        for d in days:
+            att = members[rng.random(len(members)) < 0.9]
+            out.append(_rows(E, att, med_type=rng.choice(["11", "41"]) if world.fixmedins["fixmedins_type"].to_numpy()[inst] == "2" else "11",
+                             begn=d, inst=inst, doc=doc, fraud="R08_GANG", grp=gid))
+    # decoy: households visiting the same clinic together once or twice
+    hh = E["hh"].to_numpy()
+    ok = alive & ~used
+    s = pd.Series(hh[ok])
+    big = s.value_counts()
+    fam = big[big >= 3].index.to_numpy()
+    fam = rng.choice(fam, size=min(len(fam), n_g * 2), replace=False) if len(fam) else fam
+    for f in fam:
+        members = np.flatnonzero(ok & (hh == f))
+        inst = picker.pick(rng, np.array([pools[members[0]]]), np.array(["13"], dtype=object))[0]
+        doc = pick_doctor(rng, world, np.array([inst]))[0]
+        for d in start + _days(rng.choice(span, size=int(rng.integers(1, 3)), replace=False)):
+            out.append(_rows(E, members, med_type="11", begn=d, inst=inst, doc=doc, decoy="R08_GANG", grp=f"F{ctx.chunk:05d}{f:07d}"))
+    if not out:
+        return pd.DataFrame()
+    S = pd.concat(out, ignore_index=True)
+    S["mode"] = ""
+    S["extra_item"] = -1
+    S = _attach(S, E)
+    S["end"] = S["begn"]
+    return S
+
+
+# --------------------------------------------------------------------------- fee lines and amounts
+def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
+    """Fee lines (s = settlement row, item, cnt, day offset, seconds) from the med_type templates."""
+    it = catalog.items()
+    mt = S["med_type"].to_numpy()
+    mode = S["mode"].to_numpy()
+    n = len(S)
+    days = np.maximum((S["end"].to_numpy().astype("datetime64[D]") - S["begn"].to_numpy().astype("datetime64[D]")).astype(np.int64), 1)
+    cf = world.fixmedins["cost_factor"].to_numpy()[S["inst"].to_numpy()]
+    parts = []
+    idle = np.isin(mode, ["idle", "idle_decoy"])
+    for med, tpl in catalog.TEMPLATES.items():
+        sm = (mt == med) & ~idle
+        if not sm.any():
+            continue
+        sidx = np.flatnonzero(sm)
+        for grp, lo, hi, p in tpl:
+            use = rng.random(len(sidx)) < p
+            cnt_lines = np.where(use, rng.integers(lo, hi + 1, len(sidx)), 0)
+            # R09 outliers also order more examinations and drugs
+            if grp in ("EXAM", "WDRUG", "LAB", "MAT"):
+                cnt_lines = cnt_lines + (rng.random(len(sidx)) < (cf[sidx] - 1) / 2.0).astype(int) * (1 + (cf[sidx] > 2))
+            s_rep = np.repeat(sidx, cnt_lines)
+            pool = catalog.group_index(grp)
+            parts.append(pd.DataFrame({"s": s_rep, "item": pool[rng.integers(0, len(pool), len(s_rep))]}))
+    # ordinary use of gender-specific items by the right gender
+    g = S["gend"].to_numpy()
+    age = S["age"].to_numpy()
+    op = (mt == "11") & (mode == "")
+    m1 = np.flatnonzero(op & (g == "1") & (age >= 45) & (rng.random(n) < 0.05))
+    m2 = np.flatnonzero(op & (g == "2") & (age >= 20) & (rng.random(n) < 0.08))
+    for sel, grp in ((m1, "MALE"), (m2, "FEMALE")):
+        pool = catalog.group_index(grp)
+        parts.append(pd.DataFrame({"s": sel, "item": pool[rng.integers(0, len(pool), len(sel))]}))
+    ex = np.flatnonzero(S["extra_item"].to_numpy() >= 0)
+    parts.append(pd.DataFrame({"s": ex, "item": S["extra_item"].to_numpy()[ex]}))
+    # R07 decoy: a short stay with a single lab test
+    idd = np.flatnonzero(mode == "idle_decoy")
+    parts.append(pd.DataFrame({"s": idd, "item": catalog.group_index("LAB")[0]}))
+    L = pd.concat(parts, ignore_index=True)
+    # every settlement has at least one billed line (a drug at a pharmacy, a consultation elsewhere)
+    empty = np.setdiff1d(np.flatnonzero(~idle & ~np.isin(mt, catalog.INPATIENT)), L["s"].to_numpy())
+    if len(empty):
+        fallback = np.where(world.fixmedins["fixmedins_type"].to_numpy()[S["inst"].to_numpy()[empty]] == "2",
+                            catalog.group_index("WDRUG")[0], catalog.group_index("REG")[1])
+        L = pd.concat([L, pd.DataFrame({"s": empty, "item": fallback})], ignore_index=True)
+    L = L.drop_duplicates(["s", "item"])
+    ip = np.isin(mt, catalog.INPATIENT) | idle
+    d_s = days[L["s"].to_numpy()]
+    is_ip = ip[L["s"].to_numpy()]
+    L["day"] = np.where(is_ip, (rng.random(len(L)) * d_s).astype(np.int64), 0)
+    L["sec"] = rng.integers(8 * 3600, 20 * 3600, len(L))
+    chrg = it["chrgitm"].to_numpy()[L["item"].to_numpy()]
+    base_cnt = np.where(np.isin(chrg, ["09", "10", "11"]), rng.integers(1, 4, len(L)), 1)
+    base_cnt = np.where(is_ip & np.isin(chrg, ["09", "05"]), base_cnt * np.maximum(d_s // 2, 1), base_cnt)
+    base_cnt = np.where(chrg == "10", base_cnt * 7, base_cnt)
+    L["cnt"] = base_cnt
+    # per-day bed fees and per-stay nursing / ward-round lines for inpatients
+    ip_s = np.flatnonzero(ip)
+    bed = catalog.group_index("BED")[0]
+    nd = days[ip_s]
+    bed_rows = pd.DataFrame({"s": np.repeat(ip_s, nd), "item": bed})
+    bed_rows["day"] = np.concatenate([np.arange(k) for k in nd]) if len(nd) else np.array([], dtype=np.int64)
+    bed_rows["sec"] = 8 * 3600
+    bed_rows["cnt"] = 1
+    per_stay = [pd.DataFrame({"s": ip_s, "item": catalog.group_index("NURSE")[0], "day": 0, "sec": 9 * 3600, "cnt": nd})]
+    non_idle = ip_s[~idle[ip_s]]
+    per_stay.append(pd.DataFrame({"s": non_idle, "item": catalog.group_index("IPEXAM")[0], "day": 0, "sec": 9 * 3600 + 60,
+                                  "cnt": days[non_idle]}))
+    L = pd.concat([L, bed_rows] + per_stay, ignore_index=True)
+    # R06: duplicate one line at the same time; decoy: the same item again at another time
+    for md, same in (("dup_same", True), ("dup_diff", False)):
+        ss = np.flatnonzero(mode == md)
+        if len(ss) == 0:
+            continue
+        cand = L[L["s"].isin(ss) & (L["item"] != bed)].drop_duplicates("s", keep="first")
+        dup = cand.copy()
+        if not same:
+            dup["sec"] = dup["sec"] + rng.integers(3600, 3 * 3600, len(dup))
+            dup["day"] = dup["day"] + np.where(ip[dup["s"].to_numpy()], 1, 0)
+        L = pd.concat([L, dup], ignore_index=True)
+    # dup_diff on an outpatient visit: keep the day, move the time only; inpatient day capped by stay
+    L["day"] = np.minimum(L["day"].to_numpy(), np.maximum(days[L["s"].to_numpy()] - 1, 0))
+    return L
+
+
+def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, setl_start: int, fee_start: int,
+             reverse: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assign ids, fee lines, amounts and payment split; returns (setl, fee_list) with latent columns."""
+    S = S.sort_values(["begn", "pid"], kind="stable").reset_index(drop=True)
+    n = len(S)
+    it = catalog.items()
+    fm = world.fixmedins
+    inst = S["inst"].to_numpy()
+    level = fm["hosp_lv"].to_numpy()[inst]
+    ptype = fm["fixmedins_type"].to_numpy()[inst]
+    seq = setl_start + np.arange(n)
+    S["setl_id"] = dirt.zcat(f"S{batch_no}{ctx.chunk:05d}", seq, 9)
+    S["mdtrt_id"] = dirt.zcat(f"M{batch_no}{ctx.chunk:05d}", seq, 9)
+    L = _lines_for(rng, S, world)
+    L = L.sort_values(["s", "day", "sec", "item"], kind="stable").reset_index(drop=True)
+    s = L["s"].to_numpy()
+    item = L["item"].to_numpy()
+    chrg = it["chrgitm"].to_numpy()[item]
+    drug = np.isin(chrg, ["09", "10", "11"])
+    lvmul = np.vectorize(LEVEL_PRICE.get)(level[s]) if len(s) else np.array([])
+    price = it["price_cents"].to_numpy()[item]
+    pric = np.where(drug, price, np.round(price * lvmul)).astype(np.int64)
+    pric = np.maximum(pric, 1)
+    cf = fm["cost_factor"].to_numpy()[inst][s]
+    cnt = L["cnt"].to_numpy()
+    cnt = np.floor(cnt * np.where(drug | (chrg == "08") | (chrg == "05"), cf, 1.0) + rng.random(len(L))).astype(np.int64)
+    cnt = np.maximum(cnt, 1)
+    amt = cnt * pric
+    L["pric"] = pric
+    L["cnt"] = cnt
+    L["amt"] = amt
+    begn = S["begn"].to_numpy().astype("datetime64[D]")
+    L["date"] = begn[s] + _days(L["day"].to_numpy())
+    fseq = fee_start + np.arange(len(L))
+    L["feedetl_sn"] = dirt.zcat(f"F{batch_no}{ctx.chunk:05d}", fseq, 10)
+    L["setl_id"] = S["setl_id"].to_numpy()[s]
+    L["doc"] = S["doc"].to_numpy()[s]
+    # some drug lines are fully self-paid (全自费)
+    own_line = drug & (rng.random(len(L)) < 0.06)
+    medfee = np.bincount(s, weights=amt, minlength=n).astype(np.int64)
+    ownpay = np.bincount(s, weights=np.where(own_line, amt, 0), minlength=n).astype(np.int64)
+    mt = S["med_type"].to_numpy()
+    insutype = S["insutype"].to_numpy()
+    base = medfee - ownpay
+    ip = np.isin(mt, catalog.INPATIENT)
+    ded = np.where(ip, np.vectorize(DEDUCT.get)(level) if n else 0, 0)
+    ratio = np.where(ip, np.where(insutype == "310", np.vectorize(IP_RATIO["310"].get)(level) if n else 0,
+                                  np.vectorize(IP_RATIO["390"].get)(level) if n else 0),
+                     np.select([mt == "14", mt == "41", insutype == "310"], [0.65, 0.0, 0.6], 0.5))
+    hifp = np.floor(np.maximum(base - ded, 0) * ratio).astype(np.int64)
+    room = medfee - hifp - ownpay
+    acct = np.where((insutype == "310") & ~ip, np.floor(room * rng.uniform(0.3, 1.0, n)), 0).astype(np.int64)
+    cash = medfee - hifp - acct
+    S["medfee"] = medfee
+    S["ownpay"] = ownpay
+    S["hifp"] = hifp
+    S["acct"] = acct
+    S["cash"] = cash
+    S["setl_sec"] = rng.integers(8 * 3600, 21 * 3600, n)
+    S["dise"] = [catalog.DISEASES[m][k % len(catalog.DISEASES[m])] for m, k in zip(mt, rng.integers(0, 100, n))]
+    planted = (S["fraud"].to_numpy() != "") | (S["decoy"].to_numpy() != "")
+    S["refd"] = np.where(reverse & ~planted & (rng.random(n) < 0.01), "1", "0")
+    S["fixmedins_code"] = fm["fixmedins_code"].to_numpy()[inst]
+    S["mdtrt_admdvs"] = fm["pool"].to_numpy()[inst]
+    S["atddr_no"] = world.practitioner["prac_code"].to_numpy()[S["doc"].to_numpy()]
+    L["bilg_dr_codg"] = world.practitioner["prac_code"].to_numpy()[L["doc"].to_numpy()]
+    return S, L
+
+
+def fraud_rows(S: pd.DataFrame) -> list[dict]:
+    """Truth rows for planted cases and decoys (one row per case / group)."""
+    out = []
+    F = S[(S["fraud"] != "") | (S["decoy"] != "")]
+    for (grp, rule, decoy), g in F.groupby(["grp", "fraud", "decoy"]):
+        code = rule or decoy
+        is_group = code == "R08_GANG"
+        pids = sorted(set(int(p) for p in g["pid"]))
+        out.append({
+            "rule_code": code,
+            "subject_type": "group" if is_group else "person",
+            "subject_id": grp if is_group else f"P{pids[0]:010d}",
+            "setl_ids": sorted(g["setl_id"].tolist()),
+            "group_id": grp if is_group else None,
+            "person_ids": [f"P{p:010d}" for p in pids],
+            "fixmedins_codes": sorted(set(g["fixmedins_code"].tolist())),
+            "is_decoy": bool(decoy),
+        })
+    return out

@@ -1,0 +1,161 @@
+"""Streaming CSV + manifest writer for the landing zone (contract section 1).
+
+Each (source, batch, table) file is opened once, the header is written once, chunks are appended as
+bytes in the source's encoding, and the SHA-256 and row count are updated incrementally.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import encoding_of
+
+
+def _csv_field(v: str) -> str:
+    if any(c in v for c in ',"\r\n'):
+        return '"' + v.replace('"', '""') + '"'
+    return v
+
+
+def to_csv_bytes(df: pd.DataFrame, columns: list[str], encoding: str) -> bytes:
+    """RFC 4180 body (no header), minimal quoting, empty field = null, '\\n' line ends (vectorised in Arrow)."""
+    if len(df) == 0:
+        return b""
+    arrs = []
+    for c in columns:
+        vals = df[c].to_numpy(dtype=object) if c in df else np.full(len(df), None, dtype=object)
+        a = pa.array(vals, type=pa.string(), from_pandas=True)
+        need = pc.match_substring_regex(a, '[,"\\r\\n]')
+        if pc.any(need).as_py():
+            q = pc.binary_join_element_wise(pa.scalar('"'), pc.replace_substring(a, '"', '""'), pa.scalar('"'), "")
+            a = pc.if_else(need, q, a)
+        arrs.append(pc.fill_null(a, ""))
+    lines = pc.binary_join_element_wise(*arrs, ",") if len(arrs) > 1 else arrs[0]
+    lines = pc.binary_join_element_wise(lines, pa.scalar(""), "\n")
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    b = lines.buffers()
+    off = np.frombuffer(b[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
+    data = b[2].to_pybytes()[off[0]:off[-1]]
+    if encoding != "utf-8":
+        data = data.decode("utf-8").encode(encoding)
+    return data
+
+
+@dataclass
+class FileState:
+    path: Path
+    table: str
+    columns: list[str]
+    encoding: str
+    rows: int = 0
+    sha: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    fh: object = None
+
+
+@dataclass
+class BadRowPlan:
+    kind: str              # FIELD_COUNT / BAD_AMOUNT / BAD_DATE
+    column: str | None
+    value: str | None
+    row_hint: int          # 0-based row inside the first non-empty chunk
+
+
+class LandingWriter:
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.files: dict[tuple[str, str, str], FileState] = {}
+        self.batches: dict[tuple[str, str], dict] = {}
+        self.bad_plans: dict[tuple[str, str, str], list[BadRowPlan]] = {}
+        self.bad_rows: list[dict] = []
+
+    def open_batch(self, source: str, batch_id: str, extract_time: str, mode: str) -> None:
+        self.batches[(source, batch_id)] = {"extract_time": extract_time, "mode": mode, "tables": []}
+        (self.out / source / batch_id).mkdir(parents=True, exist_ok=True)
+
+    def plan_bad_row(self, source: str, batch_id: str, table: str, plan: BadRowPlan) -> None:
+        self.bad_plans.setdefault((source, batch_id, table), []).append(plan)
+
+    def _state(self, source, batch_id, table, columns) -> FileState:
+        key = (source, batch_id, table)
+        st = self.files.get(key)
+        if st is None:
+            enc = encoding_of(source)
+            path = self.out / source / batch_id / f"{table}.csv"
+            st = FileState(path=path, table=table, columns=list(columns), encoding=enc)
+            st.fh = open(path, "wb")
+            header = (",".join(_csv_field(c) for c in columns) + "\n").encode(enc)
+            st.fh.write(header)
+            st.sha.update(header)
+            self.files[key] = st
+            self.batches[(source, batch_id)]["tables"].append(table)
+        return st
+
+    def write(self, source: str, batch_id: str, table: str, df: pd.DataFrame, columns: list[str]) -> None:
+        st = self._state(source, batch_id, table, columns)
+        data = to_csv_bytes(df, st.columns, st.encoding)
+        plans = self.bad_plans.get((source, batch_id, table))
+        if plans and len(df):
+            data = self._inject(source, batch_id, table, st, data, plans)
+            del self.bad_plans[(source, batch_id, table)]
+        st.fh.write(data)
+        st.sha.update(data)
+        st.rows += len(df)
+
+    def write_bytes(self, source: str, batch_id: str, table: str, columns: list[str], data: bytes, nrows: int) -> None:
+        st = self._state(source, batch_id, table, columns)
+        plans = self.bad_plans.get((source, batch_id, table))
+        if plans and nrows:
+            data = self._inject(source, batch_id, table, st, data, plans)
+            del self.bad_plans[(source, batch_id, table)]
+        st.fh.write(data)
+        st.sha.update(data)
+        st.rows += nrows
+
+    def _inject(self, source, batch_id, table, st: FileState, data: bytes, plans: list[BadRowPlan]) -> bytes:
+        lines = data.decode(st.encoding).split("\n")
+        n = len(lines) - 1
+        for p in plans:
+            j = min(p.row_hint, n - 1)
+            fields = next(csv.reader([lines[j]]))
+            if p.kind == "FIELD_COUNT":
+                fields = fields[:-1]
+            else:
+                fields[st.columns.index(p.column)] = p.value
+            sio = io.StringIO()
+            csv.writer(sio, lineterminator="").writerow(fields)
+            lines[j] = sio.getvalue()
+            self.bad_rows.append({"source": source, "source_table": table, "batch_id": batch_id,
+                                  "file": f"{source}/{batch_id}/{table}.csv", "row_number": st.rows + j + 1,
+                                  "kind": p.kind, "column": p.column, "value": p.value})
+        return "\n".join(lines).encode(st.encoding)
+
+    def close(self, corrupt: dict | None = None) -> list[Path]:
+        """Close every file and write the manifests. ``corrupt``: {(source, batch): rows delta} to falsify."""
+        corrupt = corrupt or {}
+        written = []
+        for st in self.files.values():
+            st.fh.close()
+            written.append(st.path)
+        for (source, batch_id), b in self.batches.items():
+            files = []
+            for t in b["tables"]:
+                st = self.files[(source, batch_id, t)]
+                rows = st.rows + corrupt.get((source, batch_id), 0)
+                files.append({"name": st.path.name, "table": t, "rows": rows, "sha256": st.sha.hexdigest()})
+            man = {"source": source, "batch_id": batch_id, "extract_time": b["extract_time"], "mode": b["mode"],
+                   "encoding": encoding_of(source), "delimiter": ",", "files": files}
+            p = self.out / source / batch_id / "_manifest.json"
+            p.write_text(json.dumps(man, ensure_ascii=False, indent=2), encoding="utf-8")
+            written.append(p)
+        return written
