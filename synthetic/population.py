@@ -125,10 +125,13 @@ def identities(rng, ctx: Context, P: pd.DataFrame) -> None:
     birth_div = np.where(rng.random(n) < 0.9, P["hk_county"].to_numpy(),
                          D.county_code[rng.choice(len(D.county_code), n, p=D.weight)])
     ymd = np.char.replace(np.datetime_as_string(brdy, unit="D"), "-", "")
-    # sequence numbers unique within the chunk per (division, birth date, gender); chunks use separate slots
+    # Sequence numbers are unique per (division, birth date, gender): each chunk owns a band of `width`
+    # slots and numbers its persons of one cell 0, 1, 2... inside it.  Unique across the whole run while a
+    # cell holds fewer than `width` persons of one chunk (width = 500 / chunks: 50 at 10 chunks; at
+    # hundreds of chunks use bigger chunks, or some numbers repeat and ingestion quarantines the repeats).
     rank = _rank_within(pd.DataFrame({"d": birth_div, "b": ymd, "g": P["gend"].to_numpy()}))
     width = max(1, 500 // max(1, ctx.n_chunks))
-    slot = (ctx.chunk * width + rank + rng.integers(0, width, n)) % 500
+    slot = (ctx.chunk * width + rank % width) % 500
     seq = slot * 2 + (P["gend"].to_numpy() == "1")
     P["certno"] = ids.make_certno(birth_div.astype("U6"), ymd, seq).astype(object)
     P["naty"] = rng.choice(np.array(["01", "03", "02", "08", "05"], dtype=object), n, p=[0.985, 0.008, 0.003, 0.002, 0.002])
@@ -165,6 +168,10 @@ def life_events(rng, ctx: Context, P: pd.DataFrame) -> None:
     cancel[police_dead] = np.minimum(death_date[police_dead] + _days(rng.integers(3, 60, police_dead.sum())), ref - DAY)
     other = np.isin(stas, ["3", "4", "5", "9"])
     cancel[other] = ref - _days(rng.integers(30, 2000, other.sum()))
+    # a hukou is cancelled after the person was born (emigrating infants: a few days after birth)
+    brdy = P["brdy"].to_numpy().astype("datetime64[D]")
+    cancel[other] = np.minimum(np.maximum(cancel[other], brdy[other] + _days(rng.integers(1, 30, other.sum()))),
+                               np.maximum(ref - DAY, brdy[other]))
     P["hsreg_stas"] = stas
     P["cancel_date"] = cancel
     P["dead"] = dead

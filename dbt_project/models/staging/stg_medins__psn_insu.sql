@@ -1,0 +1,20 @@
+-- 参保信息: one row per psn_no x insutype
+select
+    {{ clean_code('i.psn_no') }} as psn_no,
+    {{ clean_code('i.insutype') }} as insutype,
+    {{ clean_code('i.psn_type') }} as psn_type,
+    {{ clean_code('i.psn_insu_stas') }} as psn_insu_stas,
+    i.crt_insu_date, i.paus_insu_date,
+    {{ clean_code('i.insu_admdvs') }} as insu_admdvs,
+    coalesce(d.pooling_region, {{ clean_code('i.insu_admdvs') }}) as insu_pool,
+    {{ clean_code('i.emp_no') }} as emp_no,
+    trim(i.emp_name) as emp_name,
+    i.updt_time, i._batch_id, i._ingest_time,
+    concat_ws(',',
+        case when {{ clean_code('i.psn_insu_stas') }} not in ('1','2','4') then 'STAS_INVALID' end,
+        case when {{ clean_code('i.insutype') }} not in ('310','320','330','390','392','510') then 'INSUTYPE_INVALID' end,
+        case when i.insu_admdvs is not null and d.code is null then 'ADMDVS_UNKNOWN' end,
+        case when p.psn_no is null then 'PSN_NO_UNKNOWN' end) as quality_flags
+from {{ source('medins', 'psn_insu') }} i
+left join {{ ref('gbt2260_divisions') }} d on d.code = {{ clean_code('i.insu_admdvs') }}
+left join (select distinct psn_no from {{ source('medins', 'psn_info') }}) p on p.psn_no = i.psn_no

@@ -1,0 +1,192 @@
+"""Run the dbt project in-process, on this process's engine session.
+
+dbt-spark's ``session`` method builds its SparkSession from ``SPARK_REMOTE``; :func:`yibao.engine.spark_session`
+sets that variable to the embedded Sail session (or the configured endpoint) and rebuilds the catalog from
+the Delta tables on disk, so dbt sees ``bronze.*`` and finds its own earlier ``silver.*`` / ``gold.*``
+tables (which incremental models need).  The warehouse root and the reference date come from
+:class:`yibao.config.Settings` and are passed to dbt as the vars ``warehouse_root`` and ``reference_date``;
+every other var (matching weights, risk thresholds) has its one default in ``dbt_project.yml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from yibao.config import Settings
+
+
+
+def project_dir() -> Path:
+    """The dbt project folder (``dbt_project/`` beside this package's folder in the repository)."""
+    env = os.environ.get("YIBAO_DBT_PROJECT_DIR")
+    if env:
+        return Path(env).resolve()
+    return (Path(__file__).resolve().parent.parent / "dbt_project").resolve()
+
+
+def dbt_vars(settings: Settings, extra: dict | None = None) -> dict:
+    v = {"warehouse_root": str(settings.warehouse), "reference_date": settings.reference_date.isoformat()}
+    v.update(extra or {})
+    return v
+
+
+def sync_catalog(spark, settings: Settings, schemas: tuple[str, ...] = ("silver", "gold")) -> None:
+    """Point the engine's catalog at THIS warehouse before dbt looks at it.
+
+    The engine session lives as long as the process; when one process works on several warehouses (tests,
+    notebooks), names registered for an earlier warehouse would make dbt merge an incremental model into
+    the other warehouse's table.  Every table on disk is (re-)registered, and dbt-owned names with no table
+    in this warehouse are dropped from the catalog (a catalog entry only: no data is touched).
+    """
+    from yibao.catalog import Catalog, _registered
+    from yibao.engine import remote_url
+
+    cat = Catalog(spark, settings)
+    on_disk = set(cat.rebuild())
+    for schema in schemas:
+        try:
+            names = [r[1] if len(r) > 1 else r[0] for r in spark.sql(f"SHOW TABLES IN {schema}").collect()]
+        except Exception:  # the schema does not exist yet
+            continue
+        for name in names:
+            if (schema, name) not in on_disk:
+                spark.sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+                _registered.pop((remote_url() or "", schema, name), None)
+
+
+def ensure_sources(spark, settings: Settings) -> list[str]:
+    """Create every contract table that no batch has delivered yet, empty, with its bronze schema.
+
+    dbt's sources must all resolve; a department that has not delivered yet is an empty table, not an
+    error.  The schema comes from the contract registry (:mod:`yibao.ingestion.contract`), the one
+    definition of bronze.  Returns the names created.
+    """
+    from yibao.catalog import Catalog
+    from yibao.ingestion.contract import TABLES
+    from yibao.ingestion.parse import ddl
+
+    cat, created = Catalog(spark, settings), []
+    for spec in TABLES:
+        if not cat.exists("bronze", spec.bronze_name):
+            cat.ensure("bronze", spec.bronze_name, ddl(spec, with_reject=False))
+            created.append(spec.bronze_name)
+        else:
+            cat.register("bronze", spec.bronze_name)
+    return created
+
+
+def release_sources(spark, settings: Settings) -> dict[str, str]:
+    """Define ``released.<source>__<table>``, the views dbt's sources read: bronze as the quality gate released it.
+
+    The gate (``yibao quality``) publishes ``meta.released_version``: per bronze table, the last Delta version
+    that passed its blocking checks.  A table with a released version is read at that version, so a held
+    batch never reaches silver or gold; a table held before anything was released reads as empty; a table the
+    gate has never looked at (quality not run, e.g. ``yibao transform`` alone) reads at its head.
+    Returns {table: "version N" | "held" | "head"}.
+    """
+    from yibao.catalog import Catalog
+    from yibao.ingestion.contract import TABLES
+
+    cat = Catalog(spark, settings)
+    released, held = {}, set()
+    if cat.exists("meta", "released_version"):
+        released = {r["table"]: r["delta_version"] for r in cat.read("meta", "released_version")
+                    .where("`schema` = 'bronze'").collect()}
+    if cat.exists("meta", "quality_hold"):
+        held = {r["table"] for r in cat.read("meta", "quality_hold").where("`schema` = 'bronze'")
+                .select("table").distinct().collect()}
+    spark.sql("CREATE SCHEMA IF NOT EXISTS released")
+    state = {}
+    for spec in TABLES:
+        name = spec.bronze_name
+        if name in released:
+            query, state[name] = f"SELECT * FROM bronze.{name} VERSION AS OF {int(released[name])}", \
+                f"version {released[name]}"
+        elif name in held:
+            query, state[name] = f"SELECT * FROM bronze.{name} WHERE false", "held"
+        else:
+            query, state[name] = f"SELECT * FROM bronze.{name}", "head"
+        spark.sql(f"CREATE OR REPLACE VIEW released.{name} AS {query}")
+    return state
+
+
+def describe_tables(spark, settings: Settings, schemas: tuple[str, ...] = ("bronze", "silver", "gold")) -> int:
+    """Re-register the warehouse tables with their column list, so that ``describe`` shows columns.
+
+    Sail trap: a table registered as ``CREATE TABLE .. USING delta LOCATION ..`` (how the catalog is rebuilt
+    at session start) is readable but ``DESCRIBE TABLE EXTENDED`` lists no columns, so ``dbt docs generate``
+    would write an empty catalog.  Registering it again with its schema (read from the Delta log) fixes that.
+    """
+    from yibao.catalog import Catalog
+
+    cat, n = Catalog(spark, settings), 0
+    for schema, table in cat.tables():
+        if schema not in schemas:
+            continue
+        cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}" for f in cat.read(schema, table).schema.fields)
+        spark.sql(f"DROP TABLE IF EXISTS {schema}.{table}")
+        spark.sql(f"CREATE TABLE {schema}.{table} ({cols}) USING delta LOCATION '{cat.path(schema, table)}'")
+        n += 1
+    return n
+
+
+def _work_dir(settings: Settings) -> Path:
+    # '_'-prefixed folders under the warehouse are work files, never registered as tables
+    d = settings.warehouse / "_dbt"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def run_dbt(settings: Settings, args: list[str], vars: dict | None = None, raise_on_failure: bool = True):
+    """Run one dbt command (``args`` as on the dbt command line, e.g. ``["run", "-s", "staging"]``).
+
+    Returns dbt's ``dbtRunnerResult``; raises ``RuntimeError`` when the command fails and
+    ``raise_on_failure`` is set.
+    """
+    from dbt.cli.main import dbtRunner
+
+    from yibao.engine import spark_session
+
+    spark = spark_session(settings)  # starts the engine, exports SPARK_REMOTE, rebuilds the catalog
+    sync_catalog(spark, settings)
+    ensure_sources(spark, settings)
+    release_sources(spark, settings)
+    if args and args[0] == "docs":
+        describe_tables(spark, settings)
+    proj, work = project_dir(), _work_dir(settings)
+    cli = list(args)
+    given = {}
+    if "--vars" in cli:  # the caller's vars win, merged over the settings' warehouse root and reference date
+        i = cli.index("--vars")
+        given = yaml.safe_load(cli[i + 1]) or {}
+        del cli[i:i + 2]
+    cli += ["--vars", json.dumps(dbt_vars(settings, {**(vars or {}), **given}))]
+    cli += ["--project-dir", str(proj), "--profiles-dir", str(proj),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    result = dbtRunner().invoke(cli)
+    if raise_on_failure and not result.success:
+        raise RuntimeError(f"dbt {' '.join(args)} failed: {_failures(result)}")
+    return result
+
+
+def _failures(result) -> str:
+    if result.exception is not None:
+        return repr(result.exception)
+    bad = []
+    for r in getattr(result.result, "results", None) or []:
+        status = str(getattr(r, "status", ""))
+        if status.lower() not in ("success", "pass", "skipped"):
+            bad.append(f"{getattr(r.node, 'name', '?')}: {status} {getattr(r, 'message', '') or ''}".strip())
+    return "; ".join(bad) or "see the dbt log"
+
+
+def build(settings: Settings, select: list[str] | None = None, vars: dict | None = None):
+    """seed + run + test, as one ``dbt build`` (DAG order: a model's tests run right after it, and a failing
+    test skips what depends on the model).  Raises ``RuntimeError`` when anything fails; returns dbt's result.
+    """
+    sel = ["--select", *select] if select else []
+    return run_dbt(settings, ["build", *sel], vars=vars)
