@@ -1,0 +1,444 @@
+"""The expectation suites, as code: one place for every quality rule, its severity and its tolerance.
+
+A suite is built per warehouse table from the declarative tables below.  Each rule becomes one or two
+Great Expectations expectations, each carrying ``meta = {"severity", "rule", "title", "column"}``:
+
+* ``blocking``: a failure holds the batch out of silver and gold (see :mod:`yibao.quality.gate`).
+* ``warning``: reported, the batch goes through.
+
+Most business rules are *tiered*: a warning as soon as one row breaks the rule, and a blocking twin
+(GE ``mostly``) when more than the tolerance of rows break it, because exchange files always carry
+some dirt (the contract says so) but a file where a tenth of the people lack a name is broken.
+Tolerances are the ``BLOCK_ABOVE_PCT`` constants below.
+
+Some rules need values the raw table does not have (the normalised ID number, whether a parent row
+exists, whether the payments add up).  :mod:`yibao.quality.prepare` adds them to the validated DataFrame
+as ``_q_*`` columns, computed in the engine; the expectations then test those columns.
+
+ID numbers: bronze checks the *format* of the normalised value (full-width digits, lower-case x and
+spaces folded, 18 characters or a legacy 15-digit number).  The checksum and the embedded birth date
+are computed once, by the dbt macro ``certno_std`` (``certno_status`` in the silver staging models);
+the silver suites validate that flag, so the GB 11643 rules exist in one place only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from yibao.ingestion.contract import TABLES, TableSpec
+
+BLOCKING, WARNING = "blocking", "warning"
+SEVERITY_ZH = {BLOCKING: "阻断", WARNING: "警告"}
+
+# -- tolerances: a tiered rule blocks when more than this share of the checked rows breaks it ------------
+BLOCK_ABOVE_PCT = {
+    "mandatory": 5.0,      # 必填字段为空
+    "certno_format": 5.0,  # 身份证号格式
+    "code": 1.0,           # 代码不在代码表
+    "division": 5.0,       # 行政区划代码不在 GB/T 2260
+    "reference": 1.0,      # 参照完整性 (孤儿记录)
+    "amount": 1.0,         # 金额为负 / 不平衡
+    "date": 1.0,           # 日期不合理
+}
+ROW_COUNT_MIN_RATIO = 0.5  # a table may not shrink below half of its last released version (blocking)
+
+# Employee schemes: 职工基本医疗 310, 公务员医疗补助 320, 大额医疗费用补助 330, 生育 510 (employer fields required,
+# except for 灵活就业人员 psn_type 13, who enroll in 310 on their own without an employer)
+EMPLOYEE_INSUTYPES = ("310", "320", "330", "510")
+_EMPLOYEE_ROW = (f"insutype IN ({', '.join(repr(c) for c in EMPLOYEE_INSUTYPES)}) "
+                 "AND coalesce(psn_type, '') <> '13'")
+
+COLUMN_ZH = {
+    "psn_no": "人员编号", "psn_name": "姓名", "gend": "性别", "brdy": "出生日期", "naty": "民族",
+    "psn_cert_type": "证件类型", "certno": "身份证号", "tel": "联系电话", "surv_stas": "生存状态",
+    "hsreg_addr": "户籍地址", "hsreg_admdvs": "户籍区划", "resd_addr": "居住地址", "resd_admdvs": "居住区划",
+    "hsreg_book_no": "户口簿编号", "insutype": "险种类型", "psn_type": "人员类别", "psn_insu_stas": "参保状态",
+    "crt_insu_date": "本次参保日期", "paus_insu_date": "暂停参保日期", "insu_admdvs": "参保区划",
+    "emp_no": "单位编号", "emp_name": "单位名称", "setl_id": "结算ID", "fixmedins_code": "定点机构编码",
+    "medfee_sumamt": "医疗费总额", "hifp_pay": "统筹基金支付", "acct_pay": "个人账户支付",
+    "psn_cash_pay": "个人现金支付", "fulamt_ownpay_amt": "全自费金额", "mdtrt_admdvs": "就医区划",
+    "admdvs": "行政区划", "death_date": "死亡日期", "cancel_date": "注销日期", "hsreg_stas": "户籍状态",
+    "begndate": "开始日期", "enddate": "结束日期", "med_type": "医疗类别", "refd_setl_flag": "冲正标志",
+    "med_chrgitm_type": "收费项目类别", "det_item_fee_sumamt": "明细金额", "pric": "单价", "cnt": "数量",
+    "clct_flag": "到账标志", "psn_clct_amt": "个人缴费", "emp_clct_amt": "单位缴费", "clct_amt": "实收金额",
+    "fixmedins_type": "机构类型", "hosp_lv": "医院等级", "prac_type": "人员类型", "violation_code": "违规代码",
+    "deduct_amt": "扣款金额", "direction": "收支方向", "item_type": "收支项目", "amount": "金额",
+    "aid_type": "救助类型", "pension_type": "养老险种", "stas": "状态", "birth_admdvs": "出生地区划",
+    "mother_certno": "母亲身份证号", "father_certno": "父亲身份证号", "child_certno": "新生儿身份证号",
+    "issue_date": "签发日期", "expire_date": "有效期至", "begn_date": "开始日期", "end_date": "结束日期",
+}
+
+
+def zh(column: str | None) -> str:
+    if not column:
+        return ""
+    return f"{COLUMN_ZH[column]}({column})" if column in COLUMN_ZH else column
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str               # stable id of the rule, e.g. "mandatory.psn_name" (blocking twin: same rule)
+    expectation: str        # GE expectation class name
+    kwargs: dict            # GE kwargs
+    severity: str
+    title: str              # what it checks, in Chinese, for stewards
+    column: str | None      # the business column concerned (the validated column may be a _q_ column)
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}#{self.severity}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A foreign key: ``columns`` of this table must exist as ``parent_columns`` of ``parent``."""
+    columns: tuple[str, ...]
+    parent: tuple[str, str]              # (schema, table)
+    parent_columns: tuple[str, ...]
+    flag: str                            # derived boolean column (null when the child key is null)
+
+
+@dataclass
+class Suite:
+    schema: str
+    table: str
+    source: str
+    source_table: str
+    keys: tuple[str, ...] = ()
+    derived: dict[str, str] = field(default_factory=dict)      # _q_ column -> SQL expression
+    references: list[Reference] = field(default_factory=list)
+    division_flags: dict[str, str] = field(default_factory=dict)  # _q_ flag -> division column
+    checks: list[Check] = field(default_factory=list)
+    index_columns: tuple[str, ...] = ()   # columns shown with each bad value (keys, line number)
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+# -- contract rules, per source table -------------------------------------------------------------------
+
+MANDATORY = {
+    # 人员基本信息 12 项必填 (requirements section 1)
+    "psn_info": ("psn_no", "psn_name", "gend", "psn_cert_type", "certno", "tel", "surv_stas", "hsreg_addr",
+                 "hsreg_admdvs", "resd_addr", "resd_admdvs", "hsreg_book_no"),
+    # 参保信息 9 项必填; paus_insu_date and emp_no/emp_name are conditional (see CONDITIONAL)
+    "psn_insu": ("psn_no", "insutype", "psn_type", "psn_insu_stas", "crt_insu_date", "insu_admdvs"),
+    "contrib": ("psn_no", "insutype", "accrym", "clct_flag"),
+    "emp_info": ("emp_no", "emp_name", "admdvs"),
+    "fixmedins": ("fixmedins_code", "fixmedins_name", "fixmedins_type", "admdvs"),
+    "practitioner": ("prac_code", "prac_name", "prac_type", "fixmedins_code"),
+    "setl": ("setl_id", "psn_no", "insutype", "med_type", "fixmedins_code", "begndate", "setl_time",
+             "medfee_sumamt", "insu_admdvs"),
+    "fee_list": ("feedetl_sn", "setl_id", "med_list_codg", "med_chrgitm_type", "det_item_fee_sumamt"),
+    "fund_ledger": ("admdvs", "insutype", "ym", "direction", "item_type", "amount"),
+    "fund_opening": ("admdvs", "insutype", "year", "amount"),
+    "hsreg_psn": ("certno", "psn_name", "gend", "brdy", "hsreg_admdvs", "hsreg_stas"),
+    "resd_permit": ("certno", "psn_name", "resd_admdvs", "expire_date"),
+    "death_cremation": ("certno", "death_date"),
+    "death_cert": ("certno", "death_date"),
+    "birth_cert": ("birth_cert_no", "child_name", "gend", "brdy", "mother_certno"),
+}
+
+# (column, condition in Spark SQL, why) : column must be present where the condition holds
+CONDITIONAL = {
+    "psn_insu": (
+        ("paus_insu_date", "psn_insu_stas IN ('2', '4')", "暂停/终止参保时"),
+        ("emp_no", _EMPLOYEE_ROW, "职工类险种(灵活就业除外)"),
+        ("emp_name", _EMPLOYEE_ROW, "职工类险种(灵活就业除外)"),
+    ),
+}
+
+# column -> code_type of the code_list seed
+CODES = {
+    "psn_info": {"gend": "gend", "psn_cert_type": "psn_cert_type", "surv_stas": "surv_stas"},
+    "psn_insu": {"insutype": "insutype", "psn_type": "psn_type", "psn_insu_stas": "psn_insu_stas"},
+    "contrib": {"insutype": "insutype", "clct_flag": "clct_flag"},
+    "fixmedins": {"fixmedins_type": "fixmedins_type", "hosp_lv": "hosp_lv"},
+    "practitioner": {"prac_type": "prac_type"},
+    "setl": {"insutype": "insutype", "med_type": "med_type", "refd_setl_flag": "refd_setl_flag"},
+    "fee_list": {"med_chrgitm_type": "med_chrgitm_type"},
+    "audit_result": {"violation_code": "violation_code"},
+    "fund_ledger": {"insutype": "insutype", "direction": "fund_direction"},
+    "fund_opening": {"insutype": "insutype"},
+    "insured_elsewhere": {"insutype": "insutype", "psn_insu_stas": "psn_insu_stas"},
+    "hsreg_psn": {"gend": "gend", "hsreg_stas": "hsreg_stas"},
+    "resd_permit": {"gend": "gend"},
+    "assistance_obj": {"aid_type": "aid_type"},
+    "medins_clct": {"insutype": "insutype"},
+    "birth_cert": {"gend": "gend"},
+    "pension_insu": {"pension_type": "pension_type", "stas": "pension_stas"},
+}
+
+DIVISIONS = {
+    "psn_info": ("hsreg_admdvs", "resd_admdvs"), "psn_insu": ("insu_admdvs",), "emp_info": ("admdvs",),
+    "fixmedins": ("admdvs",), "setl": ("insu_admdvs", "mdtrt_admdvs"), "fund_ledger": ("admdvs",),
+    "fund_opening": ("admdvs",), "national_uninsured": ("hsreg_admdvs",), "insured_elsewhere": ("insu_admdvs",),
+    "hsreg_psn": ("hsreg_admdvs",), "resd_permit": ("resd_admdvs",), "death_cremation": ("admdvs",),
+    "assistance_obj": ("admdvs",), "birth_cert": ("birth_admdvs",), "death_cert": ("admdvs",),
+    "pension_insu": ("admdvs",),
+}
+
+# child table -> ((child columns), (parent source, parent table), (parent columns))
+REFERENCES = {
+    "psn_insu": ((("psn_no",), ("medins", "psn_info"), ("psn_no",)),
+                 (("emp_no",), ("medins", "emp_info"), ("emp_no",))),
+    "contrib": ((("psn_no",), ("medins", "psn_info"), ("psn_no",)),),
+    "practitioner": ((("fixmedins_code",), ("medins", "fixmedins"), ("fixmedins_code",)),),
+    "setl": ((("psn_no",), ("medins", "psn_info"), ("psn_no",)),
+             (("fixmedins_code",), ("medins", "fixmedins"), ("fixmedins_code",))),
+    "fee_list": ((("setl_id",), ("medins", "setl"), ("setl_id",)),),
+    "audit_result": ((("setl_id",), ("medins", "setl"), ("setl_id",)),),
+}
+
+NON_NEGATIVE = {
+    "contrib": ("psn_clct_amt", "emp_clct_amt"),
+    "setl": ("medfee_sumamt", "fulamt_ownpay_amt", "hifp_pay", "acct_pay", "psn_cash_pay"),
+    "fee_list": ("pric", "det_item_fee_sumamt"),
+    "audit_result": ("deduct_amt",),
+    "fund_opening": (),
+    "medins_clct": ("clct_amt",),
+}
+
+# (flag name, SQL boolean over the row (null = not applicable), business column, Chinese title)
+# Dates may not lie after the day the row was received (_ingest_time): a batch delivered after the
+# reference date legitimately holds later visits, births and deaths.  _q_birth_from_certno is derived for tables with a certno.
+ROW_RULES = {
+    "psn_info": (("brdy_not_future", "brdy <= CAST(_ingest_time AS DATE)", "brdy", "出生日期不晚于接收日期"),),
+    "psn_insu": (("crt_insu_date_not_future", "crt_insu_date <= CAST(_ingest_time AS DATE)", "crt_insu_date", "参保日期不晚于接收日期"),
+                 ("paus_after_crt", "paus_insu_date >= crt_insu_date", "paus_insu_date", "暂停参保日期不早于参保日期")),
+    "setl": (("balance", "abs(coalesce(hifp_pay, 0) + coalesce(acct_pay, 0) + coalesce(psn_cash_pay, 0) "
+                         "- medfee_sumamt) <= 0.01", "medfee_sumamt",
+              "统筹支付+个人账户+个人现金 = 医疗费总额 (误差 ≤ 0.01 元)"),
+             ("end_after_begin", "enddate >= begndate", "enddate", "结束日期不早于开始日期"),
+             ("begndate_not_future", "begndate <= CAST(_ingest_time AS DATE)", "begndate", "就诊日期不晚于接收日期")),
+    "fee_list": (("item_amount", "abs(cnt * pric - det_item_fee_sumamt) <= 0.01", "det_item_fee_sumamt",
+                  "数量×单价 = 明细金额 (误差 ≤ 0.01 元)"),),
+    "fund_ledger": (("item_type_of_direction",
+                     "CASE WHEN direction = 'I' THEN item_type IN ({fund_item_I}) "
+                     "WHEN direction = 'E' THEN item_type IN ({fund_item_E}) END", "item_type",
+                     "收支项目代码与收支方向相符"),),
+    "hsreg_psn": (("brdy_not_future", "brdy <= CAST(_ingest_time AS DATE)", "brdy", "出生日期不晚于接收日期"),
+                  ("cancel_after_birth", "cancel_date >= brdy", "cancel_date", "注销日期不早于出生日期")),
+    "resd_permit": (("expire_after_issue", "expire_date >= issue_date", "expire_date", "有效期不早于签发日期"),),
+    "death_cremation": (("death_not_future", "death_date <= CAST(_ingest_time AS DATE)", "death_date", "死亡日期不晚于接收日期"),
+                        ("death_after_birth", "death_date >= _q_birth_from_certno", "death_date",
+                         "死亡日期不早于出生日期(身份证号内)")),
+    "death_cert": (("death_not_future", "death_date <= CAST(_ingest_time AS DATE)", "death_date", "死亡日期不晚于接收日期"),
+                   ("death_after_birth", "death_date >= _q_birth_from_certno", "death_date",
+                    "死亡日期不早于出生日期(身份证号内)")),
+    "birth_cert": (("brdy_not_future", "brdy <= CAST(_ingest_time AS DATE)", "brdy", "出生日期不晚于接收日期"),),
+    "assistance_obj": (("end_after_begin", "end_date >= begn_date", "end_date", "结束日期不早于开始日期"),),
+}
+
+# Normalised ID number: full-width digits/X and lower-case x folded, every kind of space removed.
+# (Format only; the checksum lives in the dbt macro certno_std and is validated on silver.)
+CERTNO_NORM = ("nullif(upper(regexp_replace(translate({c}, '０１２３４５６７８９Ｘｘ', '0123456789XX'), "
+               "'[\\\\s　]', '')), '')")
+CERTNO_FORMAT = r"^([0-9]{17}[0-9X]|[0-9]{15})$"
+BIRTH_FROM_CERTNO = ("CASE WHEN {n} RLIKE '^[0-9]{{17}}[0-9X]$' THEN try_cast(concat(substring({n}, 7, 4), '-', "
+                     "substring({n}, 11, 2), '-', substring({n}, 13, 2)) AS DATE) END")
+
+
+def _tiered(rule: str, kind: str, expectation: str, kwargs: dict, title: str, column: str | None) -> list[Check]:
+    pct = BLOCK_ABOVE_PCT[kind]
+    return [Check(rule, expectation, dict(kwargs), WARNING, title, column),
+            Check(rule, expectation, dict(kwargs, mostly=round(1 - pct / 100, 6)), BLOCKING,
+                  f"{title} (超过 {pct:g}% 即阻断)", column)]
+
+
+def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Suite:
+    """The suite of ``bronze.<source>__<table>`` (``columns``: what the table has)."""
+    from yibao.quality.reference import codes
+
+    t = spec.name
+    s = Suite("bronze", spec.bronze_name, spec.source, t, keys=spec.keys,
+              index_columns=tuple(spec.keys) + ("_line_number",))
+    has = set(columns)
+    add = s.checks.extend
+
+    # keys: present and unique (ingestion already guarantees it; a breach means a broken load)
+    for k in spec.keys:
+        add([Check(f"key_not_null.{k}", "ExpectColumnValuesToNotBeNull", {"column": k}, BLOCKING,
+                   f"主键 {zh(k)} 不能为空", k)])
+    if len(spec.keys) == 1:
+        add([Check(f"key_unique.{spec.keys[0]}", "ExpectColumnValuesToBeUnique", {"column": spec.keys[0]},
+                   BLOCKING, f"主键 {zh(spec.keys[0])} 唯一", spec.keys[0])])
+    elif spec.keys:
+        add([Check("key_unique." + "+".join(spec.keys), "ExpectCompoundColumnsToBeUnique",
+                   {"column_list": list(spec.keys)}, BLOCKING, f"主键 ({', '.join(spec.keys)}) 唯一", None)])
+
+    # row count against the last released version (parameter filled in at run time)
+    add([Check("row_count.min", "ExpectTableRowCountToBeBetween", {"min_value": {"$PARAMETER": "min_rows"}},
+               BLOCKING, f"行数不少于上次发布版本的 {ROW_COUNT_MIN_RATIO:.0%} (全量快照骤减)", None)])
+
+    for c in MANDATORY.get(t, ()):
+        if c in has and c not in spec.keys:
+            add(_tiered(f"mandatory.{c}", "mandatory", "ExpectColumnValuesToNotBeNull", {"column": c},
+                        f"必填字段 {zh(c)} 不能为空", c))
+    for c, cond, why in CONDITIONAL.get(t, ()):
+        if c in has:
+            add(_tiered(f"mandatory_if.{c}", "mandatory", "ExpectColumnValuesToNotBeNull",
+                        {"column": c, "row_condition": cond, "condition_parser": "spark"},
+                        f"{why}必填字段 {zh(c)} 不能为空", c))
+
+    for c, code_type in CODES.get(t, {}).items():
+        if c in has:
+            add(_tiered(f"code.{c}", "code", "ExpectColumnValuesToBeInSet",
+                        {"column": c, "value_set": codes(code_type)},
+                        f"{zh(c)} 取值在代码表 {code_type} 中", c))
+
+    for c in DIVISIONS.get(t, ()):
+        if c in has:
+            flag = f"_q_{c}_in_gbt2260"
+            s.division_flags[flag] = c
+            add(_tiered(f"division.{c}", "division", "ExpectColumnValuesToBeInSet",
+                        {"column": flag, "value_set": [True]}, f"{zh(c)} 是 GB/T 2260 行政区划代码", c))
+
+    certnos = [c for c in columns if "certno" in c and not c.startswith("_")]
+    for c in certnos:
+        norm = f"_q_{c}_norm"
+        s.derived[norm] = CERTNO_NORM.format(c=f"`{c}`")
+        add(_tiered(f"certno_format.{c}", "certno_format", "ExpectColumnValuesToMatchRegex",
+                    {"column": norm, "regex": CERTNO_FORMAT},
+                    f"{zh(c)} 格式 (18 位或 15 位旧号; 全角、小写 x、空格允许)", c))
+    if "certno" in certnos:
+        s.derived["_q_birth_from_certno"] = BIRTH_FROM_CERTNO.format(n="_q_certno_norm")
+
+    for cols, (psrc, ptbl), pcols in REFERENCES.get(t, ()):
+        if all(c in has for c in cols):
+            flag = f"_q_{'_'.join(cols)}_in_{ptbl}"
+            s.references.append(Reference(cols, ("bronze", f"{psrc}__{ptbl}"), pcols, flag))
+            add(_tiered(f"reference.{'+'.join(cols)}", "reference", "ExpectColumnValuesToBeInSet",
+                        {"column": flag, "value_set": [True]},
+                        f"{'、'.join(zh(c) for c in cols)} 在 {psrc}.{ptbl} 中存在 (无孤儿记录)", cols[0]))
+
+    for c in NON_NEGATIVE.get(t, ()):
+        if c in has:
+            add(_tiered(f"non_negative.{c}", "amount", "ExpectColumnValuesToBeBetween",
+                        {"column": c, "min_value": 0}, f"{zh(c)} 不为负数", c))
+
+    fmt = {"ref": reference_date, "fund_item_I": ", ".join(repr(c) for c in codes("fund_item_I")),
+           "fund_item_E": ", ".join(repr(c) for c in codes("fund_item_E"))}
+    for name, sql, col, title in ROW_RULES.get(t, ()):
+        if col in has:
+            flag = f"_q_{name}"
+            s.derived[flag] = sql.format(**fmt)
+            kind = "amount" if name in ("balance", "item_amount") else (
+                "code" if name == "item_type_of_direction" else "date")
+            add(_tiered(f"rule.{name}", kind, "ExpectColumnValuesToBeInSet", {"column": flag, "value_set": [True]},
+                        title, col))
+    shown = [c for c in s.division_flags.values()] + [c for r in s.references for c in r.columns
+                                                        if c not in s.keys]
+    shown += [col for name, _, col, _ in ROW_RULES.get(t, ()) if col in has]
+    s.index_columns += tuple(dict.fromkeys(c for c in shown if c not in s.index_columns))
+    return s
+
+
+def bronze_suites(columns_of: dict[str, list[str]], reference_date: str) -> dict[str, Suite]:
+    """Suites of every contract table present (``columns_of``: bronze table name -> columns)."""
+    suites = {spec.bronze_name: bronze_suite(spec, columns_of[spec.bronze_name], reference_date)
+              for spec in TABLES if spec.bronze_name in columns_of}
+    return {name: suites[name] for name in validation_order(suites)}
+
+
+def validation_order(suites: dict[str, Suite]) -> list[str]:
+    """Parents before children, so that a child's references are checked against what its parent
+    publishes after this run (its newly released version, or the previous one when it is held)."""
+    done: list[str] = []
+
+    def visit(name: str, path: tuple = ()) -> None:
+        if name in done or name in path or name not in suites:
+            return
+        for ref in suites[name].references:
+            visit(ref.parent[1], path + (name,))
+        done.append(name)
+
+    for name in suites:
+        visit(name)
+    return done
+
+
+# -- silver and gold ------------------------------------------------------------------------------------
+
+TRUSTED_CERTNO = ["VALID", "LEGACY15"]
+
+GOLD_RULES = {
+    # table: [(rule, expectation, kwargs, severity, title, column)]
+    "person_master": [
+        ("key_not_null.person_id", "ExpectColumnValuesToNotBeNull", {"column": "person_id"}, BLOCKING,
+         "一人一档 person_id 不能为空", "person_id"),
+        ("key_unique.person_id", "ExpectColumnValuesToBeUnique", {"column": "person_id"}, BLOCKING,
+         "一人一档 person_id 唯一", "person_id"),
+        ("unique.certno", "ExpectColumnValuesToBeUnique", {"column": "certno"}, BLOCKING,
+         "一个身份证号只对应一个人 (certno 唯一)", "certno"),
+        ("certno_format.certno", "ExpectColumnValuesToMatchRegex",
+         {"column": "certno", "regex": r"^[0-9]{17}[0-9X]$"}, BLOCKING, "规范身份证号为 18 位", "certno"),
+    ],
+    "person_xref": [
+        ("key_not_null.person_id", "ExpectColumnValuesToNotBeNull", {"column": "person_id"}, BLOCKING,
+         "每条来源记录都归属一个人", "person_id"),
+        ("key_unique.source_key", "ExpectCompoundColumnsToBeUnique",
+         {"column_list": ["source", "source_table", "source_key"]}, BLOCKING, "来源记录只出现一次", None),
+    ],
+    "uninsured_person": [
+        ("key_unique.person_id", "ExpectColumnValuesToBeUnique", {"column": "person_id"}, BLOCKING,
+         "未参保人员不重复", "person_id"),
+    ],
+    "coverage_by_region": [
+        ("range.coverage_rate", "ExpectColumnValuesToBeBetween",
+         {"column": "coverage_rate", "min_value": 0, "max_value": 1}, BLOCKING, "参保率在 0 与 1 之间",
+         "coverage_rate"),
+    ],
+    "fund_operation": [
+        ("code.risk_level", "ExpectColumnValuesToBeInSet",
+         {"column": "risk_level", "value_set": ["严重", "中等", "一般", "正常"]}, BLOCKING, "风险等级取值合法",
+         "risk_level"),
+    ],
+    "fraud_suspect": [
+        ("key_unique.suspect_id", "ExpectColumnValuesToBeUnique", {"column": "suspect_id"}, BLOCKING,
+         "疑点编号唯一", "suspect_id"),
+    ],
+}
+
+
+def silver_suite(table: str, columns: list[str]) -> Suite | None:
+    """Suite of a silver staging model ``stg_<source>__<table>`` (None for other silver tables)."""
+    if not table.startswith("stg_") or "__" not in table:
+        return None
+    source, src_table = table[4:].split("__", 1)
+    from yibao.ingestion.contract import table_spec
+
+    spec = table_spec(source, src_table)
+    keys = tuple(k for k in (spec.keys if spec else ()) if k in columns)
+    s = Suite("silver", table, source, src_table, keys=keys,
+              index_columns=keys + tuple(c for c in ("_line_number",) if c in columns))
+    if len(keys) == 1:
+        s.checks.append(Check(f"key_unique.{keys[0]}", "ExpectColumnValuesToBeUnique", {"column": keys[0]},
+                              BLOCKING, f"主键 {zh(keys[0])} 唯一", keys[0]))
+    elif keys:
+        s.checks.append(Check("key_unique." + "+".join(keys), "ExpectCompoundColumnsToBeUnique",
+                              {"column_list": list(keys)}, BLOCKING, f"主键 ({', '.join(keys)}) 唯一", None))
+    for c in columns:
+        if c.endswith("certno_status"):
+            base = c[: -len("_status")]
+            s.checks.extend(_tiered(f"certno_valid.{base}", "certno_format", "ExpectColumnValuesToBeInSet",
+                                    {"column": c, "value_set": TRUSTED_CERTNO,
+                                     "row_condition": f"{c} <> 'MISSING'", "condition_parser": "spark"},
+                                    f"{zh(base)} 校验 (GB 11643 校验码、出生日期; dbt certno_status)", base))
+    return s
+
+
+def gold_suite(table: str, columns: list[str]) -> Suite | None:
+    rules = GOLD_RULES.get(table)
+    if not rules:
+        return None
+    s = Suite("gold", table, "gold", table)
+    have = set(columns)
+    for rule, exp, kw, sev, title, col in rules:
+        needed = kw.get("column_list") or [kw["column"]]
+        if all(c in have for c in needed):
+            s.checks.append(Check(rule, exp, kw, sev, title, col))
+    if "person_id" in have:
+        s.index_columns = ("person_id",)
+    return s
