@@ -1,0 +1,154 @@
+"""Features for the models, computed on the engine.
+
+Settlement level (the unit the audits label), with the context of the insured person, the institution and
+the practitioner, peer-normalised by med_type × hospital level × institution type, plus graph features and
+the settlement's rule hits.  Person, institution and practitioner profiles are aggregates of the same.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pyspark.sql import SparkSession
+
+from yibao.fraud.config import sql_list
+
+# feature -> Chinese label (explanations and exports)
+FEATURES = {
+    "medfee": "医疗费总额",
+    "fund_ratio": "统筹+个账支付占比",
+    "ownpay_ratio": "全自费占比",
+    "los_days": "住院天数",
+    "is_inpatient": "住院",
+    "is_pharmacy": "药店购药",
+    "cost_ratio_peer": "费用/同类机构同医疗类别中位数",
+    "n_lines": "费用明细条数",
+    "care_lines": "诊疗类明细条数",
+    "bed_days": "床日数",
+    "dup_lines": "同一时间重复收费条数",
+    "drug_share": "药品费占比",
+    "cross_region": "异地就医",
+    "after_death": "死亡后结算",
+    "gender_item": "限性别项目与性别不符",
+    "win30": "前后15天内结算次数",
+    "readmit_gap": "距同机构上次出院天数(反向)",
+    "overlap_stay": "与他院住院重叠",
+    "age": "年龄",
+    "p_n_setl": "个人年度结算次数",
+    "p_fund": "个人年度基金支付",
+    "p_n_inst": "个人就诊机构数",
+    "p_cross_share": "个人异地就医占比",
+    "inst_cost_ratio": "机构次均费用/同级同类中位数",
+    "inst_volume": "机构结算量",
+    "doc_patients": "医师接诊人数",
+    "doc_cost_ratio": "医师次均费用/同类中位数",
+    "g_degree": "共同就诊关系数",
+    "g_strength": "共同就诊天数合计",
+    "g_community_size": "所在社区人数",
+    "n_rules": "命中规则数",
+}
+FEATURE_COLUMNS = list(FEATURES)
+
+
+def settlement_features(spark: SparkSession, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame) -> pd.DataFrame:
+    """One row per counted settlement: setl_id, person_id, fixmedins_code, atddr_no, begndate + FEATURE_COLUMNS."""
+    r04 = cfg["rules"]["R04_GENDER_ITEM"]
+    r07 = cfg["rules"]["R07_IDLE_BED"]
+    ip = sql_list(cfg["common"]["inpatient_med_types"])
+    ph = sql_list(cfg["common"]["pharmacy_med_types"])
+    male_kw = "|".join(r04["male_only_keywords"]) or "^$"
+    female_kw = "|".join(r04["female_only_keywords"]) or "^$"
+    df = spark.sql(f"""
+        with lines as (
+            select l.setl_id, count(*) as n_lines,
+                   sum(case when l.med_chrgitm_type in ({sql_list(r07['care_charge_types'])}) then 1 else 0 end) as care_lines,
+                   count(distinct case when l.med_chrgitm_type in ({sql_list(r07['bed_charge_types'])}) then cast(l.fee_ocur_time as date) end) as bed_days,
+                   sum(case when l.med_chrgitm_type in ('09', '10', '11') then l.amt else 0 end) as drug_amt,
+                   max(case when l.med_list_codg in ({sql_list(r04['male_only_items'])}) or l.list_name rlike '{male_kw}' then 1 else 0 end) as male_item,
+                   max(case when l.med_list_codg in ({sql_list(r04['female_only_items'])}) or l.list_name rlike '{female_kw}' then 1 else 0 end) as female_item
+            from fr_fee l group by l.setl_id
+        ), dups as (
+            select setl_id, sum(c - 1) as dup_lines from (
+                select setl_id, count(*) as c from fr_fee group by setl_id, med_list_codg, fee_ocur_time having count(*) > 1) x
+            group by setl_id
+        ), peer as (
+            select med_type, hosp_lv, fixmedins_type, percentile_approx(medfee, 0.5) as peer_fee
+            from fr_setl group by med_type, hosp_lv, fixmedins_type
+        ), s as (
+            select s.*, datediff(s.begndate, date'2000-01-01') as d,
+                   s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer,
+                   case when substr(s.insu_admdvs, 1, 4) <> substr(s.mdtrt_admdvs, 1, 4) then 1 else 0 end as cross_region
+            from fr_setl s left join peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
+                                              and pr.fixmedins_type <=> s.fixmedins_type
+        ), w as (
+            select s.*,
+                   count(*) over (partition by person_id order by d range between 15 preceding and 15 following) as win30,
+                   case when med_type in ({ip}) then d - lag(datediff(enddate, date'2000-01-01'))
+                        over (partition by person_id, fixmedins_code, med_type in ({ip}) order by begndate, setl_id) end as readmit_days
+            from s
+        ), ov as (
+            select distinct a.setl_id from s a join s b on a.person_id = b.person_id and a.setl_id <> b.setl_id
+                and a.fixmedins_code <> b.fixmedins_code and a.med_type in ({ip}) and b.med_type in ({ip})
+                and least(a.enddate, b.enddate) > greatest(a.begndate, b.begndate)
+        ), person as (
+            select person_id, count(*) as p_n_setl, sum(hifp + acct) as p_fund, count(distinct fixmedins_code) as p_n_inst,
+                   avg(cross_region) as p_cross_share
+            from s group by person_id
+        ), inst as (
+            select fixmedins_code, avg(cost_ratio_peer) as inst_cost_ratio, count(*) as inst_volume from s group by fixmedins_code
+        ), doc as (
+            select atddr_no, count(distinct person_id) as doc_patients, avg(cost_ratio_peer) as doc_cost_ratio
+            from s where atddr_no is not null group by atddr_no
+        )
+        select w.setl_id, w.person_id, w.fixmedins_code, w.atddr_no, w.begndate, w.med_type,
+               w.medfee, (w.hifp + w.acct) / nullif(w.medfee, 0) as fund_ratio, w.ownpay / nullif(w.medfee, 0) as ownpay_ratio,
+               case when w.med_type in ({ip}) then greatest(datediff(w.enddate, w.begndate), 1) else 0 end as los_days,
+               case when w.med_type in ({ip}) then 1 else 0 end as is_inpatient,
+               case when w.med_type in ({ph}) then 1 else 0 end as is_pharmacy,
+               w.cost_ratio_peer, coalesce(l.n_lines, 0) as n_lines, coalesce(l.care_lines, 0) as care_lines,
+               coalesce(l.bed_days, 0) as bed_days, coalesce(dp.dup_lines, 0) as dup_lines,
+               coalesce(l.drug_amt, 0) / nullif(w.medfee, 0) as drug_share, w.cross_region,
+               case when pm.is_deceased and w.begndate > cast(pm.death_date as date) then 1 else 0 end as after_death,
+               case when (pm.gend = '1' and l.female_item = 1) or (pm.gend = '2' and l.male_item = 1) then 1 else 0 end as gender_item,
+               w.win30, case when w.readmit_days is null then 0 else 1.0 / (1 + greatest(w.readmit_days, 0)) end as readmit_gap,
+               case when ov.setl_id is not null then 1 else 0 end as overlap_stay,
+               floor(datediff(w.begndate, pm.brdy) / 365.25) as age,
+               p.p_n_setl, p.p_fund, p.p_n_inst, p.p_cross_share, i.inst_cost_ratio, i.inst_volume,
+               coalesce(dc.doc_patients, 0) as doc_patients, coalesce(dc.doc_cost_ratio, 1) as doc_cost_ratio
+        from w
+        left join lines l on l.setl_id = w.setl_id
+        left join dups dp on dp.setl_id = w.setl_id
+        left join ov on ov.setl_id = w.setl_id
+        left join fr_person pm on pm.person_id = w.person_id
+        left join person p on p.person_id = w.person_id
+        left join inst i on i.fixmedins_code = w.fixmedins_code
+        left join doc dc on dc.atddr_no = w.atddr_no""").toPandas()
+    # graph features (per person) and rule hits (per settlement)
+    df = df.merge(graph_feats, on="person_id", how="left")
+    if len(hits):
+        per = hits[hits.subject_type == "person"].explode("setl_ids").dropna(subset=["setl_ids"])
+        n = per.groupby("setl_ids").rule_code.nunique().rename("n_rules")
+        df = df.merge(n, left_on="setl_id", right_index=True, how="left")
+    else:
+        df["n_rules"] = 0
+    for c in FEATURE_COLUMNS:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float).fillna(0.0)
+    # the engine returns rows in no fixed order; a fixed order keeps the models reproducible
+    return df.sort_values("setl_id", kind="stable").reset_index(drop=True)
+
+
+def profiles(sf: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Person, institution and practitioner profiles (anomaly-model inputs) from the settlement features."""
+    person = sf.groupby("person_id").agg(
+        n_setl=("setl_id", "size"), medfee=("medfee", "sum"), max_fee=("medfee", "max"),
+        cost_ratio=("cost_ratio_peer", "mean"), max_win30=("win30", "max"), cross=("cross_region", "mean"),
+        n_inst=("p_n_inst", "max"), inpatient=("is_inpatient", "sum"), los=("los_days", "sum"),
+        dup=("dup_lines", "sum"), drug_share=("drug_share", "mean"), g_strength=("g_strength", "max"),
+        g_community_size=("g_community_size", "max"), age=("age", "max")).reset_index()
+    inst = sf.groupby("fixmedins_code").agg(
+        n_setl=("setl_id", "size"), n_persons=("person_id", "nunique"), cost_ratio=("cost_ratio_peer", "mean"),
+        fund_ratio=("fund_ratio", "mean"), los=("los_days", "mean"), drug_share=("drug_share", "mean"),
+        lines=("n_lines", "mean"), cross=("cross_region", "mean"), inpatient=("is_inpatient", "mean")).reset_index()
+    doc = sf[sf.atddr_no.notna()].groupby("atddr_no").agg(
+        n_setl=("setl_id", "size"), n_persons=("person_id", "nunique"), cost_ratio=("cost_ratio_peer", "mean"),
+        drug_share=("drug_share", "mean"), lines=("n_lines", "mean"), g_strength=("g_strength", "mean")).reset_index()
+    return {"person": person, "institution": inst, "practitioner": doc}

@@ -1,0 +1,334 @@
+"""Fund-supervision rules R01–R09 (contract section 5), evaluated on the engine (Spark SQL over Spark Connect).
+
+Every rule returns hits with one schema (:data:`HIT_COLUMNS`): the rule, the subject (person / institution /
+group), the settlements involved, the fund amount involved and a Chinese evidence text naming the
+settlements, dates, amounts, the other institution or the death record's source.  Parameters come from
+``rules.toml`` (see :mod:`yibao.fraud.config`).  Reversed settlements (``refd_setl_flag = 1``) never count: the
+base view keeps only rows of ``silver.int_settlement`` (which excludes them) and re-checks the flag.
+
+R08 (gangs) needs community detection and lives in :mod:`yibao.fraud.graph`.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from yibao.catalog import Catalog
+from yibao.fraud.config import sql_list
+
+HIT_COLUMNS = ["rule_code", "subject_type", "subject_id", "person_id", "fixmedins_code", "group_id", "setl_ids",
+               "amount", "event_date", "evidence"]
+
+
+def _table(cat: Catalog, name: str) -> DataFrame:
+    schema, table = name.split(".", 1)
+    return cat.read(schema, table)
+
+
+def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
+    """Temp views every rule reads: fr_setl (counted settlements), fr_fee, fr_person, fr_inst, fr_death_src."""
+    c = cfg["common"]
+    _table(cat, c["settlement_table"]).createOrReplaceTempView("fr_int_setl")
+    _table(cat, c["settlement_detail_table"]).createOrReplaceTempView("fr_stg_setl")
+    _table(cat, c["fee_table"]).createOrReplaceTempView("fr_stg_fee")
+    _table(cat, c["institution_table"]).createOrReplaceTempView("fr_inst_raw")
+    _table(cat, c["person_table"]).createOrReplaceTempView("fr_person")
+    spark.sql("""
+        create or replace temp view fr_inst as
+        select fixmedins_code, max(fixmedins_name) as fixmedins_name, max(fixmedins_type) as fixmedins_type,
+               max(hosp_lv) as hosp_lv, max(admdvs) as admdvs, max(pooling_region) as pooling_region
+        from fr_inst_raw group by fixmedins_code""")
+    spark.sql("""
+        create or replace temp view fr_setl as
+        select i.setl_id, i.person_id, i.psn_no, i.med_type, i.is_inpatient, i.fixmedins_code,
+               coalesce(i.fixmedins_type, f.fixmedins_type) as fixmedins_type, i.hosp_lv, i.region,
+               cast(i.begndate as date) as begndate, cast(coalesce(i.enddate, i.begndate) as date) as enddate,
+               cast(i.medfee_sumamt as double) as medfee, cast(i.hifp_pay as double) as hifp,
+               cast(i.acct_pay as double) as acct, cast(i.fulamt_ownpay_amt as double) as ownpay,
+               d.atddr_no, d.dise_codg, d.insu_admdvs, d.mdtrt_admdvs, f.fixmedins_name
+        from fr_int_setl i
+        join fr_stg_setl d on d.setl_id = i.setl_id
+        left join fr_inst f on f.fixmedins_code = i.fixmedins_code
+        where coalesce(d.refd_setl_flag, '0') <> '1' and i.person_id is not null""")
+    spark.sql("""
+        create or replace temp view fr_fee as
+        select l.feedetl_sn, l.setl_id, l.med_list_codg, l.med_chrgitm_type, l.list_name,
+               cast(l.cnt as double) as cnt, cast(l.pric as double) as pric,
+               cast(l.det_item_fee_sumamt as double) as amt, l.bilg_dr_codg, l.fee_ocur_time
+        from fr_stg_fee l left semi join fr_setl s on s.setl_id = l.setl_id""")
+    # which department recorded each death (R01 evidence)
+    xref, recs = c["person_xref_table"], c["person_records_table"]
+    if cat.exists(*xref.split(".")) and cat.exists(*recs.split(".")):
+        _table(cat, xref).createOrReplaceTempView("fr_xref")
+        _table(cat, recs).createOrReplaceTempView("fr_records")
+        spark.sql("""
+            create or replace temp view fr_death_src as
+            select x.person_id,
+                   array_join(array_sort(collect_set(concat(r.source, '.', r.source_table, ':',
+                        case when r.death_evidence >= date'9999-01-01' then '日期未知'
+                             else cast(r.death_evidence as string) end))), ', ') as death_sources
+            from fr_records r join fr_xref x on x.record_id = r.record_id
+            where r.death_evidence is not null
+            group by x.person_id""")
+    else:
+        spark.sql("create or replace temp view fr_death_src as "
+                  "select person_id, sources as death_sources from fr_person where is_deceased")
+
+
+def _ip(cfg) -> str:
+    return sql_list(cfg["common"]["inpatient_med_types"])
+
+
+def r01_after_death(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R01_AFTER_DEATH"]
+    return spark.sql(f"""
+        select 'R01_AFTER_DEATH' as rule_code, 'person' as subject_type, s.person_id as subject_id, s.person_id,
+               min(s.fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_list(s.setl_id)) as setl_ids, sum(s.hifp + s.acct) as amount,
+               min(s.begndate) as event_date,
+               concat('死亡日期 ', cast(p.death_date as string), '（死亡记录来源：', coalesce(max(ds.death_sources), p.sources),
+                      '）之后发生 ', cast(count(*) as string), ' 笔结算：',
+                      array_join(array_sort(collect_list(concat(cast(s.begndate as string), ' ', s.setl_id, ' ',
+                                 coalesce(s.fixmedins_name, s.fixmedins_code), ' 医疗费 ',
+                                 format_number(s.medfee, 2), ' 元'))), '；')) as evidence
+        from fr_setl s
+        join fr_person p on p.person_id = s.person_id
+        left join fr_death_src ds on ds.person_id = s.person_id
+        where p.is_deceased and p.death_date is not null
+          and s.begndate > date_add(cast(p.death_date as date), {int(p['grace_days'])})
+        group by s.person_id, p.death_date, p.sources""")
+
+
+def r02_split_admission(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R02_SPLIT_ADMISSION"]
+    return spark.sql(f"""
+        with ip as (
+            select s.*,
+                   lag(s.enddate) over w as prev_end, lag(s.setl_id) over w as prev_setl,
+                   lag(s.begndate) over w as prev_begn
+            from fr_setl s where s.med_type in ({_ip(cfg)})
+            window w as (partition by s.person_id, s.fixmedins_code order by s.begndate, s.enddate, s.setl_id)
+        ), pairs as (
+            select *, datediff(begndate, prev_end) as gap from ip
+            where prev_end is not null
+              and datediff(begndate, prev_end) between {int(p['min_gap_days'])} and {int(p['window_days'])}
+        )
+        select 'R02_SPLIT_ADMISSION' as rule_code, 'person' as subject_type, person_id as subject_id, person_id,
+               min(fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(array_distinct(flatten(collect_list(array(prev_setl, setl_id))))) as setl_ids,
+               sum(hifp + acct) as amount, min(prev_begn) as event_date,
+               concat('同一机构出院后 {int(p['window_days'])} 天内再次入院 ', cast(count(*) as string), ' 次：',
+                      array_join(array_sort(collect_list(concat(coalesce(fixmedins_name, fixmedins_code), ' ',
+                          prev_setl, '（', cast(prev_begn as string), '至', cast(prev_end as string), '）出院后第 ',
+                          cast(gap as string), ' 天再入院 ', setl_id, '（', cast(begndate as string), '至',
+                          cast(enddate as string), '，医疗费 ', format_number(medfee, 2), ' 元）'))), '；')) as evidence
+        from pairs group by person_id""")
+
+
+def r03_overlap_stay(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R03_OVERLAP_STAY"]
+    return spark.sql(f"""
+        with ip as (select * from fr_setl where med_type in ({_ip(cfg)})),
+        pairs as (
+            select a.person_id, a.setl_id as a_setl, b.setl_id as b_setl,
+                   coalesce(a.fixmedins_name, a.fixmedins_code) as a_inst, coalesce(b.fixmedins_name, b.fixmedins_code) as b_inst,
+                   a.fixmedins_code as a_code, a.begndate as a_b, a.enddate as a_e, b.begndate as b_b, b.enddate as b_e,
+                   a.hifp + a.acct + b.hifp + b.acct as amount,
+                   datediff(least(a.enddate, b.enddate), greatest(a.begndate, b.begndate)) as overlap
+            from ip a join ip b on a.person_id = b.person_id and a.setl_id < b.setl_id
+                               and a.fixmedins_code <> b.fixmedins_code
+            where datediff(least(a.enddate, b.enddate), greatest(a.begndate, b.begndate)) >= {int(p['min_overlap_days'])}
+        )
+        select 'R03_OVERLAP_STAY' as rule_code, 'person' as subject_type, person_id as subject_id, person_id,
+               min(a_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(array_distinct(flatten(collect_list(array(a_setl, b_setl))))) as setl_ids,
+               sum(amount) as amount, min(least(a_b, b_b)) as event_date,
+               concat('两家机构住院时间重叠：', array_join(array_sort(collect_list(concat(
+                   a_inst, ' ', a_setl, '（', cast(a_b as string), '至', cast(a_e as string), '）与 ',
+                   b_inst, ' ', b_setl, '（', cast(b_b as string), '至', cast(b_e as string), '）重叠 ',
+                   cast(overlap as string), ' 天'))), '；')) as evidence
+        from pairs group by person_id""")
+
+
+def r04_gender_item(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R04_GENDER_ITEM"]
+    male_kw = "|".join(p["male_only_keywords"]) or "^$"
+    female_kw = "|".join(p["female_only_keywords"]) or "^$"
+    return spark.sql(f"""
+        with lines as (
+            select s.person_id, s.setl_id, s.begndate, s.fixmedins_code, coalesce(s.fixmedins_name, s.fixmedins_code) as inst,
+                   l.med_list_codg, l.list_name, l.amt, pm.gend,
+                   case when l.med_list_codg in ({sql_list(p['male_only_items'])}) or l.list_name rlike '{male_kw}' then '1'
+                        when l.med_list_codg in ({sql_list(p['female_only_items'])}) or l.list_name rlike '{female_kw}' then '2'
+                   end as item_gend
+            from fr_fee l join fr_setl s on s.setl_id = l.setl_id
+            join fr_person pm on pm.person_id = s.person_id
+            where pm.gend in ('1', '2')
+        )
+        select 'R04_GENDER_ITEM' as rule_code, 'person' as subject_type, person_id as subject_id, person_id,
+               min(fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_set(setl_id)) as setl_ids, sum(amt) as amount, min(begndate) as event_date,
+               concat('参保人性别为', case when max(gend) = '1' then '男' else '女' end, '，却结算了限',
+                      case when max(item_gend) = '1' then '男性' else '女性' end, '项目：',
+                      array_join(array_sort(collect_list(concat(cast(begndate as string), ' ', inst, ' ', setl_id, ' ',
+                          list_name, '(', med_list_codg, ') ', format_number(amt, 2), ' 元'))), '；')) as evidence
+        from lines where item_gend is not null and item_gend <> gend
+        group by person_id""")
+
+
+def r05_high_frequency(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R05_HIGH_FREQUENCY"]
+    w = int(p["window_days"])
+    band = int(p["age_band_years"])
+    return spark.sql(f"""
+        with v as (
+            select s.person_id, s.setl_id, s.begndate, s.med_type, s.medfee, s.hifp + s.acct as paid,
+                   coalesce(s.fixmedins_name, s.fixmedins_code) as inst, s.fixmedins_code,
+                   datediff(s.begndate, date'2000-01-01') as d
+            from fr_setl s where s.med_type in ({sql_list(p['med_types'])})
+        ), c as (
+            select *, count(*) over (partition by person_id order by d range between current row and {w - 1} following) as n_win
+            from v
+        ), per as (
+            select c.person_id, max(n_win) as n_max, max_by(d, n_win) as d_start,
+                   max(pm.gend) as gend,
+                   max(cast(floor(datediff(current_date(), pm.brdy) / 365.25 / {band}) as int)) as age_band
+            from c join fr_person pm on pm.person_id = c.person_id
+            group by c.person_id
+        ), peer as (
+            select gend, age_band, percentile_approx(n_max, {float(p['peer_quantile'])}) as peer_q, count(*) as peers
+            from per group by gend, age_band
+        ), flagged as (
+            select per.*, peer.peer_q,
+                   greatest({int(p['min_count'])}, {float(p['peer_multiple'])} * peer.peer_q) as threshold
+            from per join peer on peer.gend <=> per.gend and peer.age_band <=> per.age_band
+            where per.n_max >= greatest({int(p['min_count'])}, {float(p['peer_multiple'])} * peer.peer_q)
+        )
+        select 'R05_HIGH_FREQUENCY' as rule_code, 'person' as subject_type, f.person_id as subject_id, f.person_id,
+               min(v.fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_list(v.setl_id)) as setl_ids, sum(v.paid) as amount, min(v.begndate) as event_date,
+               concat('{w} 天内就诊/购药 ', cast(max(f.n_max) as string), ' 次（同性别同年龄段参保人 P',
+                      cast(cast({float(p['peer_quantile'])} * 100 as int) as string), ' 为 ', cast(max(f.peer_q) as string),
+                      ' 次，阈值 ', format_number(max(f.threshold), 1), ' 次），涉及 ', cast(count(distinct v.fixmedins_code) as string),
+                      ' 家机构，医疗费合计 ', format_number(sum(v.medfee), 2), ' 元：',
+                      array_join(array_sort(collect_list(concat(cast(v.begndate as string), ' ', v.inst, ' ', v.setl_id))), '；')) as evidence
+        from flagged f join v on v.person_id = f.person_id and v.d between f.d_start and f.d_start + {w - 1}
+        group by f.person_id""")
+
+
+def r06_dup_charge(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R06_DUP_CHARGE"]
+    excl = f"and l.med_chrgitm_type not in ({sql_list(p['excluded_charge_types'])})" if p["excluded_charge_types"] else ""
+    return spark.sql(f"""
+        with d as (
+            select l.setl_id, l.med_list_codg, max(l.list_name) as list_name, l.fee_ocur_time,
+                   count(*) as copies, sum(l.amt) as amt, max(l.amt) as one_amt
+            from fr_fee l where l.med_list_codg is not null and l.fee_ocur_time is not null {excl}
+            group by l.setl_id, l.med_list_codg, l.fee_ocur_time
+            having count(*) >= {int(p['min_copies'])}
+        )
+        select 'R06_DUP_CHARGE' as rule_code, 'person' as subject_type, s.person_id as subject_id, s.person_id,
+               min(s.fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_set(s.setl_id)) as setl_ids, sum(d.amt - d.one_amt) as amount, min(s.begndate) as event_date,
+               concat('同一结算同一时间重复收费：', array_join(array_sort(collect_list(concat(
+                   coalesce(s.fixmedins_name, s.fixmedins_code), ' ', d.setl_id, ' ', d.list_name, '(', d.med_list_codg, ') 于 ',
+                   cast(d.fee_ocur_time as string), ' 收费 ', cast(d.copies as string), ' 次，多收 ',
+                   format_number(d.amt - d.one_amt, 2), ' 元'))), '；')) as evidence
+        from d join fr_setl s on s.setl_id = d.setl_id
+        group by s.person_id""")
+
+
+def r07_idle_bed(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R07_IDLE_BED"]
+    return spark.sql(f"""
+        with per as (
+            select l.setl_id,
+                   count(distinct case when l.med_chrgitm_type in ({sql_list(p['bed_charge_types'])}) then cast(l.fee_ocur_time as date) end) as bed_days,
+                   sum(case when l.med_chrgitm_type in ({sql_list(p['bed_charge_types'])}) then l.amt else 0 end) as bed_amt,
+                   sum(case when l.med_chrgitm_type in ({sql_list(p['care_charge_types'])}) then 1 else 0 end) as care_lines,
+                   count(*) as lines
+            from fr_fee l group by l.setl_id
+        ), idle as (
+            select s.*, per.bed_days, per.bed_amt, per.care_lines, per.lines
+            from per join fr_setl s on s.setl_id = per.setl_id
+            where s.med_type in ({_ip(cfg)}) and per.bed_days >= {int(p['min_bed_days'])}
+              and per.care_lines <= {int(p['max_care_lines'])}
+        )
+        select 'R07_IDLE_BED' as rule_code, 'person' as subject_type, person_id as subject_id, person_id,
+               min(fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_list(setl_id)) as setl_ids, sum(hifp + acct) as amount, min(begndate) as event_date,
+               concat('住院期间只有床位费/护理费，无检查、化验、治疗、药品收费：', array_join(array_sort(collect_list(concat(
+                   coalesce(fixmedins_name, fixmedins_code), ' ', setl_id, '（', cast(begndate as string), '至', cast(enddate as string),
+                   '，床日 ', cast(bed_days as string), ' 天，床位费 ', format_number(bed_amt, 2), ' 元，诊疗收费 ',
+                   cast(care_lines as string), ' 条，医疗费 ', format_number(medfee, 2), ' 元）'))), '；')) as evidence
+        from idle group by person_id""")
+
+
+def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
+    p = cfg["rules"]["R09_PROVIDER_OUTLIER"]
+    return spark.sql(f"""
+        with m as (
+            select s.fixmedins_code, max(s.fixmedins_name) as fixmedins_name, max(s.fixmedins_type) as ftype,
+                   max(s.hosp_lv) as lv, s.med_type, count(*) as n, avg(s.medfee) as cost, sum(s.hifp + s.acct) as paid
+            from fr_setl s where s.med_type in ({sql_list(p['med_types'])})
+            group by s.fixmedins_code, s.med_type
+            having count(*) >= {int(p['min_settlements'])}
+        ), peer_lv as (
+            select a.fixmedins_code, a.med_type, percentile_approx(b.cost, 0.5) as peer_cost, count(*) as n_peers
+            from m a join m b on a.med_type = b.med_type and a.ftype <=> b.ftype and a.lv <=> b.lv
+                             and a.fixmedins_code <> b.fixmedins_code
+            group by a.fixmedins_code, a.med_type
+        ), peer_type as (
+            select a.fixmedins_code, a.med_type, percentile_approx(b.cost, 0.5) as peer_cost, count(*) as n_peers
+            from m a join m b on a.med_type = b.med_type and a.ftype <=> b.ftype and a.fixmedins_code <> b.fixmedins_code
+            group by a.fixmedins_code, a.med_type
+        ), r as (
+            select m.*, case when coalesce(pl.n_peers, 0) >= {int(p['min_peers'])} then pl.peer_cost else pt.peer_cost end as peer_cost,
+                   case when coalesce(pl.n_peers, 0) >= {int(p['min_peers'])} then '同类型同级别' else '同类型' end as peer_kind,
+                   case when coalesce(pl.n_peers, 0) >= {int(p['min_peers'])} then pl.n_peers else pt.n_peers end as n_peers
+            from m left join peer_lv pl on pl.fixmedins_code = m.fixmedins_code and pl.med_type = m.med_type
+                   left join peer_type pt on pt.fixmedins_code = m.fixmedins_code and pt.med_type = m.med_type
+        ), inst as (
+            select fixmedins_code, max(fixmedins_name) as fixmedins_name, max(ftype) as ftype, max(lv) as lv,
+                   exp(sum(n * ln(cost / peer_cost)) / sum(n)) as ratio, sum(n) as n, sum(paid) as paid,
+                   array_join(collect_list(concat('医疗类别', med_type, ' 次均费用 ', format_number(cost, 2), ' 元，',
+                        peer_kind, '机构中位数 ', format_number(peer_cost, 2), ' 元（', cast(n_peers as string), ' 家），',
+                        format_number(cost / peer_cost, 2), ' 倍，', cast(n as string), ' 笔')), '；') as detail
+            from r where peer_cost > 0 group by fixmedins_code
+        ), z as (
+            select i.*, (ln(i.ratio) - t.med) / greatest(t.mad * 1.4826, 0.05) as z
+            from inst i join (
+                select ftype, percentile_approx(ln(ratio), 0.5) as med,
+                       percentile_approx(abs(ln(ratio) - med0), 0.5) as mad
+                from (select ftype, ratio, percentile_approx(ln(ratio), 0.5) over (partition by ftype) as med0 from inst) x
+                group by ftype
+            ) t on t.ftype <=> i.ftype
+        )
+        select 'R09_PROVIDER_OUTLIER' as rule_code, 'institution' as subject_type, fixmedins_code as subject_id,
+               cast(null as string) as person_id, fixmedins_code, cast(null as string) as group_id,
+               cast(array() as array<string>) as setl_ids, paid as amount, cast(null as date) as event_date,
+               concat(coalesce(fixmedins_name, fixmedins_code), '（', case lv when '1' then '三级' when '2' then '二级'
+                      when '3' then '一级' else '未定级' end, '）费用结构显著偏离同类机构：综合次均费用为同类中位数的 ',
+                      format_number(ratio, 2), ' 倍（稳健 z 值 ', format_number(z, 1), '）；', detail) as evidence
+        from z where ratio >= {float(p['ratio_threshold'])} and z >= {float(p['z_threshold'])}""")
+
+
+RULES = {
+    "R01_AFTER_DEATH": r01_after_death,
+    "R02_SPLIT_ADMISSION": r02_split_admission,
+    "R03_OVERLAP_STAY": r03_overlap_stay,
+    "R04_GENDER_ITEM": r04_gender_item,
+    "R05_HIGH_FREQUENCY": r05_high_frequency,
+    "R06_DUP_CHARGE": r06_dup_charge,
+    "R07_IDLE_BED": r07_idle_bed,
+    "R09_PROVIDER_OUTLIER": r09_provider_outlier,
+}
+
+
+def evaluate(spark: SparkSession, cfg: dict) -> DataFrame:
+    """Union of the hits of every engine rule (R08 is added by the graph step)."""
+    out = None
+    for code, fn in RULES.items():
+        df = fn(spark, cfg).select(*HIT_COLUMNS)
+        out = df if out is None else out.unionByName(df)
+    return out

@@ -1,0 +1,301 @@
+"""The suspect list (gold.fraud_suspect), the review workflow (meta.suspect_review) and audited exports.
+
+score = 100 × (w_rules·noisy_or(rule weights) + w_model·model_score + w_anomaly·anomaly_pct + w_group·in_group)
+risk_level: 高 (score ≥ high), 中 (≥ medium), else 低.  ``suspect_id`` = "S" + sha256(subject_type|subject_id)[:16],
+so a re-score finds every reviewer's decision again; the latest decision in meta.suspect_review is the status.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import types as T
+
+from yibao.catalog import Catalog
+from yibao.fraud.config import RULE_CODES, load_config
+
+SUSPECT_SCHEMA = T.StructType([
+    T.StructField("suspect_id", T.StringType()), T.StructField("subject_type", T.StringType()),
+    T.StructField("subject_id", T.StringType()), T.StructField("subject_name", T.StringType()),
+    T.StructField("region", T.StringType()), T.StructField("score", T.DoubleType()),
+    T.StructField("risk_level", T.StringType()), T.StructField("rank", T.IntegerType()),
+    T.StructField("rule_codes", T.StringType()), T.StructField("rule_names", T.StringType()),
+    T.StructField("model_score", T.DoubleType()), T.StructField("anomaly_score", T.DoubleType()),
+    T.StructField("group_id", T.StringType()), T.StructField("amount", T.DoubleType()),
+    T.StructField("setl_ids", T.ArrayType(T.StringType())), T.StructField("evidence", T.StringType()),
+    T.StructField("explanation", T.StringType()), T.StructField("status", T.StringType()),
+    T.StructField("model_version", T.StringType()), T.StructField("scored_at", T.TimestampType()),
+])
+REVIEW_DDL = ("suspect_id string, subject_type string, subject_id string, status string, prev_status string, "
+              "reviewer string, note string, updated_at timestamp")
+EXPORT_AUDIT_DDL = ("export_id string, user string, os_user string, role string, exported_at timestamp, "
+                    "filter string, row_count long, file string, format string, unmasked string")
+TRANSITIONS = {"待核查": {"核查中", "已确认", "已排除"}, "核查中": {"待核查", "已确认", "已排除"},
+               "已确认": {"核查中"}, "已排除": {"核查中"}}
+SUBJECT_CN = {"person": "参保人", "institution": "定点机构", "group": "团伙", "practitioner": "医保医师"}
+
+
+def suspect_id(subject_type: str, subject_id: str) -> str:
+    return "S" + hashlib.sha256(f"{subject_type}|{subject_id}".encode()).hexdigest()[:16].upper()
+
+
+def latest_reviews(cat: Catalog) -> pd.DataFrame:
+    if not cat.exists("meta", "suspect_review"):
+        return pd.DataFrame(columns=[f.split()[0] for f in REVIEW_DDL.split(", ")])
+    r = cat.read("meta", "suspect_review").toPandas()
+    return r.sort_values("updated_at").drop_duplicates("suspect_id", keep="last")
+
+
+def review_labels(cat: Catalog, cfg: dict) -> pd.DataFrame:
+    """Settlements of confirmed / excluded person suspects as training labels (setl_id, y, label_date)."""
+    rv = latest_reviews(cat)
+    rc = cfg["review"]
+    rv = rv[rv.status.isin([rc["positive_status"], rc["negative_status"]])]
+    if not len(rv) or not cat.exists("gold", "fraud_suspect"):
+        return pd.DataFrame(columns=["setl_id", "y", "label_date"])
+    s = cat.read("gold", "fraud_suspect").select("suspect_id", "setl_ids").toPandas()
+    m = rv.merge(s, on="suspect_id").explode("setl_ids").dropna(subset=["setl_ids"])
+    return pd.DataFrame({"setl_id": m.setl_ids, "y": (m.status == rc["positive_status"]).astype(int),
+                         "label_date": pd.to_datetime(m.updated_at)}).drop_duplicates("setl_id")
+
+
+def assemble(hits: pd.DataFrame, result, sf: pd.DataFrame, names: dict, regions: dict, cat: Catalog,
+             cfg: dict) -> pd.DataFrame:
+    """Combine rule hits, model scores, anomaly scores and groups into the ranked suspect list."""
+    from yibao.fraud.model import explain
+
+    sc, rules_cfg = cfg["score"], cfg["rules"]
+    p_setl = result.setl_scores.set_index("setl_id").p
+    p_person = result.setl_scores.groupby("person_id").p.max()
+    anom = {k: v.set_index(v.columns[0]).anomaly_pct for k, v in result.anomaly.items()}
+    rows = []
+    subjects = hits.groupby(["subject_type", "subject_id"], sort=False) if len(hits) else []
+    seen = set()
+    for (stype, sid), h in subjects:
+        seen.add((stype, sid))
+        codes = sorted(set(h.rule_code))
+        noisy = 1.0
+        for c in codes:
+            noisy *= 1 - float(rules_cfg[c]["weight"])
+        setls = sorted(set(s for l in h.setl_ids for s in (l if l is not None else [])))
+        gid = next((g for g in h.group_id if isinstance(g, str) and g), None)
+        if stype == "person":
+            model = float(p_person.get(sid, 0.0))
+            an = float(anom.get("person", pd.Series(dtype=float)).get(sid, 0.0))
+        elif stype == "institution":
+            model = float(anom.get("institution", pd.Series(dtype=float)).get(sid, 0.0))
+            an = model
+        else:  # group: the mean of its members' model scores
+            members = hits[(hits.group_id == gid) & (hits.subject_type == "person")].person_id
+            model = float(p_person.reindex(members).fillna(0).mean()) if len(members) else 0.0
+            an = float(anom.get("person", pd.Series(dtype=float)).reindex(members).fillna(0).mean()) if len(members) else 0.0
+        amount = pd.to_numeric(h.amount, errors="coerce").sum()
+        rows.append(dict(subject_type=stype, subject_id=sid, rules_noisy_or=1 - noisy, rule_codes=",".join(codes),
+                         model_score=model, anomaly_score=an, group_id=gid, setl_ids=setls,
+                         amount=float(amount) if pd.notna(amount) else 0.0,
+                         hits=[{"规则": f"{c} {rules_cfg[c]['name']}", "说明": e,
+                                "结算单": list(l) if l is not None else []}
+                               for c, e, l in zip(h.rule_code, h.evidence, h.setl_ids)]))
+    # model-only suspects: no rule hit, but a high calibrated probability
+    thr = float(cfg["model"]["model_only_threshold"])
+    for pid, p in p_person[p_person >= thr].items():
+        if ("person", pid) in seen:
+            continue
+        setls = result.setl_scores[(result.setl_scores.person_id == pid)].sort_values("p", ascending=False).setl_id.head(5).tolist()
+        rows.append(dict(subject_type="person", subject_id=pid, rules_noisy_or=0.0, rule_codes="", model_score=float(p),
+                         anomaly_score=float(anom.get("person", pd.Series(dtype=float)).get(pid, 0.0)), group_id=None,
+                         setl_ids=setls, amount=0.0, hits=[]))
+    s = pd.DataFrame(rows)
+    if not len(s):
+        return pd.DataFrame(columns=[f.name for f in SUSPECT_SCHEMA.fields])
+    s["score"] = 100 * (sc["w_rules"] * s.rules_noisy_or + sc["w_model"] * s.model_score
+                        + sc["w_anomaly"] * s.anomaly_score + sc["w_group"] * s.group_id.notna().astype(float))
+    s["score"] = s.score.round(2)
+    s["risk_level"] = ["高" if x >= sc["high"] else "中" if x >= sc["medium"] else "低" for x in s.score]
+    s["suspect_id"] = [suspect_id(t, i) for t, i in zip(s.subject_type, s.subject_id)]
+    s = s.sort_values(["score", "amount", "suspect_id"], ascending=[False, False, True]).reset_index(drop=True)
+    s["rank"] = range(1, len(s) + 1)
+    s["rule_names"] = [",".join(rules_cfg[c]["name"] for c in rc.split(",") if c) for rc in s.rule_codes]
+    # explanations: the top contributing features of the person's highest-scored settlement
+    top = int(cfg["model"]["explain_top_features"])
+    best = {}
+    for pid, setls in zip(s.subject_id[s.subject_type == "person"], s.setl_ids[s.subject_type == "person"]):
+        cand = [x for x in setls if x in p_setl.index] or \
+            result.setl_scores[result.setl_scores.person_id == pid].setl_id.tolist()
+        if cand:
+            best[pid] = max(cand, key=lambda x: p_setl.get(x, 0))
+    ex = explain(result, sf, sorted(set(best.values())), top)
+    s["explanation"] = [ex.get(best.get(i, ""), "") if t == "person" else "" for t, i in zip(s.subject_type, s.subject_id)]
+    s["evidence"] = [json.dumps({"对象": f"{SUBJECT_CN.get(t, t)} {i}", "命中规则": h, "团伙编号": g,
+                                 "模型得分": round(m, 4), "异常分位": round(a, 4), "模型解释": e},
+                                ensure_ascii=False)
+                     for t, i, h, g, m, a, e in zip(s.subject_type, s.subject_id, s.hits, s.group_id, s.model_score,
+                                                     s.anomaly_score, s.explanation)]
+    s["subject_name"] = [names.get((t, i)) for t, i in zip(s.subject_type, s.subject_id)]
+    s["region"] = [regions.get((t, i)) for t, i in zip(s.subject_type, s.subject_id)]
+    rv = latest_reviews(cat).set_index("suspect_id").status
+    s["status"] = [rv.get(x, cfg["review"]["initial"]) for x in s.suspect_id]
+    s["model_version"] = result.version
+    s["scored_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
+    return s[[f.name for f in SUSPECT_SCHEMA.fields]]
+
+
+# ------------------------------------------------------------------------------------------- review
+def review(settings, suspect: str, status: str, reviewer: str, note: str = "", config: str | None = None) -> dict:
+    from yibao.engine import spark_session
+
+    cfg = load_config(config)
+    if status not in cfg["review"]["statuses"]:
+        raise ValueError(f"status must be one of {cfg['review']['statuses']}, got {status!r}")
+    spark = spark_session(settings)
+    cat = Catalog(spark, settings)
+    if not cat.exists("gold", "fraud_suspect"):
+        raise ValueError("no suspect list yet: run `yibao suspects score` first")
+    row = cat.read("gold", "fraud_suspect").where(f"suspect_id = '{_q(suspect)}'").select(
+        "suspect_id", "subject_type", "subject_id", "status").collect()
+    if not row:
+        raise ValueError(f"unknown suspect {suspect}")
+    r = row[0]
+    prev = latest_reviews(cat).set_index("suspect_id").status.get(suspect, r.status or cfg["review"]["initial"])
+    if status != prev and status not in TRANSITIONS.get(prev, set()):
+        raise ValueError(f"{prev} → {status} is not an allowed transition (allowed: {sorted(TRANSITIONS.get(prev, []))})")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    cat.ensure("meta", "suspect_review", REVIEW_DDL)
+    rec = spark.createDataFrame([(suspect, r.subject_type, r.subject_id, status, prev, reviewer, note, now)], REVIEW_DDL)
+    cat.append(rec, "meta", "suspect_review")
+    # reflect the status in the published list (one MERGE; the review table stays the truth)
+    view = f"_review_{uuid.uuid4().hex}"
+    spark.createDataFrame([(suspect, status)], "suspect_id string, status string").createOrReplaceTempView(view)
+    spark.sql(f"MERGE INTO delta.`{cat.path('gold', 'fraud_suspect')}` t USING {view} s ON t.suspect_id = s.suspect_id "
+              f"WHEN MATCHED THEN UPDATE SET t.status = s.status")
+    spark.catalog.dropTempView(view)
+    return {"suspect_id": suspect, "prev_status": prev, "status": status, "reviewer": reviewer, "updated_at": now}
+
+
+def _q(s: str) -> str:
+    return str(s).replace("'", "''")
+
+
+# ------------------------------------------------------------------------------------------- export
+def mask_certno(v) -> str | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == "":
+        return v
+    v = str(v)
+    return v[:6] + "*" * (len(v) - 10) + v[-4:] if len(v) > 10 else "*" * len(v)
+
+
+def mask_tel(v) -> str | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == "":
+        return v
+    v = str(v)
+    return v[:3] + "****" + v[-4:] if len(v) >= 8 else "*" * len(v)
+
+
+def mask_name(v) -> str | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == "":
+        return v
+    v = str(v)
+    return v[0] + "*" * (len(v) - 1)
+
+
+EXPORT_HEADERS = {"rank": "排名", "suspect_id": "疑点编号", "subject_type_cn": "对象类型", "subject_id": "对象编号",
+                  "subject_name": "姓名/名称", "certno": "身份证号", "tel": "联系电话", "region": "统筹区",
+                  "risk_level": "风险等级", "score": "综合得分", "rule_codes": "命中规则", "rule_names": "规则名称",
+                  "model_score": "模型得分", "group_id": "团伙编号", "amount": "涉及基金(元)", "evidence": "疑点证据",
+                  "explanation": "模型解释", "status": "核查状态", "model_version": "模型版本"}
+LEVELS = {"high": "高", "medium": "中", "low": "低", "高": "高", "中": "中", "低": "低"}
+
+
+def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, levels: list[str] | None = None,
+           role: str | None = None, user: str | None = None, status: str | None = None,
+           config: str | None = None) -> dict:
+    """Write the filtered suspect list with Chinese headers, masking per role; record it in meta.export_audit."""
+    from yibao.engine import spark_session
+
+    cfg = load_config(config)
+    role = role or cfg["export"]["default_role"]
+    if role not in cfg["export"]["roles"]:
+        raise ValueError(f"unknown role {role!r}; configured: {sorted(cfg['export']['roles'])}")
+    if fmt not in ("xlsx", "csv"):
+        raise ValueError("format must be xlsx or csv")
+    perm = cfg["export"]["roles"][role]
+    spark = spark_session(settings)
+    cat = Catalog(spark, settings)
+    df = cat.read("gold", "fraud_suspect")
+    filt = {}
+    if region:
+        df = df.where(f"region like '{_q(region)}%'")
+        filt["region"] = region
+    if levels:
+        lv = [LEVELS.get(x.strip(), x.strip()) for item in levels for x in item.split(",")]
+        df = df.where(df.risk_level.isin(lv))
+        filt["level"] = lv
+    if status:
+        df = df.where(f"status = '{_q(status)}'")
+        filt["status"] = status
+    s = df.orderBy("rank").toPandas()
+    c = cfg["common"]
+    pschema, ptable = c["person_table"].split(".")
+    persons = cat.read(pschema, ptable).select("person_id", "certno", "tel").toPandas().set_index("person_id")
+    is_p = s.subject_type == "person"
+    s["certno"] = [persons.certno.get(i) if p else None for i, p in zip(s.subject_id, is_p)]
+    s["tel"] = [persons.tel.get(i) if p else None for i, p in zip(s.subject_id, is_p)]
+    if not perm.get("unmask_certno"):
+        s["certno"] = s.certno.map(mask_certno)
+    if not perm.get("unmask_tel"):
+        s["tel"] = s.tel.map(mask_tel)
+    if not perm.get("unmask_name"):
+        s.loc[is_p, "subject_name"] = s.loc[is_p, "subject_name"].map(mask_name)
+    s["subject_type_cn"] = s.subject_type.map(lambda t: SUBJECT_CN.get(t, t))
+    s["evidence"] = s.evidence.map(_readable)
+    table = s[list(EXPORT_HEADERS)].rename(columns=EXPORT_HEADERS)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "xlsx":
+        table.to_excel(out, index=False, sheet_name="疑点清单")
+    else:
+        table.to_csv(out, index=False, encoding="utf-8-sig")
+    os_user = getpass.getuser()
+    unmasked = ",".join(k for k in ("certno", "tel", "name") if perm.get(f"unmask_{k}"))
+    rec = {"export_id": uuid.uuid4().hex, "user": user or os_user, "os_user": os_user, "role": role,
+           "exported_at": datetime.now(timezone.utc).replace(tzinfo=None),
+           "filter": json.dumps(filt, ensure_ascii=False), "row_count": int(len(table)), "file": str(out.resolve()),
+           "format": fmt, "unmasked": unmasked}
+    cat.ensure("meta", "export_audit", EXPORT_AUDIT_DDL)
+    cat.append(spark.createDataFrame([tuple(rec.values())], EXPORT_AUDIT_DDL), "meta", "export_audit")
+    return rec
+
+
+def _readable(evidence: str) -> str:
+    """The JSON evidence as one readable Chinese paragraph (for spreadsheets)."""
+    try:
+        e = json.loads(evidence)
+    except Exception:
+        return evidence
+    parts = [f"【{h['规则']}】{h['说明']}" for h in e.get("命中规则", [])]
+    if e.get("模型解释"):
+        parts.append(f"【模型】得分 {e.get('模型得分')}：{e['模型解释']}")
+    elif not parts:
+        parts.append(f"【模型】得分 {e.get('模型得分')}")
+    return "\n".join(parts)
+
+
+def list_suspects(settings, limit: int = 20, level: str | None = None) -> pd.DataFrame:
+    from yibao.engine import spark_session
+
+    cat = Catalog(spark_session(settings), settings)
+    df = cat.read("gold", "fraud_suspect")
+    if level:
+        df = df.where(df.risk_level == LEVELS.get(level, level))
+    return df.orderBy("rank").limit(limit).select("rank", "suspect_id", "subject_type", "subject_id", "subject_name",
+                                                   "score", "risk_level", "rule_codes", "model_score", "group_id",
+                                                   "status").toPandas()
+
+
+__all__ = ["assemble", "review", "export", "list_suspects", "suspect_id", "mask_certno", "mask_tel", "RULE_CODES"]
