@@ -17,13 +17,17 @@ $(VENV)/.installed: pyproject.toml
 
 setup: system-deps $(VENV)/.installed ## install the pipeline environment
 
-system-deps: ## Debian packages: a Java runtime for the JVM Spark portability test
-	@command -v java >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+DEBS := openjdk-17-jre-headless chromium fonts-noto-cjk postgresql
+system-deps: ## Debian packages: Java (JVM Spark portability test), Chromium + CJK fonts (reports, dashboards), PostgreSQL (Superset metadata)
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
 
-demo: setup ## generate a sample province, run the pipeline
+demo: setup ## generate a sample province, run the whole pipeline, serve the dashboards
 	$(VENV)/bin/yibao generate --persons $(DEMO_PERSONS) --batches 2
-	$(VENV)/bin/yibao ingest
-	$(VENV)/bin/yibao tables
+	$(VENV)/bin/yibao run
+	$(VENV)/bin/yibao serve
 
 test: setup ## run the test suite
 	$(PY) -m pytest -q $(PYTEST_ARGS)

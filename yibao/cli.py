@@ -133,5 +133,203 @@ def tables() -> None:
     console.print(table)
 
 
+
+
+@app.command()
+def quality(
+    layer: str = typer.Option("bronze", "--layer", help="bronze (gate batches into silver), silver or gold."),
+    table: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Only this table of the layer "
+                                                                          "(repeatable)."),
+    force: bool = typer.Option(False, "--force", help="Re-check bronze tables already released."),
+) -> None:
+    """Run the data-quality checks (Great Expectations), release or hold each batch, write the reports."""
+    from yibao.quality import run_quality
+
+    settings = _settings()
+    run = run_quality(settings, layer=layer, tables=table or None, force=force)
+    out = Table("table", "batch", "version", "rows", "status", "blocking", "warnings", "s")
+    for t in run.tables:
+        out.add_row(t.table, t.batch_id or "", "" if t.delta_version is None else str(t.delta_version), f"{t.rows:,}",
+                    t.status, str(len(t.blocking)), str(len(t.warnings)), f"{t.seconds:.1f}")
+    console.print(out)
+    for t in run.held:
+        for r in t.blocking:
+            console.print(f"[red]held {t.table}: {r['title']} ({r['unexpected_count'] if r['unexpected_count'] is not None else r['observed_value']})")
+    for s in run.scores:
+        console.print(f"{s['source']} {s['batch_id']}: score {s['score']:.1f}, {s['status']}")
+    console.print(f"[green]quality run {run.run_id} in {run.seconds:.1f}s; reports: "
+                  f"{Path(settings.data_root).resolve() / 'reports' / 'quality' / 'index.html'}; Data Docs: {run.docs_url}")
+    if not run.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address Superset listens on."),
+    port: int = typer.Option(8088, "--port", "-p", help="Port Superset listens on."),
+    refresh: bool = typer.Option(False, "--refresh", help="Only (re)register the read path's views over the Delta "
+                                                          "tables (after a pipeline run) and exit."),
+    setup_only: bool = typer.Option(False, "--setup-only", help="Set up (venv, metadata, dashboards, roles, users) "
+                                                                "but do not start the server."),
+    workers: int = typer.Option(2, "--workers", min=1, help="gunicorn worker processes."),
+) -> None:
+    """Serve the dashboards: Superset in its own venv over the gold tables (metadata DB: $YIBAO_SUPERSET_DB_URI,
+    default SQLite under <data_root>/superset)."""
+    from yibao.dashboards import readpath, serve as srv
+
+    settings = _settings()
+    if refresh:
+        reg = readpath.register(settings.data_root, settings.warehouse)
+        console.print(f"[green]read path {reg.path}: {len(reg.found)} Delta tables; not produced yet: "
+                      f"{', '.join(reg.stubbed) or '-'}" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
+        return
+    started = time.time()
+    timings = srv.setup(settings.data_root, settings.warehouse, log=console.print)
+    console.print(f"[green]set up in {time.time() - started:.0f}s: {timings}")
+    if setup_only:
+        return
+    service = srv.start(settings.data_root, host=host, port=port, workers=workers, log=console.print)
+    table = Table("user", "password", "roles")
+    for row in srv.logins():
+        table.add_row(*row)
+    console.print(f"[green]Superset at {service.url}  (log: {service.log})")
+    console.print(table)
+    try:
+        service.process.wait()
+    except KeyboardInterrupt:
+        service.stop()
+
+
+# ---------------------------------------------------------------------------------------- 基金监管 suspects
+suspects_app = typer.Typer(help="基金监管疑点清单: score (rules + graph + models), list, review, export.",
+                           no_args_is_help=True)
+app.add_typer(suspects_app, name="suspects")
+
+
+@suspects_app.command("score")
+def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-config", help="rules.toml to use "
+                                                                 "(default: models/fraud/rules.toml or $YIBAO_FRAUD_CONFIG).")) -> None:
+    """Run rules R01–R09, the co-visit graph and the models; publish gold.fraud_suspect."""
+    from yibao.fraud import run_fraud
+
+    s = run_fraud(_settings(), str(fraud_config) if fraud_config else None)
+    table = Table("rule", "hits")
+    for code, n in sorted(s.hits_by_rule.items()):
+        table.add_row(code, f"{n:,}")
+    console.print(table)
+    console.print(f"[green]{s.suspects:,} suspects {s.by_level}, {s.groups} groups; model {s.model_version} "
+                  f"test {s.metrics}; {s.seconds.get('total')}s")
+
+
+@suspects_app.command("list")
+def suspects_list(limit: int = typer.Option(20, "--limit", "-n"),
+                  level: Optional[str] = typer.Option(None, "--level", help="高 / 中 / 低 (or high / medium / low).")) -> None:
+    """Show the top of the ranked suspect list."""
+    from yibao.fraud.suspects import list_suspects
+
+    df = list_suspects(_settings(), limit=limit, level=level)
+    table = Table(*df.columns)
+    for row in df.itertuples(index=False):
+        table.add_row(*("" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row))
+    console.print(table)
+
+
+@suspects_app.command("review")
+def suspects_review(suspect_id: str = typer.Argument(..., help="疑点编号 (suspect_id)."),
+                    status: str = typer.Option(..., "--status", help="待核查 / 核查中 / 已确认 / 已排除."),
+                    reviewer: str = typer.Option(..., "--reviewer", help="Who decides."),
+                    note: str = typer.Option("", "--note", help="Reason, findings.")) -> None:
+    """Record a reviewer's decision (kept across re-scores; 已确认/已排除 become training labels)."""
+    from yibao.fraud.suspects import review
+
+    try:
+        r = review(_settings(), suspect_id, status, reviewer, note)
+    except ValueError as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(1)
+    console.print(f"[green]{r['suspect_id']}: {r['prev_status']} → {r['status']} ({r['reviewer']})")
+
+
+@suspects_app.command("export")
+def suspects_export(out: Path = typer.Option(..., "--out", "-o", help="File to write."),
+                    fmt: str = typer.Option("xlsx", "--format", help="xlsx or csv."),
+                    region: Optional[str] = typer.Option(None, "--region", help="Division code prefix, e.g. 6101."),
+                    level: Optional[list[str]] = typer.Option(None, "--level", help="高/中/低 (repeatable or comma list)."),
+                    status: Optional[str] = typer.Option(None, "--status", help="Only this review status."),
+                    role: Optional[str] = typer.Option(None, "--role", help="supervisor (masked) / auditor_full / ..."),
+                    user: Optional[str] = typer.Option(None, "--user", help="Who exports (default: the OS user).")) -> None:
+    """Export the suspect list for supervisors (Chinese headers, masked per role, audited in meta.export_audit)."""
+    from yibao.fraud.suspects import export
+
+    try:
+        rec = export(_settings(), out, fmt=fmt, region=region, levels=level, role=role, user=user, status=status)
+    except ValueError as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(1)
+    console.print(f"[green]wrote {rec['row_count']:,} rows to {rec['file']} (role {rec['role']}, "
+                  f"unmasked: {rec['unmasked'] or 'none'}); audit id {rec['export_id']}")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def transform(
+    ctx: typer.Context,
+    reference_date: Optional[str] = typer.Option(None, "--reference-date", help="YYYY-MM-DD (default: configured)."),
+) -> None:
+    """Build the silver and gold layers with dbt (seed + run + test), or run one dbt command given after the
+    options, e.g. `yibao transform run -s marts`, `yibao transform docs generate`, `yibao transform source
+    freshness`."""
+    from yibao.transform import build, run_dbt
+
+    args = list(ctx.args)
+    settings = _settings(reference_date=date.fromisoformat(reference_date) if reference_date else None)
+    started = time.time()
+    try:
+        if args:
+            run_dbt(settings, args)
+        else:
+            build(settings)
+    except RuntimeError as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(1)
+    console.print(f"[green]dbt {' '.join(args) if args else 'build'} done in {time.time() - started:.1f}s")
+
+
+@app.command("run")
+def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help="Landing zone (default: configured)."),
+            serve: bool = typer.Option(True, "--serve/--no-serve", help="Refresh the dashboards' read path at the end."),
+            ) -> None:
+    """Run the whole pipeline once: ingest, quality gate, dbt, quality, fraud, serving refresh; print a summary."""
+    from yibao.orchestration.pipeline import run_pipeline
+
+    settings = _settings()
+    started = time.time()
+    with Progress() as progress:
+        task = progress.add_task("pipeline", total=None)
+        summary = run_pipeline(settings, landing, serve=serve,
+                               on_stage=lambda name: progress.update(task, description=f"pipeline: {name}"))
+    table = Table("stage", "seconds")
+    for name, seconds in summary.stages.items():
+        table.add_row(name, f"{seconds:.1f}")
+    console.print(table)
+    console.print(f"batches taken: {len(summary.batches_applied)}, rejected: {len(summary.batches_rejected)}; "
+                  f"rows landed {summary.rows_landed:,}, quarantined {summary.rows_quarantined:,}")
+    for label, reason in summary.batches_rejected:
+        console.print(f"[red]rejected {label}: {reason}")
+    for s in summary.quality_scores:
+        console.print(f"quality {s['source']} {s['batch_id']}: {s['score']:.1f} ({s['status']})")
+    if summary.tables_held:
+        console.print(f"[yellow]held by the quality gate: {', '.join(summary.tables_held)}")
+    if summary.uninsured is not None:
+        console.print(f"uninsured persons: {summary.uninsured:,}")
+    if summary.suspects_by_level:
+        console.print("suspects: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.suspects_by_level.items())))
+    for err in summary.errors + [f"quality failure in {t}" for t in summary.quality_failures]:
+        console.print(f"[red]{err}")
+    console.print(f"[green]pipeline finished in {time.time() - started:.1f}s" if summary.ok
+                  else f"[red]pipeline finished with errors in {time.time() - started:.1f}s")
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

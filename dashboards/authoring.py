@@ -1,0 +1,464 @@
+"""Writes the dashboard bundle ``dashboards/bundle/`` (Superset's YAML import format) from the definitions below.
+
+The YAML directory is what Superset imports and what is reviewed in git.  This file is one way to write it
+(compact, and the UUIDs are derived from names so that re-running it changes nothing); the other is to edit a
+dashboard in Superset's UI and export it back with ``python -m yibao.dashboards.serve --export`` (see
+README.md).  Run: ``.venv/bin/python dashboards/authoring.py``.
+
+Every dataset reads a ``serving.*`` view of the read path (``readpath.py``); the columns of each dataset are
+taken from those views over an empty warehouse, so no data is needed to write the bundle.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import yaml
+
+NS = uuid.UUID("6a3c1f0e-5b7d-4e1a-9c2f-0d1e2f3a4b5c")
+BUNDLE = Path(__file__).resolve().parent / "bundle"
+DB_NAME = "yibao_gold"
+DB_UUID = str(uuid.uuid5(NS, "database/yibao_gold"))
+URI_PLACEHOLDER = "duckdb:///__YIBAO_READ_PATH__"
+
+
+def uid(kind: str, key: str) -> str:
+    return str(uuid.uuid5(NS, f"{kind}/{key}"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Datasets: serving view -> Chinese column names and saved metrics (name, SQL, 中文名, d3 format)
+# ---------------------------------------------------------------------------------------------------------
+LABELS = {
+    "admdvs": "区划代码", "region_name": "地区", "city_name": "地市", "county_name": "区县", "level_name": "层级",
+    "target_population": "目标人群", "insured": "参保人数", "uninsured": "未参保人数", "coverage_rate": "参保率",
+    "new_enrollments_7d": "本周新增参保", "person_id": "人员ID", "certno_masked": "身份证号(脱敏)",
+    "psn_name_masked": "姓名(脱敏)", "age": "年龄", "age_band": "年龄段", "gend_name": "性别",
+    "reason_names": "未参保原因", "reason_name": "未参保原因", "list_origin": "来源", "insutype_name": "险种",
+    "accrym_missing": "欠缴月份", "months_missing": "欠缴月数", "insutypes_name": "参保险种", "kind_name": "重复类型",
+    "insu_admdvs_list": "参保地", "ym": "月份", "month_date": "月份", "income_wan": "收入(万元)",
+    "expense_wan": "支出(万元)", "balance_wan": "累计结余(万元)", "months_payable": "可支付月数",
+    "current_surplus_rate": "当期结余率", "risk_level": "风险等级", "hosp_lv_name": "医院等级",
+    "cost_per_case": "次均住院费用", "cost_per_visit": "次均门诊费用", "avg_los": "平均住院日",
+    "readmission_15d_rate": "15日再住院率", "oop_ratio": "个人自付比例", "fund_payment_ratio": "基金支付比例",
+    "cost_per_case_yoy": "次均费用同比", "cost_per_case_mom": "次均费用环比", "avg_los_yoy": "住院日同比(天)",
+    "avg_los_mom": "住院日环比(天)", "suspect_id": "疑点编号", "subject_type_name": "对象类型", "subject_id": "对象编号",
+    "score": "疑点评分", "rule_names": "触发规则", "rule_name": "规则", "model_score": "模型评分", "group_id": "团伙编号",
+    "evidence": "证据", "status_name": "处理状态", "source_name": "部门", "batch_id": "批次", "run_date": "质检日期",
+    "score_value": "质量评分", "source_table": "表", "title": "检查项", "severity": "级别", "unexpected_count": "不合格行数",
+    "unexpected_percent": "不合格比例(%)", "rows_checked": "检查行数", "reason": "原因", "line_number": "行号",
+    "raw_line_masked": "原始行(脱敏)", "ingest_date": "入湖日期", "rows_read": "读取行数", "rows_landed": "入湖行数",
+    "rows_quarantined": "隔离行数", "status": "状态", "expectation": "规则", "column": "字段",
+}
+
+PCT, INT, NUM2, WAN = ".2%", ",d", ",.2f", ",.0f"
+
+DATASETS: dict[str, dict] = {
+    "coverage": {"desc": "参保覆盖 (gold.coverage_by_region)", "metrics": [
+        ("target_sum", "SUM(target_population)", "目标人群", INT),
+        ("insured_sum", "SUM(insured)", "参保人数", INT),
+        ("uninsured_sum", "SUM(uninsured)", "未参保人数", INT),
+        ("coverage", "SUM(insured) * 1.0 / NULLIF(SUM(target_population), 0)", "参保率", PCT),
+        ("new_7d", "SUM(new_enrollments_7d)", "本周新增参保", INT),
+        ("uninsured_male", "SUM(uninsured_male)", "未参保(男)", INT),
+        ("uninsured_female", "SUM(uninsured_female)", "未参保(女)", INT),
+        ("uninsured_0_17", "SUM(uninsured_age_0_17)", "0-17岁", INT),
+        ("uninsured_18_59", "SUM(uninsured_age_18_59)", "18-59岁", INT),
+        ("uninsured_60", "SUM(uninsured_age_60_plus)", "60岁及以上", INT)]},
+    "uninsured_person": {"desc": "未参保人员库 (gold.uninsured_person)", "metrics": [
+        ("persons", "COUNT(*)", "未参保人数", INT),
+        ("national_list", "SUM(CASE WHEN in_national_list THEN 1 ELSE 0 END)", "国家下发名单人数", INT)]},
+    "uninsured_reason": {"desc": "未参保原因 (一人多因)", "metrics": [
+        ("persons", "COUNT(DISTINCT person_id)", "人数", INT)]},
+    "enrolled_unpaid": {"desc": "已参保未缴费 (gold.enrolled_unpaid)", "metrics": [
+        ("persons", "COUNT(DISTINCT person_id)", "已参保未缴费人数", INT),
+        ("months", "SUM(months_missing)", "欠缴人月", INT)]},
+    "duplicate_enrollment": {"desc": "重复参保 (gold.duplicate_enrollment)", "metrics": [
+        ("persons", "COUNT(DISTINCT person_id)", "重复参保人数", INT)]},
+    "fund_operation": {"desc": "基金运行 (gold.fund_operation)", "metrics": [
+        ("income", "SUM(income_wan)", "收入(万元)", WAN), ("expense", "SUM(expense_wan)", "支出(万元)", WAN),
+        ("balance", "SUM(balance_wan)", "累计结余(万元)", WAN),
+        ("months_payable", "AVG(months_payable)", "可支付月数", ".1f"),
+        ("surplus_rate", "AVG(current_surplus_rate)", "当期结余率", PCT),
+        ("worst_risk", "MAX(risk_order)", "风险等级(4=严重)", INT)]},
+    "fund_risk_latest": {"desc": "基金风险 (各统筹区最新月份)", "metrics": [
+        ("months_payable", "AVG(months_payable)", "可支付月数", ".1f"),
+        ("surplus_rate", "AVG(current_surplus_rate)", "当期结余率", PCT),
+        ("balance", "SUM(balance_wan)", "累计结余(万元)", WAN),
+        ("regions_at_risk", "COUNT(DISTINCT CASE WHEN risk_level <> '正常' THEN admdvs END)", "风险统筹区数", INT)]},
+    "medical_service": {"desc": "医疗服务指标 (gold.medical_service_indicators)", "metrics": [
+        ("cost_per_case", "SUM(cost_per_case * inpatient_cases) / NULLIF(SUM(inpatient_cases), 0)", "次均住院费用(元)", NUM2),
+        ("cost_per_visit", "SUM(cost_per_visit * outpatient_visits) / NULLIF(SUM(outpatient_visits), 0)", "次均门诊费用(元)", NUM2),
+        ("avg_los", "SUM(avg_los * inpatient_cases) / NULLIF(SUM(inpatient_cases), 0)", "平均住院日", ".2f"),
+        ("readmission", "SUM(readmission_15d_rate * inpatient_cases) / NULLIF(SUM(inpatient_cases), 0)", "15日再住院率", PCT),
+        ("oop", "SUM(psn_cash_pay) / NULLIF(SUM(medfee_sumamt), 0)", "个人自付比例", PCT),
+        ("fund_ratio", "SUM(hifp_pay) / NULLIF(SUM(medfee_sumamt), 0)", "基金支付比例", PCT),
+        ("cases", "SUM(inpatient_cases)", "住院人次", INT),
+        ("cpc_yoy", "AVG(cost_per_case_yoy)", "次均费用同比", PCT),
+        ("cpc_mom", "AVG(cost_per_case_mom)", "次均费用环比", PCT)]},
+    "fraud_suspect": {"desc": "疑点清单 (gold.fraud_suspect)", "metrics": [
+        ("suspects", "COUNT(*)", "疑点数", INT),
+        ("pending", "SUM(CASE WHEN status_name = '待核查' THEN 1 ELSE 0 END)", "待核查", INT),
+        ("high", "SUM(CASE WHEN risk_level IN ('高', '严重') THEN 1 ELSE 0 END)", "高风险疑点", INT),
+        ("avg_score", "AVG(score)", "平均评分", ".1f")]},
+    "fraud_suspect_rule": {"desc": "疑点 x 规则", "metrics": [("suspects", "COUNT(DISTINCT suspect_id)", "疑点数", INT)]},
+    "quality_score": {"desc": "数据质量评分 (meta.quality_score)", "metrics": [
+        ("score", "AVG(score_value)", "质量评分", ".1f"), ("failed", "SUM(blocking_failed + warning_failed)", "未通过规则数", INT),
+        ("blocking", "SUM(blocking_failed)", "阻断级未通过", INT)]},
+    "quality_result": {"desc": "最近一次质检的规则结果 (meta.quality_result)", "metrics": [
+        ("failing", "SUM(CASE WHEN NOT success THEN 1 ELSE 0 END)", "未通过规则数", INT),
+        ("bad_rows", "SUM(CASE WHEN NOT success THEN unexpected_count ELSE 0 END)", "不合格行数", INT)]},
+    "quarantine": {"desc": "隔离行 (meta.quarantine)", "metrics": [("rows", "COUNT(*)", "隔离行数", INT)]},
+    "ingest_log": {"desc": "入湖日志 (meta.ingest_log)", "metrics": [
+        ("landed", "SUM(rows_landed)", "入湖行数", INT), ("quarantined", "SUM(rows_quarantined)", "隔离行数", INT)]},
+}
+
+# Datasets whose rows belong to a region: row-level security filters them on ``admdvs``.
+REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled_unpaid", "duplicate_enrollment",
+                   "fund_operation", "fund_risk_latest", "medical_service", "fraud_suspect", "fraud_suspect_rule"]
+
+
+def _sql_metric(expr: str, label: str) -> dict:
+    return {"expressionType": "SQL", "sqlExpression": expr, "label": label, "hasCustomLabel": True}
+
+
+def f_sql(expr: str) -> dict:
+    return {"clause": "WHERE", "expressionType": "SQL", "sqlExpression": expr}
+
+
+COUNTY = f_sql("level = 'county'")
+CITY = f_sql("level = 'city'")
+ALL_ALL = [f_sql("hosp_lv = 'ALL'"), f_sql("region = 'ALL'")]
+
+
+class Chart:
+    def __init__(self, key: str, title: str, ds: str, viz: str, **params):
+        self.key, self.title, self.ds, self.viz = key, title, ds, viz
+        self.params = {"viz_type": viz, "adhoc_filters": params.pop("filters", []), "time_range": "No filter",
+                       "row_limit": params.pop("row_limit", 1000), **params}
+
+    @property
+    def uuid(self) -> str:
+        return uid("chart", self.key)
+
+
+def big(key, title, ds, metric, filters=(), fmt=None, sub=""):
+    return Chart(key, title, ds, "big_number_total", metric=metric, filters=list(filters), subheader=sub,
+                 header_font_size=0.4, subheader_font_size=0.15, **({"y_axis_format": fmt} if fmt else {}))
+
+
+def bar(key, title, ds, x, metrics, filters=(), horizontal=False, groupby=(), sort_by=None, asc=False, fmt=None,
+        limit=None, stacked=False):
+    p = dict(x_axis=x, metrics=metrics, groupby=list(groupby), filters=list(filters),
+             orientation="horizontal" if horizontal else "vertical", show_legend=bool(groupby) or len(metrics) > 1,
+             show_value=not groupby and len(metrics) == 1, rich_tooltip=True, stack="Stack" if stacked else None,
+             x_axis_sort_asc=asc, x_axis_sort=sort_by or metrics[0], x_axis_title_margin=15,
+             y_axis_title_margin=15, truncateXAxis=True, xAxisLabelRotation=0 if horizontal else 45,
+             color_scheme="supersetColors", y_axis_format=fmt or "SMART_NUMBER")
+    if limit:
+        p["row_limit"] = limit
+    return Chart(key, title, ds, "echarts_timeseries_bar", **p)
+
+
+def line(key, title, ds, metrics, groupby=(), filters=(), fmt=None, x="month_date"):
+    return Chart(key, title, ds, "echarts_timeseries_line", x_axis=x, time_grain_sqla="P1M", metrics=metrics,
+                 groupby=list(groupby), filters=list(filters), show_legend=True, rich_tooltip=True, markerEnabled=True,
+                 markerSize=4, y_axis_format=fmt or "SMART_NUMBER", x_axis_time_format="%Y-%m",
+                 color_scheme="supersetColors", series_limit=15)
+
+
+def pie(key, title, ds, groupby, metric, filters=()):
+    return Chart(key, title, ds, "pie", groupby=[groupby], metric=metric, filters=list(filters), donut=True,
+                 show_labels=True, labels_outside=True, label_type="key_percent", show_legend=True,
+                 legendOrientation="right", innerRadius=40, outerRadius=70, color_scheme="supersetColors",
+                 sort_by_metric=True)
+
+
+def table(key, title, ds, groupby=(), metrics=(), columns=(), filters=(), order=None, limit=100, page=20):
+    if columns:
+        p = dict(query_mode="raw", all_columns=list(columns), order_by_cols=[f'["{order[0]}", {str(order[1]).lower()}]']
+                 if order else [])
+    else:
+        p = dict(query_mode="aggregate", groupby=list(groupby), metrics=list(metrics),
+                 timeseries_limit_metric=order[0] if order else None, order_desc=not order[1] if order else True)
+    return Chart(key, title, ds, "table", filters=list(filters), row_limit=limit, server_page_length=page,
+                 page_length=page, include_search=True, show_cell_bars=True, table_timestamp_format="%Y-%m-%d", **p)
+
+
+def md(text: str, height: int = 10, width: int = 12) -> dict:
+    return {"markdown": text, "height": height, "width": width}
+
+
+BIG_SCREEN_CSS = """
+/* 全民参保监测大屏: dark theme for a 1920x1080 screen */
+body, .dashboard, .dashboard-content, .grid-container, .dashboard-header-container, #app, .ant-layout,
+[data-test="dashboard-content-wrapper"], .dashboard-component-tabs, .css-1, main { background-color: #071a33 !important; }
+.header-with-actions, [data-test="dashboard-header-container"] { background-color: #0b2447 !important; }
+.header-with-actions input, [data-test="editable-title-input"] { background: transparent !important; border: none !important; }
+.header-with-actions .editable-title input, .header-with-actions span, .dashboard-header-container h1,
+[data-test="editable-title-input"] { color: #e8f1ff !important; font-weight: 700; }
+.dashboard-component-chart-holder, .chart-holder, .dashboard-markdown, .dashboard-component-header {
+  background-color: #0d2a52 !important; border: 1px solid #1f4f8c !important; border-radius: 6px; }
+.dashboard-component-chart-holder .header-title, .chart-header .header-title span, .header-title,
+.dashboard-markdown, .dashboard-markdown * { color: #8fd3ff !important; }
+.big_number .header-line, .superset-legacy-chart-big-number .header-line, [class*="header-line"] { color: #ffd34d !important; }
+.big_number .subheader-line, [class*="subheader-line"] { color: #bcd7ff !important; }
+table, th, td, .ant-table, .ant-table-thead > tr > th, .ant-table-tbody > tr > td {
+  background-color: #0d2a52 !important; color: #e8f1ff !important; border-color: #1f4f8c !important; }
+"""
+
+DASHBOARDS: list[dict] = [
+    {"key": "big_screen", "slug": "big-screen", "title": "全民参保监测大屏", "css": BIG_SCREEN_CSS, "filters": [],
+     "rows": [
+         [md("## 陕西省全民参保与基金监管监测大屏\n参保率、未参保原因、基金风险与监管疑点一屏总览（数据来源：湖仓 gold 层）", 8)],
+         [big("bs_coverage", "全省参保率", "coverage", "coverage", [COUNTY], PCT, "基本医保参保率"),
+          big("bs_insured", "参保人数", "coverage", "insured_sum", [COUNTY], INT, "人"),
+          big("bs_uninsured", "未参保人数", "uninsured_person", "persons", [], INT, "人 (未参保人员库)"),
+          big("bs_new7d", "本周新增参保", "coverage", "new_7d", [COUNTY], INT, "人 (近7日)")],
+         [bar("bs_city_coverage", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True),
+          pie("bs_reason", "未参保原因分布", "uninsured_reason", "reason_name", "persons")],
+         [bar("bs_fund_risk", "各统筹区基金可支付月数 (最新月)", "fund_risk_latest", "region_name", ["months_payable"],
+              [f_sql("insutype = '390'")], fmt=".1f", asc=True),
+          table("bs_top_suspects", "监管预警 TOP10", "fraud_suspect",
+                columns=["suspect_id", "subject_type_name", "rule_names", "score", "region_name", "status_name"],
+                order=("score", False), limit=10, page=10)],
+     ], "widths": [[12], [3, 3, 3, 3], [7, 5], [6, 6]], "heights": [8, 18, 44, 44]},
+    {"key": "enrollment", "slug": "enrollment", "title": "参保分析",
+     "filters": [("地市", "coverage", "city_name", None), ("区县", "coverage", "county_name", "地市")],
+     "rows": [
+         [md("### 参保分析\n用上方筛选器由 **省 → 地市 → 区县** 逐级下钻；图表右键可按区县 *下钻* 。未参保人员身份证号、姓名已脱敏。", 8)],
+         [big("en_coverage", "参保率", "coverage", "coverage", [COUNTY], PCT),
+          big("en_target", "目标人群", "coverage", "target_sum", [COUNTY], INT),
+          big("en_uninsured", "未参保人数", "uninsured_person", "persons", [], INT),
+          big("en_unpaid", "已参保未缴费人数", "enrolled_unpaid", "persons", [], INT),
+          big("en_dup", "重复参保人数", "duplicate_enrollment", "persons", [], INT)],
+         [bar("en_city", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True),
+          bar("en_county", "各区县未参保人数 (前30)", "coverage", "region_name", ["uninsured_sum"], [COUNTY], limit=30)],
+         [pie("en_reason", "未参保原因", "uninsured_reason", "reason_name", "persons"),
+          bar("en_age", "未参保人员年龄段 × 性别", "uninsured_person", "age_band", ["persons"], groupby=["gend_name"],
+              stacked=True, sort_by="age_band", asc=True),
+          pie("en_origin", "未参保人员来源", "uninsured_person", "list_origin", "persons")],
+         [table("en_region_table", "分区县参保情况", "coverage", groupby=["city_name", "region_name", "admdvs"],
+                metrics=["target_sum", "insured_sum", "uninsured_sum", "coverage"], filters=[COUNTY],
+                order=("coverage", True), limit=500, page=15),
+          table("en_uninsured_list", "未参保人员清单 (脱敏)", "uninsured_person",
+                columns=["certno_masked", "psn_name_masked", "gend_name", "age", "region_name", "reason_names",
+                         "list_origin"], limit=1000, page=15)],
+         [bar("en_unpaid_by_type", "已参保未缴费 (按险种、地市)", "enrolled_unpaid", "city_name", ["persons"],
+              groupby=["insutype_name"], stacked=True),
+          bar("en_dup_kind", "重复参保 (按类型、地市)", "duplicate_enrollment", "city_name", ["persons"],
+              groupby=["kind_name"], stacked=True)],
+     ], "widths": [[12], [3, 3, 2, 2, 2], [6, 6], [4, 4, 4], [5, 7], [6, 6]], "heights": [11, 16, 50, 45, 60, 50]},
+    {"key": "fund", "slug": "fund", "title": "基金运行",
+     "filters": [("统筹区", "fund_operation", "region_name", None), ("险种", "fund_operation", "insutype_name", None),
+                 ("风险等级", "fund_operation", "risk_level", None)],
+     "rows": [
+         [md("### 基金运行\n按统筹区、险种、月份看收入、支出、累计结余、可支付月数与当期结余率；"
+             "可支付月数 ≤ 6 或当期结余率 < 15% 至少为 **一般** 风险。", 8)],
+         [big("fu_regions_at_risk", "风险统筹区数 (最新月)", "fund_risk_latest", "regions_at_risk", [], INT),
+          big("fu_balance", "累计结余(万元, 最新月)", "fund_risk_latest", "balance", [], WAN),
+          big("fu_months", "平均可支付月数", "fund_risk_latest", "months_payable", [], ".1f"),
+          big("fu_surplus", "平均当期结余率", "fund_risk_latest", "surplus_rate", [], PCT)],
+         [line("fu_income_expense", "月度收入与支出 (万元)", "fund_operation", ["income", "expense"]),
+          line("fu_balance_trend", "累计结余趋势 (万元)", "fund_operation", ["balance"], groupby=["insutype_name"])],
+         [line("fu_months_trend", "可支付月数 (按统筹区)", "fund_operation", ["months_payable"], groupby=["region_name"],
+               fmt=".1f"),
+          bar("fu_surplus_region", "当期结余率 (最新月, 按统筹区)", "fund_risk_latest", "region_name", ["surplus_rate"],
+              groupby=["insutype_name"], fmt=PCT)],
+         [table("fu_risk_table", "基金风险预警 (最新月)", "fund_risk_latest",
+                columns=["region_name", "insutype_name", "ym", "income_wan", "expense_wan", "balance_wan",
+                         "months_payable", "current_surplus_rate", "risk_level"],
+                order=("risk_order", False), limit=100, page=24)],
+     ], "widths": [[12], [3, 3, 3, 3], [6, 6], [6, 6], [12]], "heights": [11, 16, 50, 50, 70]},
+    {"key": "medical", "slug": "medical", "title": "医疗服务",
+     "filters": [("医院等级", "medical_service", "hosp_lv_name", None), ("统筹区", "medical_service", "region_name", None)],
+     "rows": [
+         [md("### 医疗服务\n次均费用、平均住院日、15日再住院率、个人自付比例，按医院等级、统筹区、月份，含同比 / 环比。"
+             "未筛选时为全省全部等级合计。", 8)],
+         [big("me_cpc", "次均住院费用(元)", "medical_service", "cost_per_case", ALL_ALL, NUM2),
+          big("me_los", "平均住院日", "medical_service", "avg_los", ALL_ALL, ".2f"),
+          big("me_readm", "15日再住院率", "medical_service", "readmission", ALL_ALL, PCT),
+          big("me_oop", "个人自付比例", "medical_service", "oop", ALL_ALL, PCT)],
+         [line("me_cpc_trend", "次均住院费用趋势 (按医院等级)", "medical_service", ["cost_per_case"],
+               groupby=["hosp_lv_name"], filters=[f_sql("region = 'ALL'"), f_sql("hosp_lv <> 'ALL'")]),
+          line("me_yoy", "次均费用同比 / 环比 (全省)", "medical_service", ["cpc_yoy", "cpc_mom"], filters=ALL_ALL, fmt=PCT)],
+         [bar("me_los_level", "平均住院日 (按医院等级)", "medical_service", "hosp_lv_name", ["avg_los"],
+              [f_sql("region = 'ALL'"), f_sql("hosp_lv <> 'ALL'")], fmt=".2f"),
+          bar("me_oop_region", "个人自付比例 (按统筹区)", "medical_service", "region_name", ["oop"],
+              [f_sql("hosp_lv = 'ALL'"), f_sql("region <> 'ALL'")], fmt=PCT),
+          bar("me_readm_region", "15日再住院率 (按统筹区)", "medical_service", "region_name", ["readmission"],
+              [f_sql("hosp_lv = 'ALL'"), f_sql("region <> 'ALL'")], fmt=PCT)],
+         [table("me_table", "分统筹区、医院等级、月份指标", "medical_service",
+                columns=["ym", "region_name", "hosp_lv_name", "cost_per_case", "cost_per_case_yoy", "cost_per_case_mom",
+                         "avg_los", "readmission_15d_rate", "oop_ratio"],
+                filters=[f_sql("region <> 'ALL'"), f_sql("hosp_lv <> 'ALL'")], order=("ym", False), limit=2000, page=15)],
+     ], "widths": [[12], [3, 3, 3, 3], [6, 6], [4, 4, 4], [12]], "heights": [11, 16, 50, 45, 60]},
+    {"key": "quality", "slug": "quality", "title": "数据质量",
+     "filters": [("部门", "quality_score", "source_name", None)],
+     "rows": [
+         [md("### 数据质量\n各部门、各批次的质量评分、未通过的检查项和隔离行（原始行中的身份证号已脱敏）。", 8)],
+         [line("dq_score_trend", "质量评分趋势 (按部门)", "quality_score", ["score"], groupby=["source_name"], x="run_date",
+               fmt=".1f"),
+          bar("dq_score_batch", "各部门各批次质量评分", "quality_score", "source_name", ["score"], groupby=["batch_id"],
+              fmt=".1f")],
+         [table("dq_failing", "未通过的检查项 (最近一次质检)", "quality_result",
+                columns=["source_name", "batch_id", "source_table", "column", "title", "severity", "unexpected_count",
+                         "unexpected_percent", "rows_checked"], filters=[f_sql("NOT success")],
+                order=("unexpected_count", False), limit=500, page=12),
+          bar("dq_quarantine_by_src", "隔离行数 (按部门、批次)", "quarantine", "source_name", ["rows"], groupby=["batch_id"],
+              stacked=True)],
+         [table("dq_quarantine", "隔离行明细", "quarantine",
+                columns=["source_name", "batch_id", "source_table", "line_number", "reason", "raw_line_masked"],
+                order=("batch_id", False), limit=1000, page=12),
+          table("dq_ingest", "入湖日志", "ingest_log", groupby=["source_name", "batch_id", "status"],
+                metrics=["landed", "quarantined"], order=("landed", False), limit=200, page=12)],
+     ], "widths": [[12], [6, 6], [7, 5], [7, 5]], "heights": [11, 50, 55, 55]},
+    {"key": "suspects", "slug": "suspects", "title": "疑点核查",
+     "filters": [("风险等级", "fraud_suspect", "risk_level", None), ("处理状态", "fraud_suspect", "status_name", None),
+                 ("对象类型", "fraud_suspect", "subject_type_name", None)],
+     "rows": [
+         [md("### 疑点核查\n疑点清单（gold.fraud_suspect）：按风险等级、处理状态、对象类型筛选；表格可搜索、排序，"
+             "右上角菜单可导出 CSV 供现场核查。", 8)],
+         [big("su_total", "疑点总数", "fraud_suspect", "suspects", [], INT),
+          big("su_pending", "待核查", "fraud_suspect", "pending", [], INT),
+          big("su_high", "高风险疑点", "fraud_suspect", "high", [], INT),
+          big("su_score", "平均评分", "fraud_suspect", "avg_score", [], ".1f")],
+         [bar("su_rules", "各规则疑点数", "fraud_suspect_rule", "rule_name", ["suspects"], horizontal=True),
+          pie("su_status", "处理状态", "fraud_suspect", "status_name", "suspects"),
+          bar("su_region", "疑点数 (按地市)", "fraud_suspect", "city_name", ["suspects"], groupby=["risk_level"], stacked=True)],
+         [table("su_list", "疑点清单", "fraud_suspect",
+                columns=["suspect_id", "subject_type_name", "subject_id", "score", "model_score", "risk_level",
+                         "rule_names", "group_id", "region_name", "status_name", "evidence"],
+                order=("score", False), limit=5000, page=20)],
+     ], "widths": [[12], [3, 3, 3, 3], [4, 4, 4], [12]], "heights": [11, 16, 50, 80]},
+]
+
+
+# ---------------------------------------------------------------------------------------------------------
+def _columns_of_views() -> dict[str, list[tuple[str, str]]]:
+    """Columns and types of every serving view, from a read path over an empty warehouse."""
+    from yibao.dashboards import readpath
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reg = readpath.register(Path(tmp), Path(tmp) / "warehouse")
+        con = readpath.connect(Path(tmp))
+        out = {}
+        for v in reg.serving:
+            name = v.split(".", 1)[1]
+            out[name] = [(r[0], r[1]) for r in con.execute(f"describe select * from {v}").fetchall()]
+        con.close()
+    return out
+
+
+def _dataset_yaml(name: str, cols: list[tuple[str, str]]) -> dict:
+    spec = DATASETS[name]
+    temporal = [c for c, t in cols if t in ("DATE", "TIMESTAMP")]
+    return {
+        "table_name": name, "schema": "serving", "catalog": None, "sql": None,
+        "main_dttm_col": "month_date" if "month_date" in temporal else (temporal[0] if temporal else None),
+        "description": spec["desc"], "default_endpoint": None, "offset": 0, "cache_timeout": None, "params": None,
+        "template_params": None, "filter_select_enabled": True, "fetch_values_predicate": None, "extra": None,
+        "normalize_columns": False, "always_filter_main_dttm": False,
+        "uuid": uid("dataset", name),
+        "metrics": [{"metric_name": m, "verbose_name": label, "metric_type": None, "expression": expr,
+                     "description": None, "d3format": fmt, "currency": None, "extra": None, "warning_text": None}
+                    for m, expr, label, fmt in spec["metrics"]],
+        "columns": [{"column_name": c, "verbose_name": LABELS.get(c), "is_dttm": t in ("DATE", "TIMESTAMP"),
+                     "is_active": True, "type": t, "advanced_data_type": None, "groupby": True, "filterable": True,
+                     "expression": None, "description": None, "python_date_format": None, "extra": None}
+                    for c, t in cols],
+        "version": "1.0.0", "database_uuid": DB_UUID,
+    }
+
+
+def _chart_yaml(c: Chart, dashboard_id: int) -> dict:
+    params = {**c.params, "datasource": f"__{c.ds}__table"}
+    params.pop("datasource")
+    return {"slice_name": c.title, "description": None, "certified_by": None, "certification_details": None,
+            "viz_type": c.viz, "params": params, "query_context": None, "cache_timeout": None, "uuid": c.uuid,
+            "version": "1.0.0", "dataset_uuid": uid("dataset", c.ds)}
+
+
+def _dashboard_yaml(d: dict) -> dict:
+    position: dict = {"DASHBOARD_VERSION_KEY": "v2",
+                      "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
+                      "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
+                      "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": d["title"]}}}
+    chart_no = 0
+    for r, (row, widths) in enumerate(zip(d["rows"], d["widths"])):
+        rid = f"ROW-{d['key']}-{r}"
+        position["GRID_ID"]["children"].append(rid)
+        position[rid] = {"type": "ROW", "id": rid, "children": [], "parents": ["ROOT_ID", "GRID_ID"],
+                         "meta": {"background": "BACKGROUND_TRANSPARENT"}}
+        for i, (item, w) in enumerate(zip(row, widths)):
+            if isinstance(item, dict):
+                cid = f"MARKDOWN-{d['key']}-{r}-{i}"
+                position[cid] = {"type": "MARKDOWN", "id": cid, "children": [], "parents": ["ROOT_ID", "GRID_ID", rid],
+                                 "meta": {"width": w, "height": d["heights"][r], "code": item["markdown"]}}
+            else:
+                chart_no += 1
+                cid = f"CHART-{item.key}"
+                position[cid] = {"type": "CHART", "id": cid, "children": [], "parents": ["ROOT_ID", "GRID_ID", rid],
+                                 "meta": {"width": w, "height": d["heights"][r], "chartId": chart_no,
+                                          "sliceName": item.title, "uuid": item.uuid}}
+            position[rid]["children"].append(cid)
+    native = []
+    ids = {}
+    for name, ds, col, parent in d["filters"]:
+        fid = "NATIVE_FILTER-" + uid("filter", f"{d['key']}/{name}")[:12]
+        ids[name] = fid
+        native.append({
+            "id": fid, "name": name, "filterType": "filter_select", "type": "NATIVE_FILTER",
+            "targets": [{"column": {"name": col}, "datasetUuid": uid("dataset", ds)}],
+            "controlValues": {"multiSelect": True, "enableEmptyFilter": False, "defaultToFirstItem": False,
+                              "inverseSelection": False, "searchAllOptions": False},
+            "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+            "cascadeParentIds": [ids[parent]] if parent else [], "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
+            "description": "",
+        })
+    return {"dashboard_title": d["title"], "description": None, "css": d.get("css", ""), "slug": d["slug"],
+            "certified_by": None, "certification_details": None, "published": True, "uuid": uid("dashboard", d["key"]),
+            "position": position,
+            "metadata": {"native_filter_configuration": native, "color_scheme": "supersetColors",
+                         "cross_filters_enabled": False, "refresh_frequency": 0, "expanded_slices": {},
+                         "timed_refresh_immune_slices": [], "default_filters": "{}", "shared_label_colors": [],
+                         "label_colors": {}, "color_scheme_domain": []},
+            "version": "1.0.0"}
+
+
+def database_yaml() -> dict:
+    return {"database_name": DB_NAME, "sqlalchemy_uri": URI_PLACEHOLDER, "cache_timeout": None,
+            "expose_in_sqllab": True, "allow_run_async": False, "allow_ctas": False, "allow_cvas": False,
+            "allow_dml": False, "allow_file_upload": False,
+            "extra": {"allows_virtual_table_explore": True, "engine_params": {"connect_args": {"read_only": True}}},
+            "uuid": DB_UUID, "version": "1.0.0"}
+
+
+def _dump(path: Path, obj: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
+
+
+def write_bundle(target: Path = BUNDLE) -> Path:
+    cols = _columns_of_views()
+    if target.exists():
+        shutil.rmtree(target)
+    _dump(target / "metadata.yaml", {"version": "1.0.0", "type": "Dashboard", "timestamp": "2026-11-01T00:00:00+00:00"})
+    _dump(target / "databases" / f"{DB_NAME}.yaml", database_yaml())
+    used = sorted({c.ds for d in DASHBOARDS for row in d["rows"] for c in row if isinstance(c, Chart)})
+    for name in used:
+        _dump(target / "datasets" / DB_NAME / f"{name}.yaml", _dataset_yaml(name, cols[name]))
+    for n, d in enumerate(DASHBOARDS, 1):
+        for row in d["rows"]:
+            for c in row:
+                if isinstance(c, Chart):
+                    _dump(target / "charts" / f"{c.key}.yaml", _chart_yaml(c, n))
+        _dump(target / "dashboards" / f"{d['key']}.yaml", _dashboard_yaml(d))
+    return target
+
+
+if __name__ == "__main__":
+    print(write_bundle())

@@ -1,0 +1,351 @@
+"""The read path: one DuckDB file whose views read the Delta tables of the warehouse.
+
+Superset (and anyone with a DuckDB client) opens ``<data_root>/serving/yibao.duckdb`` read-only.  It
+holds no data of its own except the small code tables; every view reads the Delta table on disk with
+``delta_scan`` at query time, so a new pipeline run is visible at once.  Three schemas:
+
+- ``gold`` and ``meta``: one view per Delta table of ``<warehouse>/gold`` and ``<warehouse>/meta``
+  (``gold.coverage_by_region`` = ``delta_scan('<warehouse>/gold/coverage_by_region')``).  A table the
+  dashboards expect but the pipeline has not produced yet becomes an *empty* view with the expected
+  columns, and columns the dashboards expect but a table lacks are added as NULL, so that Superset's
+  datasets and charts never fail (they show "no data" instead).
+- ``serving``: the views the dashboards read: Chinese names of regions and codes joined in, ID numbers
+  and names masked, comma lists unnested, and always an ``admdvs`` column where the rows belong to a
+  region, which is what row-level security filters on.
+
+:func:`register` rebuilds the file.  It writes a new file next to the old one and renames it into place,
+so readers that hold the old file open are not disturbed and no writer lock is ever needed on the file
+Superset reads.  Run it again (``yibao serve --refresh``) after the pipeline creates new tables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DIVISIONS_SEED = REPO / "dbt_project" / "seeds" / "gbt2260_divisions.csv"
+DB_FILE = "yibao.duckdb"
+
+V, BIG, DBL, BOOL, DATE, TS, INT = "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP", "INTEGER"
+
+# Columns the dashboards rely on, per table (the contract's, section 4, plus what the marts add).
+EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("gold", "coverage_by_region"): [
+        ("admdvs", V), ("admdvs_name", V), ("level", V), ("reference_date", DATE), ("target_population", BIG),
+        ("insured", BIG), ("uninsured", BIG), ("coverage_rate", DBL), ("insured_elsewhere", BIG),
+        ("target_male", BIG), ("target_female", BIG), ("insured_male", BIG), ("insured_female", BIG),
+        ("uninsured_male", BIG), ("uninsured_female", BIG),
+        ("target_age_0_17", BIG), ("target_age_18_59", BIG), ("target_age_60_plus", BIG),
+        ("insured_age_0_17", BIG), ("insured_age_18_59", BIG), ("insured_age_60_plus", BIG),
+        ("uninsured_age_0_17", BIG), ("uninsured_age_18_59", BIG), ("uninsured_age_60_plus", BIG),
+        ("new_enrollments_7d", BIG)],
+    ("gold", "uninsured_person"): [
+        ("person_id", V), ("certno", V), ("psn_name", V), ("admdvs", V), ("age", INT), ("gend", V),
+        ("reason_codes", V), ("in_national_list", BOOL)],
+    ("gold", "enrolled_unpaid"): [("person_id", V), ("insutype", V), ("insu_admdvs", V), ("accrym_missing", V)],
+    ("gold", "duplicate_enrollment"): [("person_id", V), ("insutypes", V), ("insu_admdvs_list", V), ("kind", V)],
+    ("gold", "fund_operation"): [
+        ("admdvs", V), ("insutype", V), ("ym", V), ("income", DBL), ("expense", DBL), ("cum_balance", DBL),
+        ("months_payable", DBL), ("current_surplus_rate", DBL), ("risk_level", V)],
+    ("gold", "medical_service_indicators"): [
+        ("hosp_lv", V), ("region", V), ("ym", V), ("settlements", BIG), ("inpatient_cases", BIG),
+        ("outpatient_visits", BIG), ("medfee_sumamt", DBL), ("hifp_pay", DBL), ("psn_cash_pay", DBL),
+        ("cost_per_case", DBL), ("cost_per_visit", DBL), ("fund_payment_ratio", DBL), ("oop_ratio", DBL),
+        ("avg_los", DBL), ("readmission_15d_rate", DBL), ("cost_per_case_mom", DBL), ("cost_per_case_yoy", DBL),
+        ("avg_los_mom", DBL), ("avg_los_yoy", DBL), ("inpatient_cases_mom", DBL), ("inpatient_cases_yoy", DBL)],
+    ("gold", "fraud_suspect"): [
+        ("suspect_id", V), ("subject_type", V), ("subject_id", V), ("score", DBL), ("risk_level", V),
+        ("rule_codes", V), ("model_score", DBL), ("group_id", V), ("evidence", V), ("status", V), ("admdvs", V)],
+    ("meta", "quality_score"): [
+        ("run_id", V), ("run_time", TS), ("layer", V), ("source", V), ("batch_id", V), ("tables", INT),
+        ("expectations", INT), ("passed", INT), ("blocking_failed", INT), ("warning_failed", INT),
+        ("pass_rate", DBL), ("score", DBL), ("status", V)],
+    ("meta", "quality_result"): [
+        ("run_id", V), ("run_time", TS), ("layer", V), ("schema", V), ("table", V), ("source", V),
+        ("source_table", V), ("batch_id", V), ("rule", V), ("expectation", V), ("column", V), ("severity", V),
+        ("title", V), ("success", BOOL), ("unexpected_count", BIG), ("unexpected_percent", DBL),
+        ("rows_checked", BIG)],
+    ("meta", "quarantine"): [
+        ("source", V), ("source_table", V), ("batch_id", V), ("file", V), ("line_number", BIG), ("reason", V),
+        ("raw_line", V), ("ingest_time", TS)],
+    ("meta", "ingest_log"): [
+        ("source", V), ("batch_id", V), ("source_table", V), ("file", V), ("mode", V), ("status", V),
+        ("rows_read", BIG), ("rows_landed", BIG), ("rows_quarantined", BIG), ("rows_deleted", BIG),
+        ("reason", V), ("finished_at", TS)],
+}
+
+# Code lists shown in Chinese (contract section 3 and 5).
+CODES: dict[str, dict[str, str]] = {
+    "gend": {"1": "男", "2": "女", "9": "未说明"},
+    "insutype": {"310": "职工基本医疗保险", "320": "公务员医疗补助", "330": "大额医疗费用补助",
+                 "390": "城乡居民基本医疗保险", "392": "城乡居民大病医疗保险", "510": "生育保险"},
+    "reason": {"TAXPAYER": "纳税未参保", "PENSION_INSURED": "人社参保医保未参保", "SUBSIDY_ELIGIBLE": "救助对象未参保",
+               "NEWBORN": "新生儿未参保", "SUSPENDED": "暂停参保", "TERMINATED": "终止参保",
+               "NEVER_ENROLLED": "从未参保"},
+    "dup_kind": {"SCHEME": "跨险种重复参保", "REGION": "跨统筹区重复参保", "SCHEME|REGION": "跨险种且跨统筹区"},
+    "hosp_lv": {"1": "三级", "2": "二级", "3": "一级", "9": "未定级", "ALL": "全部等级"},
+    "rule": {"R01_AFTER_DEATH": "死亡后就医", "R02_SPLIT_ADMISSION": "分解住院", "R03_OVERLAP_STAY": "重复住院",
+             "R04_GENDER_ITEM": "限性别项目", "R05_HIGH_FREQUENCY": "高频就诊购药", "R06_DUP_CHARGE": "重复收费",
+             "R07_IDLE_BED": "挂床住院", "R08_GANG": "团伙就医", "R09_PROVIDER_OUTLIER": "机构异常",
+             "MODEL": "模型评分"},
+    "subject_type": {"person": "参保人", "psn": "参保人", "institution": "定点机构", "fixmedins": "定点机构",
+                     "practitioner": "医保医师", "prac": "医保医师", "group": "团伙", "setl": "结算单",
+                     "settlement": "结算单"},
+    "status": {"new": "待核查", "open": "待核查", "pending": "待核查", "assigned": "核查中", "in_review": "核查中",
+               "reviewing": "核查中", "confirmed": "确认违规", "dismissed": "排除疑点", "closed": "已办结"},
+    "source": {"medins": "医保核心业务系统", "national": "国家医保信息平台", "police": "公安",
+               "civil_affairs": "民政", "tax": "税务", "health": "卫健", "hrss": "人社"},
+    "risk_order": {"严重": "4", "中等": "3", "一般": "2", "正常": "1"},
+    "level": {"province": "全省", "city": "地市", "county": "区县", "pool": "统筹区"},
+}
+
+
+def case(expr: str, code_type: str, default: str | None = None) -> str:
+    """A SQL CASE mapping ``expr`` through ``CODES[code_type]`` (lower-cased keys match case-insensitively)."""
+    items = CODES[code_type]
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in items.items())
+    key = f"lower(CAST({expr} AS VARCHAR))" if any(k.islower() for k in items) else f"CAST({expr} AS VARCHAR)"
+    return f"(CASE {key} {whens} ELSE {default if default else f'CAST({expr} AS VARCHAR)'} END)"
+
+
+def names_list(expr: str, code_type: str) -> str:
+    """Map every code of a comma list to its Chinese name, keeping the list (``'A,B'`` -> ``'甲、乙'``)."""
+    return (f"array_to_string(list_transform(string_split(coalesce(CAST({expr} AS VARCHAR), ''), ','), "
+            f"x -> {case('trim(x)', code_type, 'trim(x)')}), '、')")
+
+
+MASK_CERTNO = "(CASE WHEN {c} IS NULL THEN NULL ELSE left({c}, 6) || '********' || right({c}, 4) END)"
+MASK_NAME = "(CASE WHEN {c} IS NULL THEN NULL ELSE left({c}, 1) || repeat('*', greatest(length({c}) - 1, 1)) END)"
+
+# Joined onto any view with an ``admdvs``: the division's own name and its city and county.
+GEO_JOIN = """
+left join serving.division _d on _d.code = {a}
+left join serving.division _dc on _dc.code = substr({a}, 1, 4) || '00'
+"""
+GEO_COLS = """
+coalesce(_d.name, {a}) as region_name,
+coalesce(_dc.name, substr({a}, 1, 4) || '00') as city_name,
+case when coalesce(_d.level, 3) = 3 and right({a}, 2) <> '00' then coalesce(_d.name, {a}) end as county_name
+"""
+
+
+def _geo(alias_col: str) -> tuple[str, str]:
+    return GEO_COLS.format(a=alias_col), GEO_JOIN.format(a=alias_col)
+
+
+def serving_views() -> dict[str, str]:
+    """The SQL of every ``serving.*`` view, in creation order."""
+    v: dict[str, str] = {}
+    g, j = _geo("c.admdvs")
+    v["coverage"] = f"""
+        select c.*, coalesce(c.admdvs_name, _d.name, c.admdvs) as region_name, {case('c.level', 'level')} as level_name,
+               case when c.level in ('city', 'county') then coalesce(_dc.name, substr(c.admdvs, 1, 4) || '00') end as city_name,
+               case when c.level = 'county' then coalesce(c.admdvs_name, _d.name, c.admdvs) end as county_name,
+               CAST(c.insured AS DOUBLE) / nullif(c.target_population, 0) as coverage_ratio
+        from gold.coverage_by_region c {j}"""
+    age_band = ("case when u.age < 18 then '0-17岁' when u.age < 60 then '18-59岁' when u.age is not null "
+                "then '60岁及以上' else '未知' end")
+    g, j = _geo("u.admdvs")
+    v["uninsured_person"] = f"""
+        select u.person_id, {MASK_CERTNO.format(c='u.certno')} as certno_masked,
+               {MASK_NAME.format(c='u.psn_name')} as psn_name_masked, u.admdvs, {g},
+               u.age, {age_band} as age_band, {case('u.gend', 'gend', "'未说明'")} as gend_name,
+               u.reason_codes, {names_list('u.reason_codes', 'reason')} as reason_names,
+               CAST(u.in_national_list AS BOOLEAN) as in_national_list,
+               case when CAST(u.in_national_list AS BOOLEAN) then '国家下发名单' else '本省比对发现' end as list_origin
+        from gold.uninsured_person u {j}"""
+    v["uninsured_reason"] = f"""
+        select u.person_id, u.admdvs, u.region_name, u.city_name, u.county_name, u.age_band, u.gend_name,
+               r.reason_code, {case('r.reason_code', 'reason')} as reason_name
+        from serving.uninsured_person u,
+             (select unnest(string_split(coalesce(nullif(u2.reason_codes, ''), 'NEVER_ENROLLED'), ',')) as reason_code,
+                     u2.person_id as pid from gold.uninsured_person u2) r
+        where r.pid = u.person_id"""
+    g, j = _geo("e.insu_admdvs")
+    months = ("len(string_split(nullif(regexp_replace(CAST(e.accrym_missing AS VARCHAR), '[\\[\\]\\s'']', '', 'g'), ''), ','))")
+    v["enrolled_unpaid"] = f"""
+        select e.person_id, e.insutype, {case('e.insutype', 'insutype')} as insutype_name, e.insu_admdvs as admdvs, {g},
+               CAST(e.accrym_missing AS VARCHAR) as accrym_missing, coalesce({months}, 0) as months_missing
+        from gold.enrolled_unpaid e {j}"""
+    g, j = _geo("x.admdvs")
+    v["duplicate_enrollment"] = f"""
+        with x as (
+            select d.person_id, d.insutypes, d.kind, d.insu_admdvs_list,
+                   unnest(string_split(coalesce(CAST(d.insu_admdvs_list AS VARCHAR), ''), ',')) as admdvs
+            from gold.duplicate_enrollment d)
+        select x.person_id, x.insutypes, {names_list('x.insutypes', 'insutype')} as insutypes_name,
+               x.kind, {case('x.kind', 'dup_kind')} as kind_name, x.insu_admdvs_list, trim(x.admdvs) as admdvs, {g}
+        from x {j}"""
+    g, j = _geo("f.admdvs")
+    v["fund_operation"] = f"""
+        select f.*, coalesce(_d.name, f.admdvs) as region_name, {case('f.insutype', 'insutype')} as insutype_name,
+               strptime(CAST(f.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date,
+               f.income / 10000.0 as income_wan, f.expense / 10000.0 as expense_wan,
+               f.cum_balance / 10000.0 as balance_wan,
+               CAST({case('f.risk_level', 'risk_order', "'0'")} AS INTEGER) as risk_order
+        from gold.fund_operation f {j}"""
+    v["fund_risk_latest"] = """
+        select f.* from serving.fund_operation f
+        where f.ym = (select max(f2.ym) from gold.fund_operation f2
+                      where f2.admdvs = f.admdvs and f2.insutype = f.insutype)"""
+    g, j = _geo("m.region")
+    v["medical_service"] = f"""
+        select m.*, m.region as admdvs,
+               case when m.region = 'ALL' then '全省' else coalesce(_d.name, m.region) end as region_name,
+               {case('m.hosp_lv', 'hosp_lv')} as hosp_lv_name,
+               strptime(CAST(m.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date
+        from gold.medical_service_indicators m {j}"""
+    g, j = _geo("s.admdvs")
+    v["fraud_suspect"] = f"""
+        select s.suspect_id, s.subject_type, {case('s.subject_type', 'subject_type')} as subject_type_name,
+               s.subject_id, s.score, s.risk_level, s.rule_codes, {names_list('s.rule_codes', 'rule')} as rule_names,
+               s.model_score, s.group_id, CAST(s.evidence AS VARCHAR) as evidence, s.status,
+               {case('s.status', 'status')} as status_name, s.admdvs, {g}
+        from gold.fraud_suspect s {j}"""
+    v["fraud_suspect_rule"] = f"""
+        select s.suspect_id, s.subject_type_name, s.risk_level, s.status_name, s.score, s.admdvs, s.region_name,
+               trim(r.rule_code) as rule_code, {case('trim(r.rule_code)', 'rule')} as rule_name
+        from serving.fraud_suspect s,
+             (select suspect_id as sid, unnest(string_split(coalesce(CAST(rule_codes AS VARCHAR), ''), ',')) as rule_code
+              from gold.fraud_suspect) r
+        where r.sid = s.suspect_id and trim(r.rule_code) <> ''"""
+    v["quality_score"] = f"""
+        select q.*, {case('q.source', 'source')} as source_name, CAST(q.run_time AS DATE) as run_date,
+               q.score * 1.0 as score_value
+        from meta.quality_score q"""
+    v["quality_result"] = f"""
+        select r.run_id, r.run_time, r.layer, r."schema", r."table", r.source, {case('r.source', 'source')} as source_name,
+               r.source_table, r.batch_id, r.rule, r.expectation, r."column", r.severity, r.title, r.success,
+               r.unexpected_count, r.unexpected_percent, r.rows_checked,
+               case when r.success then '通过' else '未通过' end as result_name
+        from meta.quality_result r
+        where r.run_id = (select max(run_id) from meta.quality_result r2 where r2.layer = r.layer)"""
+    v["quarantine"] = f"""
+        select q.source, {case('q.source', 'source')} as source_name, q.source_table, q.batch_id, q.file,
+               q.line_number, q.reason, regexp_replace(q.raw_line, '([0-9]{{6}})[0-9]{{5,8}}([0-9]{{3}}[0-9Xx])', '\\1********\\2', 'g')
+               as raw_line_masked, q.ingest_time, CAST(q.ingest_time AS DATE) as ingest_date
+        from meta.quarantine q"""
+    v["ingest_log"] = f"""
+        select l.*, {case('l.source', 'source')} as source_name from meta.ingest_log l"""
+    return v
+
+
+@dataclass
+class Registration:
+    path: Path
+    found: list[str] = field(default_factory=list)      # schema.table read from Delta
+    stubbed: list[str] = field(default_factory=list)    # expected but absent: empty views
+    unreadable: list[str] = field(default_factory=list)  # present but DuckDB cannot read it (with the error)
+    serving: list[str] = field(default_factory=list)
+
+
+def extension_dir(data_root: Path) -> Path:
+    return Path(data_root).resolve() / "serving" / "duckdb_extensions"
+
+
+def duckdb_config(data_root: Path) -> dict:
+    """The DuckDB settings every reader uses: the local extension directory, no downloads."""
+    return {"extension_directory": str(extension_dir(data_root)), "autoinstall_known_extensions": False,
+            "autoload_known_extensions": True}
+
+
+def install_delta_extension(con, data_root: Path) -> None:
+    """Install the Delta extension from the file the ``duckdb-extension-delta`` package ships."""
+    import duckdb
+    import duckdb_extension_delta
+
+    ext = (Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+           / "delta.duckdb_extension")
+    if not ext.is_file():
+        raise RuntimeError(f"{ext} is missing: duckdb and duckdb-extension-delta must have the same version")
+    con.execute(f"INSTALL '{ext}'")
+    con.execute("LOAD delta")
+
+
+def is_delta(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def _stub(cols: list[tuple[str, str]]) -> str:
+    return "select " + ", ".join(f'CAST(NULL AS {t}) as "{c}"' for c, t in cols) + " where false"
+
+
+def _load_divisions(con, warehouse: Path) -> None:
+    silver = warehouse / "silver" / "gbt2260_divisions"
+    con.execute("create or replace table serving.division (code VARCHAR, name VARCHAR, level INTEGER, "
+                "city_code VARCHAR, city_name VARCHAR, county_code VARCHAR, county_name VARCHAR, "
+                "pooling_region VARCHAR, pooling_region_name VARCHAR, in_region INTEGER)")
+    cols = "code, name, level, city_code, city_name, county_code, county_name, pooling_region, pooling_region_name, in_region"
+    if is_delta(silver):
+        con.execute(f"insert into serving.division select {cols} from delta_scan('{silver}')")
+        return
+    con.execute(f"insert into serving.division select {cols} from read_csv('{DIVISIONS_SEED}', header = true, "
+                "all_varchar = true)")
+
+
+def register(data_root: Path, warehouse: Path, db_path: Path | None = None) -> Registration:
+    """(Re)build the DuckDB file of the read path; returns what it found and what it stubbed."""
+    import duckdb
+
+    data_root = Path(data_root).resolve()
+    warehouse = Path(warehouse).resolve()
+    db_path = Path(db_path or data_root / "serving" / DB_FILE)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    extension_dir(data_root).mkdir(parents=True, exist_ok=True)
+    tmp = db_path.with_name(db_path.name + f".building-{os.getpid()}")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    reg = Registration(db_path)
+    con = duckdb.connect(str(tmp), config=duckdb_config(data_root))
+    try:
+        install_delta_extension(con, data_root)
+        for schema in ("gold", "meta", "silver", "serving"):
+            con.execute(f"create schema if not exists {schema}")
+        _load_divisions(con, warehouse)
+        tables: dict[tuple[str, str], Path] = {}
+        for schema in ("gold", "meta"):
+            base = warehouse / schema
+            for d in sorted(base.iterdir()) if base.is_dir() else []:
+                if is_delta(d):
+                    tables[(schema, d.name)] = d
+        for key in sorted(set(tables) | set(EXPECTED)):
+            schema, table = key
+            name = f'{schema}."{table}"'
+            have = None
+            if key in tables:
+                scan = f"delta_scan('{tables[key]}')"
+                try:
+                    have = {r[0] for r in con.execute(f"describe select * from {scan}").fetchall()}
+                except duckdb.Error as e:
+                    reg.unreadable.append(f"{schema}.{table}: {str(e).splitlines()[0]}")
+            if have is not None:
+                extra = [f'CAST(NULL AS {t}) as "{c}"' for c, t in EXPECTED.get(key, []) if c not in have]
+                con.execute(f"create or replace view {name} as select *{''.join(', ' + e for e in extra)} from {scan}")
+                reg.found.append(f"{schema}.{table}")
+            elif key in EXPECTED:
+                con.execute(f"create or replace view {name} as {_stub(EXPECTED[key])}")
+                reg.stubbed.append(f"{schema}.{table}")
+        for view, sql in serving_views().items():
+            con.execute(f"create or replace view serving.{view} as {sql}")
+            con.execute(f"select * from serving.{view} limit 0")   # bind now: fail here, not in a chart
+            reg.serving.append(f"serving.{view}")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    os.replace(tmp, db_path)
+    return reg
+
+
+def connect(data_root: Path, db_path: Path | None = None):
+    """A read-only connection to the read path, as Superset opens it."""
+    import duckdb
+
+    data_root = Path(data_root).resolve()
+    return duckdb.connect(str(db_path or data_root / "serving" / DB_FILE), read_only=True,
+                          config=duckdb_config(data_root))
+
+
+def sqlalchemy_uri(data_root: Path, db_path: Path | None = None) -> str:
+    return f"duckdb:///{Path(db_path or Path(data_root).resolve() / 'serving' / DB_FILE)}"

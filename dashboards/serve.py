@@ -1,0 +1,295 @@
+"""``yibao serve``: Superset in its own virtual environment, over the read path, with the dashboards of the bundle.
+
+Steps (each idempotent; :func:`setup` runs them all):
+
+1. :func:`ensure_venv`: ``<repo>/.venv-superset`` (or ``$YIBAO_SUPERSET_VENV``) with the pinned
+   ``requirements-superset.txt``; re-created when that file changes.
+2. :func:`yibao.dashboards.readpath.register`: the DuckDB file of views over the gold / meta Delta tables.
+3. ``superset db upgrade`` and ``superset init`` against the metadata database: SQLite in
+   ``<data_root>/superset`` by default, or ``$YIBAO_SUPERSET_DB_URI`` (PostgreSQL in production and tests).
+4. ``superset_side/setup.py``: import ``dashboards/bundle`` (zipped now, with the read path's location filled
+   in), then the roles, row-level security filters and demo users.
+5. :func:`start`: gunicorn on ``host:port``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from yibao.dashboards import readpath
+from yibao.dashboards.authoring import DASHBOARDS, DB_NAME, REGION_DATASETS, URI_PLACEHOLDER, Chart, uid
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BUNDLE = HERE / "bundle"
+REQUIREMENTS = HERE / "requirements-superset.txt"
+CONFIG = HERE / "superset_config.py"
+
+# Which dashboards each functional role reads (by the bundle's dashboard keys).
+ROLE_DASHBOARDS = {
+    "leadership": ["big_screen", "enrollment", "fund", "medical"],
+    "analyst": ["enrollment", "fund", "medical"],
+    "steward": ["quality"],
+    "supervisor": ["suspects", "medical"],
+}
+ADMIN = {"username": "admin", "password": "Admin@2026", "first_name": "系统", "last_name": "管理员"}
+# Demo users: username, password, roles, what they see.  Change the passwords for anything but a demo.
+DEMO_USERS = [
+    {"username": "leader", "password": "Leader@2026", "roles": ["leadership"], "first_name": "省局", "last_name": "领导"},
+    {"username": "analyst", "password": "Analyst@2026", "roles": ["analyst"], "first_name": "省局", "last_name": "分析员"},
+    {"username": "steward", "password": "Steward@2026", "roles": ["steward"], "first_name": "数据", "last_name": "管理员"},
+    {"username": "supervisor", "password": "Supervisor@2026", "roles": ["supervisor"], "first_name": "稽核",
+     "last_name": "人员"},
+    {"username": "xian_analyst", "password": "Xian@2026", "roles": ["analyst", "region_6101"], "first_name": "西安市",
+     "last_name": "分析员"},
+    {"username": "xincheng_analyst", "password": "Xincheng@2026", "roles": ["analyst", "region_610102"],
+     "first_name": "新城区", "last_name": "分析员"},
+]
+
+
+@dataclass
+class Service:
+    url: str
+    process: subprocess.Popen | None
+    env: dict
+    log: Path
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def venv_dir() -> Path:
+    return Path(os.environ.get("YIBAO_SUPERSET_VENV") or REPO / ".venv-superset")
+
+
+def _python_for_venv() -> str:
+    for cand in ("python3.11",):
+        p = shutil.which(cand)
+        if p:
+            return p
+    return sys.executable
+
+
+def ensure_venv(log=print) -> Path:
+    """Create (or refresh) Superset's virtual environment; returns its directory."""
+    venv = venv_dir()
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    stamp = venv / ".yibao-requirements"
+    if stamp.is_file() and stamp.read_text().strip() == digest and (venv / "bin" / "superset").exists():
+        return venv
+    log(f"installing Superset into {venv} (a few minutes, once)")
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([_python_for_venv(), "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["--upgrade", "pip"], check=True)
+    subprocess.run(pip + ["-r", str(REQUIREMENTS)], check=True)
+    stamp.write_text(digest)
+    return venv
+
+
+def home(data_root: Path) -> Path:
+    return Path(data_root).resolve() / "superset"
+
+
+def secret_key(data_root: Path) -> str:
+    if os.environ.get("SUPERSET_SECRET_KEY"):
+        return os.environ["SUPERSET_SECRET_KEY"]
+    f = home(data_root) / "secret_key"
+    if not f.is_file():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(secrets.token_urlsafe(48))
+        f.chmod(0o600)
+    return f.read_text().strip()
+
+
+def superset_env(data_root: Path, db_uri: str | None = None) -> dict:
+    venv = venv_dir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    env.update({
+        "SUPERSET_CONFIG_PATH": str(CONFIG),
+        "YIBAO_SUPERSET_HOME": str(home(data_root)),
+        "SUPERSET_SECRET_KEY": secret_key(data_root),
+        "FLASK_APP": "superset.app:create_app()",
+        "PATH": f"{venv / 'bin'}:{env.get('PATH', '')}",
+        "PYTHONNOUSERSITE": "1",
+    })
+    uri = db_uri if db_uri is not None else os.environ.get("YIBAO_SUPERSET_DB_URI", "")
+    env["YIBAO_SUPERSET_DB_URI"] = uri
+    return env
+
+
+def _datasets_of(keys: list[str]) -> list[str]:
+    out = []
+    for d in DASHBOARDS:
+        if d["key"] in keys:
+            for row in d["rows"]:
+                for c in row:
+                    if isinstance(c, Chart) and uid("dataset", c.ds) not in out:
+                        out.append(uid("dataset", c.ds))
+            for _, ds, _, _ in d["filters"]:
+                if uid("dataset", ds) not in out:
+                    out.append(uid("dataset", ds))
+    return out
+
+
+def region_roles(include_all: bool = True) -> dict[str, list[str]]:
+    """``region_<code>`` -> [admdvs prefix, name] for every city and county of the province (divisions seed)."""
+    import csv
+
+    roles = {}
+    with readpath.DIVISIONS_SEED.open(encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["in_region"] != "1" or r["level"] not in ("2", "3"):
+                continue
+            prefix = r["code"][:4] if r["level"] == "2" else r["code"]
+            roles[f"region_{prefix}"] = [prefix, r["name"]]
+    return roles
+
+
+def zip_bundle(data_root: Path, target: Path, source: Path = BUNDLE) -> Path:
+    """Zip the YAML bundle for import, pointing its database at this machine's read path."""
+    uri = readpath.sqlalchemy_uri(data_root)
+    with zipfile.ZipFile(target, "w") as z:
+        for f in sorted(source.rglob("*.yaml")):
+            rel = f.relative_to(source)
+            text = f.read_text(encoding="utf-8")
+            if rel.parts[0] == "databases":
+                d = yaml.safe_load(text)
+                d["sqlalchemy_uri"] = d["sqlalchemy_uri"].replace(URI_PLACEHOLDER, uri)
+                extra = d.setdefault("extra", {})
+                ca = extra.setdefault("engine_params", {}).setdefault("connect_args", {})
+                ca["read_only"] = True
+                ca["config"] = readpath.duckdb_config(data_root)
+                text = yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
+            z.writestr(f"yibao_dashboards/{rel}", text)
+    return target
+
+
+def _run(cmd: list[str], env: dict, log=print) -> str:
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
+    return p.stdout
+
+
+def setup(data_root: Path, warehouse: Path, db_uri: str | None = None, log=print) -> dict:
+    """Everything but starting the server: venv, read path, metadata database, bundle, security."""
+    timings = {}
+    t = time.time()
+    venv = ensure_venv(log)
+    timings["venv_s"] = round(time.time() - t, 1)
+    t = time.time()
+    reg = readpath.register(data_root, warehouse)
+    timings["read_path_s"] = round(time.time() - t, 1)
+    log(f"read path {reg.path}: {len(reg.found)} Delta tables, {len(reg.stubbed)} not produced yet "
+        f"({', '.join(reg.stubbed) or '-'})" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
+    env = superset_env(data_root, db_uri)
+    superset = str(venv / "bin" / "superset")
+    t = time.time()
+    _run([superset, "db", "upgrade"], env)
+    timings["db_upgrade_s"] = round(time.time() - t, 1)
+    t = time.time()
+    _run([superset, "init"], env)
+    timings["init_s"] = round(time.time() - t, 1)
+    t = time.time()
+    out = import_bundle(data_root, db_uri)
+    timings["import_and_security_s"] = round(time.time() - t, 1)
+    timings.update(out)
+    return timings
+
+
+def import_bundle(data_root: Path, db_uri: str | None = None, source: Path = BUNDLE) -> dict:
+    """Import the YAML bundle (overwriting what exists), then roles, row-level security and users."""
+    env = superset_env(data_root, db_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = zip_bundle(data_root, Path(tmp) / "bundle.zip", source)
+        spec = {"bundle": str(bundle), "admin": ADMIN,
+                "roles": {r: _datasets_of(keys) for r, keys in ROLE_DASHBOARDS.items()},
+                "region_roles": region_roles(), "rls_dataset_uuids": [uid("dataset", d) for d in REGION_DATASETS],
+                "users": DEMO_USERS}
+        (Path(tmp) / "spec.json").write_text(json.dumps(spec, ensure_ascii=False))
+        out = _run([str(venv_dir() / "bin" / "python"), str(HERE / "superset_side" / "setup.py"),
+                    str(Path(tmp) / "spec.json")], env)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def start(data_root: Path, host: str = "127.0.0.1", port: int = 8088, db_uri: str | None = None,
+          workers: int = 2, timeout: float = 180, log=print) -> Service:
+    """Start gunicorn and wait until Superset answers its health check."""
+    env = superset_env(data_root, db_uri)
+    logf = home(data_root) / "superset.log"
+    venv = venv_dir()
+    cmd = [str(venv / "bin" / "gunicorn"), "-w", str(workers), "--threads", "4", "-k", "gthread", "--timeout", "120",
+           "-b", f"{host}:{port}", "--limit-request-line", "0", "--limit-request-field_size", "0",
+           "superset.app:create_app()"]
+    fh = logf.open("ab")
+    proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{host}:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Superset exited with {proc.returncode}; see {logf}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+                if r.status == 200:
+                    return Service(url, proc, env, logf)
+        except OSError:
+            time.sleep(1)
+    proc.terminate()
+    raise RuntimeError(f"Superset did not answer on {url} within {timeout}s; see {logf}")
+
+
+def export(data_root: Path, target: Path = BUNDLE, db_uri: str | None = None) -> Path:
+    """Export every dashboard from the running metadata database back into the YAML directory."""
+    env = superset_env(data_root, db_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        z = Path(tmp) / "export.zip"
+        _run([str(venv_dir() / "bin" / "superset"), "export-dashboards", "-f", str(z)], env)
+        with zipfile.ZipFile(z) as zf:
+            names = [n for n in zf.namelist() if n.endswith(".yaml")]
+            if target.exists():
+                shutil.rmtree(target)
+            for n in names:
+                rel = Path(*Path(n).parts[1:])
+                text = zf.read(n).decode("utf-8")
+                if rel.parts[0] == "databases":
+                    d = yaml.safe_load(text)
+                    d["sqlalchemy_uri"] = URI_PLACEHOLDER
+                    d.get("extra", {}).get("engine_params", {}).get("connect_args", {}).pop("config", None)
+                    text = yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                (target / rel).write_text(text, encoding="utf-8")
+    return target
+
+
+def logins() -> list[tuple[str, str, str]]:
+    rows = [(ADMIN["username"], ADMIN["password"], "Admin")]
+    rows += [(u["username"], u["password"], ", ".join(u["roles"])) for u in DEMO_USERS]
+    return rows
+
+
+if __name__ == "__main__":   # python -m yibao.dashboards.serve --export
+    from yibao.config import load_settings
+
+    s = load_settings()
+    if "--export" in sys.argv:
+        print(export(s.data_root))

@@ -1,0 +1,112 @@
+"""Runs inside Superset's virtual environment: log in as users and render dashboards in headless Chromium.
+
+Usage: ``<venv>/bin/python render.py job.json result.json`` with
+``job = {"url", "out_dir", "visits": [{"username", "password", "dashboards": [slug, ...]}]}``.
+For every visit it records per dashboard: load time, each chart's data response (status, row count, the
+first rows), error messages shown on the page, and a 1920x1080 screenshot.
+Chromium is Debian's ``/usr/bin/chromium`` (``YIBAO_CHROMIUM`` to change); Playwright never downloads one.
+"""
+
+import json
+import os
+import re
+import sys
+import time
+
+from playwright.sync_api import sync_playwright
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--lang=zh-CN"]
+ERROR_SELECTORS = ['[data-test="error-message"]', ".alert-danger", '[role="alert"]', ".ant-alert-error",
+                   '[data-test="chart-error"]']
+LOADING = '.loading, [data-test="loading-indicator"], [aria-label="Loading"]'
+
+
+def login(context, url, username, password):
+    page = context.new_page()
+    page.goto(f"{url}/login/")
+    token = page.locator("#csrf_token").first.get_attribute("value")
+    r = context.request.post(f"{url}/login/", form={"username": username, "password": password, "csrf_token": token})
+    me = context.request.get(f"{url}/api/v1/me/")
+    page.close()
+    if me.status != 200:
+        raise RuntimeError(f"login of {username} failed: {r.status} / me {me.status}")
+    return me.json()["result"]
+
+
+def render(page, url, slug, shot, timeout_s=90):
+    responses = []
+
+    def on_response(resp):
+        if "/api/v1/chart/data" in resp.url and resp.request.method == "POST":
+            try:
+                body = resp.request.post_data_json or {}
+            except Exception:
+                body = {}
+            slice_id = (body.get("form_data") or {}).get("slice_id")
+            try:
+                js = resp.json()
+            except Exception:
+                js = {"error": resp.text()[:500]}
+            responses.append({"slice_id": slice_id, "status": resp.status, "json": js})
+
+    page.on("response", on_response)
+    t0 = time.time()
+    r = page.goto(f"{url}/superset/dashboard/{slug}/?standalone=1", wait_until="domcontentloaded")
+    status = r.status if r else None
+    meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
+    chart_list = meta.json().get("result", []) if meta.status == 200 else []
+    n_charts = len(chart_list)
+    names = {str(c["id"]): c.get("slice_name") for c in chart_list}
+    deadline = t0 + timeout_s
+    while time.time() < deadline:
+        if len({x["slice_id"] for x in responses}) >= n_charts and page.locator(LOADING).count() == 0:
+            break
+        page.wait_for_timeout(250)
+    load_s = time.time() - t0
+    page.wait_for_timeout(1500)   # let the charts' animations finish before the screenshot
+    page.screenshot(path=shot)
+    page.remove_listener("response", on_response)
+    dom_errors = []
+    for sel in ERROR_SELECTORS:
+        for el in page.locator(sel).all():
+            txt = el.inner_text().strip()
+            if txt:
+                dom_errors.append(txt[:300])
+    charts = {}
+    for x in responses:
+        js = x["json"]
+        res = (js.get("result") or [{}]) if isinstance(js, dict) else [{}]
+        first = res[0] if res else {}
+        charts[str(x["slice_id"])] = {
+            "status": x["status"], "error": (js.get("message") or js.get("errors") or first.get("error")) if isinstance(js, dict) else None,
+            "slice_name": names.get(str(x["slice_id"])), "rowcount": first.get("rowcount"), "colnames": first.get("colnames"), "data": (first.get("data") or [])[:200]}
+    return {"slug": slug, "http_status": status, "n_charts": n_charts, "load_s": round(load_s, 2),
+            "charts": charts, "dom_errors": dom_errors, "screenshot": shot}
+
+
+def main(job_path, result_path):
+    job = json.load(open(job_path, encoding="utf-8"))
+    url, out = job["url"], job["out_dir"]
+    os.makedirs(out, exist_ok=True)
+    results = []
+    # Playwright gives every launch a fresh temporary profile (its own --user-data-dir).
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium"), args=FLAGS)
+        for visit in job["visits"]:
+            ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+            me = login(ctx, url, visit["username"], visit["password"])
+            page = ctx.new_page()
+            for slug in visit["dashboards"]:
+                shot = os.path.join(out, f"{visit['username']}__{re.sub(r'[^a-z0-9_-]', '_', slug)}.png")
+                res = render(page, url, slug, shot)
+                res["username"] = me.get("username")
+                results.append(res)
+            ctx.close()
+        browser.close()
+    json.dump(results, open(result_path, "w", encoding="utf-8"), ensure_ascii=False, default=str)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

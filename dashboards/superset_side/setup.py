@@ -1,0 +1,86 @@
+"""Runs inside Superset's virtual environment: import the bundle, then roles, row-level security and users.
+
+Usage: ``<venv>/bin/python setup.py spec.json``, with ``spec.json`` written by ``yibao.dashboards.serve``:
+``{"bundle": zip, "admin": {...}, "roles": {role: [dataset uuid, ...]}, "region_roles": {role: [prefix, name]},
+"rls_dataset_uuids": [...], "users": [{"username", "password", "roles", "first_name", "last_name"}]}``.
+Everything is idempotent: running it again updates what exists.
+"""
+
+import json
+import sys
+import time
+import zipfile
+
+
+def main(spec_path: str) -> None:
+    spec = json.load(open(spec_path, encoding="utf-8"))
+    from superset.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        from flask import g
+        from superset import db, security_manager as sm
+        from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
+        from superset.commands.importers.v1.utils import get_contents_from_bundle
+        from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
+
+        t0 = time.time()
+        admin = _user(sm, spec["admin"], [sm.find_role("Admin")])
+        db.session.commit()
+        g.user = admin
+        with zipfile.ZipFile(spec["bundle"]) as z:
+            contents = get_contents_from_bundle(z)
+        ImportDashboardsCommand(contents, overwrite=True).run()
+        db.session.commit()
+        t1 = time.time()
+
+        datasets = {str(d.uuid): d for d in db.session.query(SqlaTable).all()}
+        missing = [u for uuids in spec["roles"].values() for u in uuids if u not in datasets]
+        if missing:
+            raise SystemExit(f"datasets missing after import: {missing}")
+        for ds in datasets.values():   # owner of what the bundle created
+            if admin not in ds.owners:
+                ds.owners.append(admin)
+        roles = {}
+        for name, uuids in spec["roles"].items():
+            role = sm.find_role(name) or sm.add_role(name)
+            role.permissions = [sm.add_permission_view_menu("datasource_access", datasets[u].perm) for u in uuids]
+            roles[name] = role
+        rls_tables = [datasets[u] for u in spec["rls_dataset_uuids"]]
+        existing = {f.name: f for f in db.session.query(RowLevelSecurityFilter).all()}
+        for name, (prefix, label) in spec["region_roles"].items():
+            role = sm.find_role(name) or sm.add_role(name)
+            role.permissions = []
+            roles[name] = role
+            f = existing.get(name) or RowLevelSecurityFilter(name=name)
+            f.description = f"{label}: 只看本区划 (admdvs 以 {prefix} 开头)"
+            f.filter_type = "Regular"
+            f.group_key = "region"
+            f.clause = f"admdvs LIKE '{prefix}%'"
+            f.tables = rls_tables
+            f.roles = [role]
+            db.session.add(f)
+        gamma = sm.find_role("Gamma")
+        for u in spec["users"]:
+            _user(sm, u, [gamma] + [roles[r] for r in u["roles"]])
+        db.session.commit()
+        print(json.dumps({"import_s": round(t1 - t0, 1), "security_s": round(time.time() - t1, 1),
+                          "datasets": len(datasets), "roles": len(roles), "users": len(spec["users"]) + 1}))
+
+
+def _user(sm, u: dict, roles: list):
+    user = sm.find_user(username=u["username"])
+    if user is None:
+        user = sm.add_user(u["username"], u.get("first_name", u["username"]), u.get("last_name", "yibao"),
+                           u.get("email", f"{u['username']}@yibao.local"), roles, password=u["password"])
+        if not user:
+            raise SystemExit(f"could not create user {u['username']}")
+    else:
+        user.roles = roles
+        user.active = True
+        sm.reset_password(user.id, u["password"])
+    return user
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
