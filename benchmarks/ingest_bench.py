@@ -46,13 +46,15 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True, help="scratch directory (landing, warehouse, duckdb)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--reuse", action="store_true", help="reuse an existing landing zone in --work")
+    ap.add_argument("--load-note", default="", help="what else ran on the machine (written with the results)")
     args = ap.parse_args()
     work = args.work.resolve()
     landing, warehouse = work / "landing", work / "warehouse"
     env = dict(os.environ, YIBAO_DATA_ROOT=str(work), SPARK_REMOTE="")
     results: dict = {"persons": args.persons, "date": datetime.now().isoformat(timespec="seconds"),
                      "machine": {"cpus": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-                                 "python": platform.python_version()}, "stages": {}}
+                                 "python": platform.python_version()}, "stages": {},
+                     "load_average_at_start": os.getloadavg(), "load_note": args.load_note}
     if not (args.reuse and landing.is_dir()):
         shutil.rmtree(work, ignore_errors=True)
         m = measure([str(BIN / "yibao"), "generate", "--persons", str(args.persons), "--seed", str(args.seed),
@@ -68,7 +70,8 @@ def main() -> None:
         sys.exit(f"ingest failed:\n{m.stderr[-3000:]}")
     results["stages"]["ingest"] = {"seconds": m.seconds, "peak_rss_gib": m.peak_rss_gib,
                                    "rows_per_second": rows / m.seconds, "warehouse_bytes": _du(warehouse),
-                                   "summary": m.stderr.strip().splitlines()[-1][:500]}
+                                   "summary": " ".join(l.strip() for l in m.stderr.splitlines()
+                                                       if "ingested in" in l or "rows landed" in l)[:500]}
     duck = work / "duckdb"
     shutil.rmtree(duck, ignore_errors=True)
     m = measure([sys.executable, str(HERE / "duckdb_ingest.py"), str(landing), str(duck)], env=env)
