@@ -48,10 +48,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def discover(landing: Path) -> list[Path]:
-    """Batch folders of known sources, each source's batches in delivery (name) order."""
+def discover(landing: Path, sources: list[str] | None = None) -> list[Path]:
+    """Batch folders of known sources (or only of ``sources``), each source's batches in delivery (name) order."""
     found = []
     for source in SOURCES:
+        if sources is not None and source not in sources:
+            continue
         sdir = landing / source
         if sdir.is_dir():
             found += sorted(p for p in sdir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
@@ -104,7 +106,8 @@ class Ledger:
         return max(ids) if ids else None
 
 
-def ingest(settings: Settings, landing: Path | None = None) -> IngestSummary:
+def ingest(settings: Settings, landing: Path | None = None, sources: list[str] | None = None) -> IngestSummary:
+    """``sources``: take only these sources' batches (the orchestrator ingests one source per step)."""
     landing = Path(landing or settings.landing)
     if not landing.is_dir():
         raise FileNotFoundError(f"landing zone {landing} does not exist")
@@ -114,7 +117,7 @@ def ingest(settings: Settings, landing: Path | None = None) -> IngestSummary:
     summary = IngestSummary()
     for name in unknown_folders(landing):
         console.print(f"[yellow]ignored folder {name!r}: not a source of the contract ({', '.join(SOURCES)})")
-    batches = discover(landing)
+    batches = discover(landing, sources)
     with Progress(console=console, transient=False) as progress:
         task = progress.add_task("ingest", total=len(batches))
         for batch_dir in batches:

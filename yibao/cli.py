@@ -331,5 +331,37 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
         raise typer.Exit(1)
 
 
+@app.command()
+def orchestrate(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the Dagster UI listens on."),
+    port: int = typer.Option(3000, "--port", "-p", help="Port of the Dagster UI."),
+    home: Optional[Path] = typer.Option(None, "--home", help="DAGSTER_HOME: run history, schedules, sensor cursors "
+                                                              "(default: <data_root>/dagster)."),
+) -> None:
+    """Start the orchestrator's web UI (Dagster, with its daemon: daily schedule, landing-zone sensor, retries)
+    over the lakehouse asset graph (yibao.orchestration.definitions)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    settings = _settings()
+    dagster_home = (home or Path(settings.data_root) / "dagster").resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    conf = dagster_home / "dagster.yaml"
+    if not conf.exists():  # runs share one warehouse: one run at a time, queued in order
+        conf.write_text("run_queue:\n  max_concurrent_runs: 1\ntelemetry:\n  enabled: false\n")
+    env = dict(os.environ, DAGSTER_HOME=str(dagster_home))
+    if _state["config"]:
+        env["YIBAO_CONFIG"] = str(Path(_state["config"]).resolve())
+    exe = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
+    cmd = [exe, "dev", "-m", "yibao.orchestration.definitions", "-h", host, "-p", str(port)]
+    console.print(f"[green]Dagster UI on http://{host}:{port}  (DAGSTER_HOME={dagster_home}); Ctrl-C stops it")
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,380 @@
+"""The lakehouse as a Dagster asset graph (``yibao orchestrate`` serves it in the Dagster UI).
+
+Assets map one-to-one to warehouse tables:
+
+- ``bronze/<source>__<table>``: one per contract table, grouped by source (``bronze_<source>``); one ingest
+  multi-asset per source takes that source's new batches (``yibao.ingestion.ingest(..., sources=[source])``)
+  and runs the bronze quality gate on them; the gate's verdict per table is the asset check
+  ``quality_gate`` (released or held: a held table is not what dbt reads).
+- ``silver/*``, ``gold/*``: the dbt seeds and models (``@dbt_assets`` over the manifest ``dbt parse`` writes
+  at load time); dbt sources ``released.<source>__<table>`` are the bronze assets; dbt tests are asset checks.
+  dbt runs in-process on the engine session, exactly as ``yibao transform`` does.
+- silver / gold Great Expectations suites: asset checks ``ge_quality`` on the models that have a suite.
+- ``gold/fraud_suspect``: rules, graph and models (``yibao.fraud.run_fraud``).
+- ``serving/read_path``: the dashboards' DuckDB read path over the gold tables.
+
+Jobs: ``daily`` (everything), ``source_<source>`` (that source's bronze assets and everything downstream,
+the partial re-run of one source).  Schedule: ``daily`` at 02:30 Asia/Shanghai.  Sensor
+``landing_zone_sensor``: a batch folder with a manifest that ``meta.ingest_batch`` does not know yet
+starts ``source_<source>`` with run key ``<source>/<batch_id>``.  Retries: the ingest and dbt steps retry.
+Runs use the in-process executor: one engine session per run, steps in order.
+"""
+
+# no `from __future__ import annotations`: Dagster inspects the context type hints at definition time
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    AssetSpec,
+    Backoff,
+    ConfigurableResource,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    MaterializeResult,
+    RetryPolicy,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    asset,
+    define_asset_job,
+    in_process_executor,
+    multi_asset,
+    multi_asset_check,
+    sensor,
+)
+from dagster import definitions as lazy_definitions
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test, get_subset_selection_for_context
+
+from yibao.config import Settings, _coerce, load_settings
+from yibao.ingestion.contract import SOURCES, TABLES
+
+INGEST_RETRY = RetryPolicy(max_retries=2, delay=15, backoff=Backoff.EXPONENTIAL)
+DBT_RETRY = RetryPolicy(max_retries=1, delay=30)
+DAILY_CRON, TIMEZONE = "30 2 * * *", "Asia/Shanghai"
+
+
+# ---------------------------------------------------------------------------------------------- resource
+class YibaoResource(ConfigurableResource):
+    """The lakehouse settings (``yibao.config``) and the engine session every asset uses."""
+
+    config_file: str | None = None
+    overrides: dict[str, str] = {}
+
+    def settings(self) -> Settings:
+        s = load_settings(Path(self.config_file) if self.config_file else None)
+        return s.with_(**{k: _coerce(k, v) for k, v in self.overrides.items()})
+
+    def spark(self):
+        from yibao.engine import spark_session
+
+        return spark_session(self.settings())
+
+
+def _resource_for(settings: Settings | None) -> YibaoResource:
+    if settings is None:
+        return YibaoResource(config_file=os.environ.get("YIBAO_CONFIG"))
+    overrides = {k: str(v) for k, v in vars(settings).items() if v not in (None, "")}
+    return YibaoResource(overrides=overrides)
+
+
+def bronze_key(source: str, table: str) -> AssetKey:
+    return AssetKey(["bronze", f"{source}__{table}"])
+
+
+# ---------------------------------------------------------------------------------------------- bronze
+def _ingest_asset(source: str):
+    specs = [AssetSpec(bronze_key(source, t.name), group_name=f"bronze_{source}",
+                       description=f"{source} {t.name}: landed as delivered (keys {', '.join(t.keys)})",
+                       metadata={"path": f"<warehouse>/bronze/{t.bronze_name}"},
+                       tags={"layer": "bronze", "source": source})
+             for t in TABLES if t.source == source]
+    checks = [AssetCheckSpec("quality_gate", asset=s.key,
+                             description="Bronze Great Expectations suite: releases the new Delta version to "
+                                         "dbt, or holds it (blocking expectation failed).") for s in specs]
+
+    @multi_asset(name=f"ingest_{source}", specs=specs, check_specs=checks, retry_policy=INGEST_RETRY,
+                 description=f"Take every new batch of landing/{source}/ into bronze, then run the quality gate.")
+    def _ingest(context: AssetExecutionContext, yibao: YibaoResource):
+        from yibao.catalog import Catalog
+        from yibao.ingestion.ingest import ingest
+        from yibao.quality import run_quality
+
+        settings = yibao.settings()
+        summary = ingest(settings, sources=[source])
+        context.log.info(f"{source}: applied {summary.batches_applied}, skipped {summary.batches_skipped}, "
+                         f"rejected {summary.batches_rejected}; {summary.rows_landed} rows landed, "
+                         f"{summary.rows_quarantined} quarantined")
+        if summary.batches_rejected:
+            context.log.warning(f"rejected batches: {summary.batches_rejected}")
+        names = [t.bronze_name for t in TABLES if t.source == source]
+        q = run_quality(settings, layer="bronze", tables=names)
+        outcomes = {t.table: t for t in q.tables}
+        cat = Catalog(yibao.spark(), settings)
+        logs = {}
+        if cat.exists("meta", "ingest_log"):
+            for r in cat.read("meta", "ingest_log").where(f"source = '{source}'").collect():
+                logs.setdefault(r.source_table, []).append(r)
+        for t in TABLES:
+            if t.source != source:
+                continue
+            mine = [r for r in logs.get(t.name, []) if f"{source}/{r.batch_id}" in summary.batches_applied]
+            yield MaterializeResult(asset_key=bronze_key(source, t.name), metadata={
+                "batches_applied": ", ".join(summary.batches_applied) or "-",
+                "rows_landed": sum(r.rows_landed or 0 for r in mine),
+                "rows_quarantined": sum(r.rows_quarantined or 0 for r in mine),
+                "exists": cat.exists("bronze", t.bronze_name)})
+            o = outcomes.get(t.bronze_name)
+            if o is None:
+                yield AssetCheckResult(asset_key=bronze_key(source, t.name), check_name="quality_gate",
+                                       passed=True, metadata={"status": "unchanged (head already released)"
+                                                              if cat.exists("bronze", t.bronze_name)
+                                                              else "not delivered"})
+            else:
+                yield AssetCheckResult(
+                    asset_key=bronze_key(source, t.name), check_name="quality_gate", passed=o.status == "released",
+                    severity=AssetCheckSeverity.WARN,
+                    metadata={"status": o.status, "batch_id": o.batch_id or "", "rows": o.rows,
+                              "delta_version": -1 if o.delta_version is None else o.delta_version,
+                              "blocking_failures": len(o.blocking), "warnings": len(o.warnings)})
+
+    return _ingest
+
+
+# ---------------------------------------------------------------------------------------------- dbt
+class YibaoDbtTranslator(DagsterDbtTranslator):
+    """dbt sources ``released.<source>__<table>`` are the bronze assets; models are ``<schema>/<name>``."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(["bronze", dbt_resource_props.get("identifier") or dbt_resource_props["name"]])
+        return AssetKey([dbt_resource_props.get("schema") or "silver", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "dbt_seeds"
+        fqn = dbt_resource_props.get("fqn") or []
+        return f"dbt_{fqn[1]}" if len(fqn) > 2 else "dbt"
+
+
+TRANSLATOR = YibaoDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_manifest(settings: Settings) -> Path:
+    """``dbt parse`` into the runner's work dir (``<warehouse>/_dbt/target``); returns the manifest path."""
+    from yibao.transform import run_dbt
+
+    run_dbt(settings, ["parse"])
+    return settings.warehouse / "_dbt" / "target" / "manifest.json"
+
+
+def _dbt_asset(manifest: dict):
+    node_keys = {uid: TRANSLATOR.get_asset_key(props) for uid, props in manifest["nodes"].items()
+                 if props["resource_type"] in ("model", "seed", "snapshot")}
+
+    @dbt_assets(manifest=manifest, dagster_dbt_translator=TRANSLATOR, retry_policy=DBT_RETRY,
+                name="dbt_silver_gold")
+    def _dbt(context: AssetExecutionContext, yibao: YibaoResource):
+        from yibao.transform import run_dbt
+
+        settings = yibao.settings()
+        yibao.spark()  # the engine first: dbt-spark's session method connects to it through SPARK_REMOTE
+        selection, indirect = get_subset_selection_for_context(
+            context, manifest, "fqn:*", None, None, TRANSLATOR, os.environ.get("DBT_INDIRECT_SELECTION"))
+        old = os.environ.get("DBT_INDIRECT_SELECTION")
+        if indirect:
+            os.environ["DBT_INDIRECT_SELECTION"] = indirect
+        try:
+            context.log.info(f"dbt build {' '.join(selection)}")
+            result = run_dbt(settings, ["build", *selection], raise_on_failure=False)
+        finally:
+            if indirect:
+                if old is None:
+                    os.environ.pop("DBT_INDIRECT_SELECTION", None)
+                else:
+                    os.environ["DBT_INDIRECT_SELECTION"] = old
+        selected_assets = context.selected_asset_keys
+        selected_checks = context.selected_asset_check_keys
+        failed = []
+        for r in getattr(result.result, "results", None) or []:
+            uid, status = r.node.unique_id, str(r.status).lower().split(".")[-1]
+            meta = {"status": status, "seconds": round(float(r.execution_time or 0), 2)}
+            if uid in node_keys:
+                if status == "success" and node_keys[uid] in selected_assets:
+                    yield MaterializeResult(asset_key=node_keys[uid], metadata=meta)
+                elif status not in ("success", "skipped"):
+                    failed.append(f"{r.node.name}: {status} {r.message or ''}")
+            elif uid.startswith("test."):
+                ck = get_asset_check_key_for_test(manifest, TRANSLATOR, uid, None)
+                if ck is not None and ck in selected_checks and status != "skipped":
+                    yield AssetCheckResult(asset_key=ck.asset_key, check_name=ck.name, passed=status == "pass",
+                                           severity=AssetCheckSeverity.ERROR if r.node.config.severity.lower()
+                                           == "error" else AssetCheckSeverity.WARN,
+                                           metadata={**meta, "failures": int(r.failures or 0)})
+                if status in ("fail", "error"):
+                    failed.append(f"{r.node.name}: {status}")
+        if not result.success:
+            raise RuntimeError("dbt build failed: " + ("; ".join(failed) or repr(result.exception)))
+
+    return _dbt, node_keys
+
+
+def _silver_gold_quality(model_keys: list[AssetKey]):
+    from yibao.quality.suites import GOLD_RULES
+
+    targets = [k for k in model_keys
+               if (k.path[0] == "silver" and k.path[-1].startswith("stg_") and "__" in k.path[-1])
+               or (k.path[0] == "gold" and k.path[-1] in GOLD_RULES)]
+
+    @multi_asset_check(name="ge_silver_gold", can_subset=True,
+                       specs=[AssetCheckSpec("ge_quality", asset=k, description="Great Expectations suite "
+                                             "(yibao quality --layer silver|gold)") for k in targets])
+    def _check(context, yibao: YibaoResource):
+        from yibao.quality import run_quality
+
+        settings = yibao.settings()
+        wanted = {ck.asset_key for ck in context.selected_asset_check_keys}
+        for layer in ("silver", "gold"):
+            tables = [k.path[-1] for k in wanted if k.path[0] == layer]
+            if not tables:
+                continue
+            q = run_quality(settings, layer=layer, tables=tables)
+            seen = {t.table: t for t in q.tables}
+            for name in tables:
+                o = seen.get(name)
+                yield AssetCheckResult(
+                    asset_key=AssetKey([layer, name]), check_name="ge_quality",
+                    passed=o is None or o.status == "passed", severity=AssetCheckSeverity.ERROR,
+                    metadata={"status": "no suite / table absent" if o is None else o.status,
+                              "rows": 0 if o is None else o.rows,
+                              "blocking_failures": 0 if o is None else len(o.blocking),
+                              "warnings": 0 if o is None else len(o.warnings)})
+
+    return _check
+
+
+# ---------------------------------------------------------------------------------------------- fraud, serving
+def _fraud_asset(model_keys: list[AssetKey]):
+    deps = [k for k in model_keys if k.path[0] == "gold"] + [AssetKey(["silver", "int_settlement"])]
+
+    @asset(key=AssetKey(["gold", "fraud_suspect"]), deps=sorted(set(deps), key=str), group_name="fund_supervision",
+           description="基金监管疑点清单: rules R01–R09, co-visit graph, models (yibao suspects score).")
+    def fraud_suspect(context: AssetExecutionContext, yibao: YibaoResource) -> MaterializeResult:
+        from yibao.fraud import run_fraud
+
+        s = run_fraud(yibao.settings())
+        context.log.info(f"{s.suspects} suspects {dict(s.by_level)}")
+        return MaterializeResult(metadata={"suspects": int(s.suspects),
+                                           "by_level": json.dumps(dict(s.by_level), ensure_ascii=False),
+                                           "groups": int(s.groups)})
+
+    return fraud_suspect
+
+
+@asset(key=AssetKey(["serving", "read_path"]), group_name="serving",
+       deps=[AssetKey(["gold", "fraud_suspect"]), AssetKey(["gold", "uninsured_person"]),
+             AssetKey(["gold", "coverage_by_region"]), AssetKey(["gold", "fund_operation"])],
+       description="The dashboards' DuckDB read path over the gold Delta tables (yibao serve --refresh).")
+def serving_read_path(yibao: YibaoResource) -> MaterializeResult:
+    from yibao.dashboards import readpath
+
+    settings = yibao.settings()
+    reg = readpath.register(settings.data_root, settings.warehouse)
+    return MaterializeResult(metadata={"path": str(reg.path), "tables": len(reg.found),
+                                       "stubbed": ", ".join(reg.stubbed) or "-"})
+
+
+# ---------------------------------------------------------------------------------------------- sensor
+def _known_batches(settings: Settings) -> set[tuple[str, str]]:
+    """(source, batch_id) of meta.ingest_batch rows already applied or rejected (read without the engine)."""
+    path = settings.warehouse / "meta" / "ingest_batch"
+    if settings.table_format == "delta":
+        if not (path / "_delta_log").is_dir():
+            return set()
+        from deltalake import DeltaTable
+
+        tbl = DeltaTable(str(path)).to_pyarrow_table(columns=["source", "batch_id", "status"])
+    else:
+        if not path.is_dir():
+            return set()
+        import pyarrow.parquet as pq
+
+        tbl = pq.read_table(str(path), columns=["source", "batch_id", "status"])
+    return {(r["source"], r["batch_id"]) for r in tbl.to_pylist() if r["status"] in ("applied", "rejected")}
+
+
+def new_batches(settings: Settings) -> list[tuple[str, str]]:
+    """Batch folders of the landing zone with a manifest that meta.ingest_batch has not taken yet."""
+    from yibao.ingestion.ingest import discover
+
+    landing = settings.landing
+    if not landing.is_dir():
+        return []
+    known = _known_batches(settings)
+    return [(d.parent.name, d.name) for d in discover(landing)
+            if (d / "_manifest.json").is_file() and (d.parent.name, d.name) not in known]
+
+
+def source_job_name(source: str) -> str:
+    return f"source_{source}"
+
+
+# ---------------------------------------------------------------------------------------------- definitions
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """The asset graph for ``settings`` (default: the effective configuration, ``yibao config``)."""
+    resource = _resource_for(settings)
+    eff = resource.settings()
+    manifest = json.loads(dbt_manifest(eff).read_text())
+    dbt_def, node_keys = _dbt_asset(manifest)
+    model_keys = sorted(set(node_keys.values()), key=str)
+    ingest_defs = [_ingest_asset(s) for s in SOURCES]
+
+    daily = define_asset_job("daily", selection=AssetSelection.all(),
+                             description="The whole lakehouse: every source, dbt, quality, fraud, serving.")
+    source_jobs = {s: define_asset_job(source_job_name(s),
+                                       selection=AssetSelection.groups(f"bronze_{s}").downstream(),
+                                       description=f"Partial re-run: {s}'s bronze tables and everything downstream.")
+                   for s in SOURCES}
+
+    @sensor(name="landing_zone_sensor", jobs=list(source_jobs.values()), minimum_interval_seconds=60,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="A new batch folder (with _manifest.json) not yet in meta.ingest_batch starts that "
+                        "source's job; run key <source>/<batch_id>.")
+    def landing_zone_sensor(context: SensorEvaluationContext):
+        pending = new_batches(resource.settings())
+        if not pending:
+            yield SkipReason("no new batch in the landing zone")
+            return
+        for source, batch_id in pending:
+            yield RunRequest(run_key=f"{source}/{batch_id}", job_name=source_job_name(source),
+                             tags={"yibao/source": source, "yibao/batch_id": batch_id})
+
+    schedule = ScheduleDefinition(name="daily_0230", job=daily, cron_schedule=DAILY_CRON,
+                                  execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
+                                  description="Nightly full run at 02:30 Beijing time.")
+    return Definitions(
+        assets=[*ingest_defs, dbt_def, _fraud_asset(model_keys), serving_read_path],
+        asset_checks=[_silver_gold_quality(model_keys)],
+        jobs=[daily, *source_jobs.values()],
+        schedules=[schedule],
+        sensors=[landing_zone_sensor],
+        resources={"yibao": resource},
+        executor=in_process_executor,
+    )
+
+
+@lazy_definitions
+def defs() -> Definitions:
+    """Code location entry point (``dagster dev -m yibao.orchestration.definitions``)."""
+    return build_definitions()
