@@ -52,6 +52,7 @@ LABELS = {
     "unexpected_percent": "不合格比例(%)", "rows_checked": "检查行数", "reason": "原因", "line_number": "行号",
     "raw_line_masked": "原始行(脱敏)", "ingest_date": "入湖日期", "rows_read": "读取行数", "rows_landed": "入湖行数",
     "rows_quarantined": "隔离行数", "status": "状态", "expectation": "规则", "column": "字段",
+    "subject_name_masked": "对象名称(脱敏)", "amount": "涉及金额(元)", "risk_order": "风险序",
 }
 
 PCT, INT, NUM2, WAN = ".2%", ",d", ",.2f", ",.0f"
@@ -330,8 +331,9 @@ DASHBOARDS: list[dict] = [
           pie("su_status", "处理状态", "fraud_suspect", "status_name", "suspects"),
           bar("su_region", "疑点数 (按地市)", "fraud_suspect", "city_name", ["suspects"], groupby=["risk_level"], stacked=True)],
          [table("su_list", "疑点清单", "fraud_suspect",
-                columns=["suspect_id", "subject_type_name", "subject_id", "score", "model_score", "risk_level",
-                         "rule_names", "group_id", "region_name", "status_name", "evidence"],
+                columns=["suspect_id", "subject_type_name", "subject_id", "subject_name_masked", "score",
+                         "model_score", "risk_level", "rule_names", "amount", "group_id", "region_name", "status_name",
+                         "evidence"],
                 order=("score", False), limit=5000, page=20)],
      ], "widths": [[12], [3, 3, 3, 3], [4, 4, 4], [12]], "heights": [11, 16, 50, 80]},
 ]

@@ -1,26 +1,29 @@
-"""The read path: one DuckDB file whose views read the Delta tables of the warehouse.
+"""The read path: one DuckDB file holding a copy of the warehouse's gold and meta tables, and the serving views.
 
-Superset (and anyone with a DuckDB client) opens ``<data_root>/serving/yibao.duckdb`` read-only.  It
-holds no data of its own except the small code tables; every view reads the Delta table on disk with
-``delta_scan`` at query time, so a new pipeline run is visible at once.  Three schemas:
+Superset (and anyone with a DuckDB client) opens ``<data_root>/serving/yibao.duckdb`` read-only.  Three schemas:
 
-- ``gold`` and ``meta``: one view per Delta table of ``<warehouse>/gold`` and ``<warehouse>/meta``
-  (``gold.coverage_by_region`` = ``delta_scan('<warehouse>/gold/coverage_by_region')``).  A table the
-  dashboards expect but the pipeline has not produced yet becomes an *empty* view with the expected
-  columns, and columns the dashboards expect but a table lacks are added as NULL, so that Superset's
-  datasets and charts never fail (they show "no data" instead).
-- ``serving``: the views the dashboards read: Chinese names of regions and codes joined in, ID numbers
-  and names masked, comma lists unnested, and always an ``admdvs`` column where the rows belong to a
-  region, which is what row-level security filters on.
+- ``gold`` and ``meta``: one native DuckDB table per Delta table of ``<warehouse>/gold`` and
+  ``<warehouse>/meta``, copied at refresh time (``create table gold.coverage_by_region as select * from
+  delta_scan('<warehouse>/gold/coverage_by_region')``: the Delta extension reads the table's current version
+  once).  Chart queries then read DuckDB's own columnar storage instead of re-scanning Parquet through the Delta
+  extension on every query.  A table the dashboards expect but the pipeline has not produced yet becomes an
+  *empty* table with the expected columns, and columns the dashboards expect but a table lacks are added as
+  NULL, so that Superset's datasets and charts never fail (they show "no data" instead).
+- ``serving``: the views the dashboards read (over those tables): Chinese names of regions and codes joined
+  in, ID numbers and names masked, comma lists unnested, and always an ``admdvs`` column where the rows belong
+  to a region, which is what row-level security filters on.
 
-:func:`register` rebuilds the file.  It writes a new file next to the old one and renames it into place,
-so readers that hold the old file open are not disturbed and no writer lock is ever needed on the file
-Superset reads.  Run it again (``yibao serve --refresh``) after the pipeline creates new tables.
+:func:`register` rebuilds the file; the pipeline calls it as its last stage (``serving refresh``), so the
+dashboards show the data of the last run, and ``yibao serve --refresh`` does it by hand (after a pipeline run
+with ``--no-serve``, or when new tables appear).  It writes a new file next to the old one and renames it into
+place, so readers that hold the old file open keep reading a consistent snapshot, and no writer lock is ever
+needed on the file Superset reads.  ``materialise=False`` keeps the old behaviour (views over ``delta_scan``).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,9 +58,11 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("cost_per_case", DBL), ("cost_per_visit", DBL), ("fund_payment_ratio", DBL), ("oop_ratio", DBL),
         ("avg_los", DBL), ("readmission_15d_rate", DBL), ("cost_per_case_mom", DBL), ("cost_per_case_yoy", DBL),
         ("avg_los_mom", DBL), ("avg_los_yoy", DBL), ("inpatient_cases_mom", DBL), ("inpatient_cases_yoy", DBL)],
-    ("gold", "fraud_suspect"): [
-        ("suspect_id", V), ("subject_type", V), ("subject_id", V), ("score", DBL), ("risk_level", V),
-        ("rule_codes", V), ("model_score", DBL), ("group_id", V), ("evidence", V), ("status", V), ("admdvs", V)],
+    ("gold", "fraud_suspect"): [   # models/fraud/suspects.py SUSPECT_SCHEMA (status 待核查/核查中/已确认/已排除)
+        ("suspect_id", V), ("subject_type", V), ("subject_id", V), ("subject_name", V), ("region", V),
+        ("score", DBL), ("risk_level", V), ("rank", INT), ("rule_codes", V), ("rule_names", V), ("model_score", DBL),
+        ("anomaly_score", DBL), ("group_id", V), ("amount", DBL), ("evidence", V), ("explanation", V), ("status", V),
+        ("model_version", V), ("scored_at", TS)],
     ("meta", "quality_score"): [
         ("run_id", V), ("run_time", TS), ("layer", V), ("source", V), ("batch_id", V), ("tables", INT),
         ("expectations", INT), ("passed", INT), ("blocking_failed", INT), ("warning_failed", INT),
@@ -93,8 +98,9 @@ CODES: dict[str, dict[str, str]] = {
     "subject_type": {"person": "参保人", "psn": "参保人", "institution": "定点机构", "fixmedins": "定点机构",
                      "practitioner": "医保医师", "prac": "医保医师", "group": "团伙", "setl": "结算单",
                      "settlement": "结算单"},
+    # gold.fraud_suspect writes the Chinese statuses (待核查 / 核查中 / 已确认 / 已排除), which pass through unchanged
     "status": {"new": "待核查", "open": "待核查", "pending": "待核查", "assigned": "核查中", "in_review": "核查中",
-               "reviewing": "核查中", "confirmed": "确认违规", "dismissed": "排除疑点", "closed": "已办结"},
+               "reviewing": "核查中", "confirmed": "已确认", "dismissed": "已排除", "excluded": "已排除"},
     "source": {"medins": "医保核心业务系统", "national": "国家医保信息平台", "police": "公安",
                "civil_affairs": "民政", "tax": "税务", "health": "卫健", "hrss": "人社"},
     "risk_order": {"严重": "4", "中等": "3", "一般": "2", "正常": "1"},
@@ -197,12 +203,17 @@ def serving_views() -> dict[str, str]:
                {case('m.hosp_lv', 'hosp_lv')} as hosp_lv_name,
                strptime(CAST(m.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date
         from gold.medical_service_indicators m {j}"""
-    g, j = _geo("s.admdvs")
+    g, j = _geo("s.region")
     v["fraud_suspect"] = f"""
         select s.suspect_id, s.subject_type, {case('s.subject_type', 'subject_type')} as subject_type_name,
-               s.subject_id, s.score, s.risk_level, s.rule_codes, {names_list('s.rule_codes', 'rule')} as rule_names,
-               s.model_score, s.group_id, CAST(s.evidence AS VARCHAR) as evidence, s.status,
-               {case('s.status', 'status')} as status_name, s.admdvs, {g}
+               s.subject_id,
+               case when s.subject_type = 'person' then {MASK_NAME.format(c='s.subject_name')} else s.subject_name end
+                   as subject_name_masked,
+               s.score, s.risk_level,
+               case s.risk_level when '高' then 3 when '中' then 2 when '低' then 1 else 0 end as risk_order,
+               s.rule_codes, coalesce(nullif(s.rule_names, ''), {names_list('s.rule_codes', 'rule')}) as rule_names,
+               s.model_score, s.group_id, s.amount, CAST(s.evidence AS VARCHAR) as evidence, s.status,
+               {case('s.status', 'status')} as status_name, s.region as admdvs, {g}
         from gold.fraud_suspect s {j}"""
     v["fraud_suspect_rule"] = f"""
         select s.suspect_id, s.subject_type_name, s.risk_level, s.status_name, s.score, s.admdvs, s.region_name,
@@ -236,9 +247,11 @@ def serving_views() -> dict[str, str]:
 class Registration:
     path: Path
     found: list[str] = field(default_factory=list)      # schema.table read from Delta
-    stubbed: list[str] = field(default_factory=list)    # expected but absent: empty views
+    stubbed: list[str] = field(default_factory=list)    # expected but absent (or unreadable): empty tables
     unreadable: list[str] = field(default_factory=list)  # present but DuckDB cannot read it (with the error)
     serving: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)   # schema.table -> rows copied
+    seconds: float = 0.0
 
 
 def extension_dir(data_root: Path) -> Path:
@@ -285,8 +298,12 @@ def _load_divisions(con, warehouse: Path) -> None:
                 "all_varchar = true)")
 
 
-def register(data_root: Path, warehouse: Path, db_path: Path | None = None) -> Registration:
-    """(Re)build the DuckDB file of the read path; returns what it found and what it stubbed."""
+def register(data_root: Path, warehouse: Path, db_path: Path | None = None, materialise: bool = True) -> Registration:
+    """(Re)build the DuckDB file of the read path; returns what it found and what it stubbed.
+
+    ``materialise=False`` makes ``gold.*`` / ``meta.*`` views over ``delta_scan`` instead of copies (the file
+    stays tiny, every query reads Parquet: only for comparisons and warehouses too big to copy).
+    """
     import duckdb
 
     data_root = Path(data_root).resolve()
@@ -298,6 +315,7 @@ def register(data_root: Path, warehouse: Path, db_path: Path | None = None) -> R
     for p in (tmp, Path(str(tmp) + ".wal")):
         p.unlink(missing_ok=True)
     reg = Registration(db_path)
+    started = time.perf_counter()
     con = duckdb.connect(str(tmp), config=duckdb_config(data_root))
     try:
         install_delta_extension(con, data_root)
@@ -322,10 +340,21 @@ def register(data_root: Path, warehouse: Path, db_path: Path | None = None) -> R
                     reg.unreadable.append(f"{schema}.{table}: {str(e).splitlines()[0]}")
             if have is not None:
                 extra = [f'CAST(NULL AS {t}) as "{c}"' for c, t in EXPECTED.get(key, []) if c not in have]
-                con.execute(f"create or replace view {name} as select *{''.join(', ' + e for e in extra)} from {scan}")
+                # materialised: a native DuckDB copy of the Delta table's current version, so that chart
+                # queries never re-scan Parquet through the Delta extension
+                kind = "table" if materialise else "view"
+                try:
+                    con.execute(f"create or replace {kind} {name} as select *{''.join(', ' + e for e in extra)} "
+                                f"from {scan}")
+                except duckdb.Error as e:
+                    reg.unreadable.append(f"{schema}.{table}: {str(e).splitlines()[0]}")
+                    have = None
+            if have is not None:
                 reg.found.append(f"{schema}.{table}")
+                if materialise:
+                    reg.rows[f"{schema}.{table}"] = con.execute(f"select count(*) from {name}").fetchone()[0]
             elif key in EXPECTED:
-                con.execute(f"create or replace view {name} as {_stub(EXPECTED[key])}")
+                con.execute(f"create or replace table {name} as {_stub(EXPECTED[key])}")
                 reg.stubbed.append(f"{schema}.{table}")
         for view, sql in serving_views().items():
             con.execute(f"create or replace view serving.{view} as {sql}")
@@ -335,6 +364,7 @@ def register(data_root: Path, warehouse: Path, db_path: Path | None = None) -> R
     finally:
         con.close()
     os.replace(tmp, db_path)
+    reg.seconds = time.perf_counter() - started
     return reg
 
 

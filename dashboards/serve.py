@@ -200,7 +200,8 @@ def setup(data_root: Path, warehouse: Path, db_uri: str | None = None, log=print
     t = time.time()
     reg = readpath.register(data_root, warehouse)
     timings["read_path_s"] = round(time.time() - t, 1)
-    log(f"read path {reg.path}: {len(reg.found)} Delta tables, {len(reg.stubbed)} not produced yet "
+    log(f"read path {reg.path}: {len(reg.found)} Delta tables copied ({sum(reg.rows.values()):,} rows, "
+        f"{reg.seconds:.1f} s), {len(reg.stubbed)} not produced yet "
         f"({', '.join(reg.stubbed) or '-'})" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
     env = superset_env(data_root, db_uri)
     superset = str(venv / "bin" / "superset")

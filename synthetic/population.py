@@ -157,6 +157,9 @@ def life_events(rng, ctx: Context, P: pd.DataFrame) -> None:
     dead = (rng.random(n) < p_die) & ~P["newborn"].to_numpy() & ((stas == "1") | ~local)
     death_date = np.full(n, np.datetime64("NaT", "D"), dtype="datetime64[D]")
     death_date[dead] = ref - _days(rng.integers(20, 1000, dead.sum()))
+    # nobody dies before being born: young children die between birth and the reference date
+    born = P["brdy"].to_numpy().astype("datetime64[D]")
+    death_date[dead] = np.minimum(np.maximum(death_date[dead], born[dead] + DAY), ref - DAY)
     patterns = np.array(["PCHM", "PCH", "H", "C", "P", "M", "CH", "PM"], dtype=object)
     pat = np.full(n, "", dtype=object)
     pat[dead] = rng.choice(patterns, dead.sum(), p=[0.55, 0.12, 0.06, 0.06, 0.06, 0.05, 0.05, 0.05])

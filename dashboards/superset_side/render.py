@@ -49,10 +49,16 @@ def render(page, url, slug, shot, timeout_s=90):
                 js = resp.json()
             except Exception:
                 js = {"error": resp.text()[:500]}
-            responses.append({"slice_id": slice_id, "status": resp.status, "json": js})
+            try:   # milliseconds from sending the request to the end of the response: the server's share
+                tm = resp.request.timing
+                data_ms = tm["responseEnd"] - tm["requestStart"] if tm["responseEnd"] > 0 else None
+            except Exception:
+                data_ms = None
+            responses.append({"slice_id": slice_id, "status": resp.status, "json": js, "data_ms": data_ms,
+                              "at_s": time.time() - t0})
 
-    page.on("response", on_response)
     t0 = time.time()
+    page.on("response", on_response)
     r = page.goto(f"{url}/superset/dashboard/{slug}/?standalone=1", wait_until="domcontentloaded")
     status = r.status if r else None
     meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
@@ -81,8 +87,14 @@ def render(page, url, slug, shot, timeout_s=90):
         first = res[0] if res else {}
         charts[str(x["slice_id"])] = {
             "status": x["status"], "error": (js.get("message") or js.get("errors") or first.get("error")) if isinstance(js, dict) else None,
-            "slice_name": names.get(str(x["slice_id"])), "rowcount": first.get("rowcount"), "colnames": first.get("colnames"), "data": (first.get("data") or [])[:200]}
+            "slice_name": names.get(str(x["slice_id"])), "rowcount": first.get("rowcount"), "colnames": first.get("colnames"), "data": (first.get("data") or [])[:200],
+            "data_s": round(x["data_ms"] / 1000, 3) if x.get("data_ms") is not None else None}
+    data_s = [c["data_s"] for c in charts.values() if c.get("data_s") is not None]
+    first_at = min((x["at_s"] - (x["data_ms"] or 0) / 1000 for x in responses), default=None)
     return {"slug": slug, "http_status": status, "n_charts": n_charts, "load_s": round(load_s, 2),
+            # when the first chart request went out (front-end bootstrap), and the slowest chart data request
+            "first_chart_request_s": round(first_at, 2) if first_at is not None else None,
+            "max_chart_data_s": max(data_s) if data_s else None,
             "charts": charts, "dom_errors": dom_errors, "screenshot": shot}
 
 
