@@ -59,7 +59,7 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     from yibao.fraud import run_fraud
     from yibao.ingestion.ingest import ingest
     from yibao.quality import run_quality
-    from yibao.transform import build
+    from yibao.transform import run_dbt
 
     summary = PipelineSummary()
     ing = _timed(summary, "ingest", lambda: ingest(settings, landing), on_stage)
@@ -72,8 +72,10 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     summary.tables_held = [t.table for t in q.held]
 
     try:
-        _timed(summary, "transform (dbt)", lambda: build(settings), on_stage)
-    except RuntimeError as exc:   # build() raises when a model or a test fails
+        # one `dbt build` (seed + run + test); --quiet: only errors reach the console, the full log is in
+        # <warehouse>/_dbt/logs
+        _timed(summary, "transform (dbt)", lambda: run_dbt(settings, ["--quiet", "build"]), on_stage)
+    except RuntimeError as exc:   # run_dbt raises when a model or a test fails
         summary.dbt_ok = False
         summary.errors.append(f"dbt build failed: {exc}")
         return summary
