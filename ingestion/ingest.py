@@ -89,17 +89,17 @@ class Ledger:
         self.batches = {(r.source, r.batch_id): r for r in cat.read("meta", "ingest_batch").collect()}
         self.logs = {(r.source, r.batch_id, r.source_table): r for r in cat.read("meta", "ingest_log").collect()}
 
+    def _put(self, table: str, ddl: str, keys: tuple[str, ...], cache: dict, row: dict) -> None:
+        """Upsert one state row (columns not given are null) and keep the in-memory copy in step."""
+        full = Row(**({c.split(" ")[0]: None for c in ddl.split(", ")} | row))
+        self.cat.upsert(self.cat.spark.createDataFrame([full], ddl), "meta", table, list(keys))
+        cache[tuple(row[k] for k in keys)] = full
+
     def put_batch(self, **row) -> None:
-        full = {k.split(" ")[0]: None for k in BATCH_DDL.split(", ")} | row
-        self.cat.upsert(self.cat.spark.createDataFrame([Row(**full)], BATCH_DDL), "meta", "ingest_batch",
-                        ["source", "batch_id"])
-        self.batches[(row["source"], row["batch_id"])] = Row(**full)
+        self._put("ingest_batch", BATCH_DDL, ("source", "batch_id"), self.batches, row)
 
     def put_log(self, **row) -> None:
-        full = {k.split(" ")[0]: None for k in LOG_DDL.split(", ")} | row
-        self.cat.upsert(self.cat.spark.createDataFrame([Row(**full)], LOG_DDL), "meta", "ingest_log",
-                        ["source", "batch_id", "source_table"])
-        self.logs[(row["source"], row["batch_id"], row["source_table"])] = Row(**full)
+        self._put("ingest_log", LOG_DDL, ("source", "batch_id", "source_table"), self.logs, row)
 
     def latest_applied(self, source: str) -> str | None:
         ids = [b for (s, b), r in self.batches.items() if s == source and r.status == "applied"]
