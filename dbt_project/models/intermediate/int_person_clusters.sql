@@ -35,21 +35,26 @@ l0 as (
            (r.certno is not null or ba.anchor_certno is not null) as fixed
     from rec r left join best_anchor ba on ba.record_id = r.record_id
 ),
--- each node is its own neighbour, so one round reads the previous labels once (the plan stays linear)
+-- Propagation runs on the records that have an edge only (the few ID-less matches), not on every record:
+-- a record without an edge keeps its l0 label whatever the number of rounds.
+-- Each node is its own neighbour, so one round reads the previous labels once (the plan stays linear).
 nbr as (
-    select a, b from edges union select b, a from edges union select record_id, record_id from l0
+    select a, b from edges union select b, a from edges union select a, a from edges union select b, b from edges
+),
+p0 as (
+    select l0.record_id, l0.label from l0 join (select distinct a as record_id from nbr) n on n.record_id = l0.record_id
 ),
 {% for i in range(1, var('fs_max_iterations') | int + 1) %}
-l{{ i }} as (
+p{{ i }} as (
     select n.a as record_id, min(x.label) as label
-    from nbr n join l{{ i - 1 }} x on x.record_id = n.b
+    from nbr n join p{{ i - 1 }} x on x.record_id = n.b
     group by n.a
 ),
 {% endfor %}
 labelled as (
     -- anchored records and records attached to an anchor keep their own label
-    select l0.record_id, case when l0.fixed then l0.label else lf.label end as label
-    from l0 join l{{ var('fs_max_iterations') }} lf on lf.record_id = l0.record_id
+    select l0.record_id, case when l0.fixed or pf.label is null then l0.label else pf.label end as label
+    from l0 left join p{{ var('fs_max_iterations') }} pf on pf.record_id = l0.record_id
 ),
 final as (
     select f.record_id, f.label as cluster_key, r.certno,

@@ -7,8 +7,14 @@ with act as (
     from {{ ref('int_person_enrollment') }}
     where is_basic and in_region and is_active and person_id is not null
 ),
+-- only persons with two or more active enrollments can be duplicates (a few percent of everyone): the
+-- distinct counts and sets below then run on those rows only
+multi as (
+    select a.* from act a
+    join (select person_id from act group by person_id having count(*) > 1) m on m.person_id = a.person_id
+),
 per_type as (
-    select person_id, insutype, count(distinct insu_pool) as n_pools from act group by person_id, insutype
+    select person_id, insutype, count(distinct insu_pool) as n_pools from multi group by person_id, insutype
 ),
 agg as (
     select a.person_id,
@@ -17,7 +23,7 @@ agg as (
            array_join(array_sort(collect_set(a.insutype)), ',') as insutypes,
            array_join(array_sort(collect_set(a.insu_admdvs)), ',') as insu_admdvs_list,
            array_join(array_sort(collect_set(a.psn_no)), ',') as psn_nos
-    from act a join per_type pt on pt.person_id = a.person_id and pt.insutype = a.insutype
+    from multi a join per_type pt on pt.person_id = a.person_id and pt.insutype = a.insutype
     group by a.person_id
 )
 select person_id, insutypes, insu_admdvs_list,
