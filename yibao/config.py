@@ -13,6 +13,9 @@ Precedence: environment > TOML file > default.  ``yibao config`` prints the effe
 | table_format       | YIBAO_TABLE_FORMAT      | delta                      | delta, or parquet for a JVM Spark without Delta|
 | reference_date     | YIBAO_REFERENCE_DATE    | 2026-11-01                 | the date indicators and populations refer to   |
 | session_timeout_s  | YIBAO_SESSION_TIMEOUT_S | 86400                      | idle timeout of the embedded engine session    |
+| engine_memory_gib  | YIBAO_ENGINE_MEMORY_GIB | 0 (auto: 40% of RAM)       | embedded engine's query memory; above it joins,|
+|                    |                         |                            | sorts and aggregates spill to spill_dir        |
+| spill_dir          | YIBAO_SPILL_DIR         | <data_root>/spill          | where the embedded engine spills               |
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class Settings:
     table_format: str = "delta"
     reference_date: date = date(2026, 11, 1)
     session_timeout_s: int = 86400
+    engine_memory_gib: float = 0.0
+    spill_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:
@@ -43,6 +48,17 @@ class Settings:
     @property
     def landing(self) -> Path:
         return Path(self.landing_root or Path(self.data_root) / "landing").resolve()
+
+    @property
+    def spill(self) -> Path:
+        return Path(self.spill_dir or Path(self.data_root) / "spill").resolve()
+
+    @property
+    def engine_memory_bytes(self) -> int:
+        """The embedded engine's memory pool: the setting, or 40% of this machine's RAM."""
+        if self.engine_memory_gib > 0:
+            return int(self.engine_memory_gib * 2**30)
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.4)
 
     @property
     def warehouse(self) -> Path:
@@ -55,6 +71,8 @@ class Settings:
         d = {k: ("" if v is None else str(v)) for k, v in asdict(self).items()}
         d["landing (effective)"] = str(self.landing)
         d["warehouse (effective)"] = str(self.warehouse)
+        d["spill_dir (effective)"] = str(self.spill)
+        d["engine_memory (effective, GiB)"] = f"{self.engine_memory_bytes / 2**30:.1f}"
         return d
 
 
@@ -66,18 +84,22 @@ _ENV = {
     "table_format": "YIBAO_TABLE_FORMAT",
     "reference_date": "YIBAO_REFERENCE_DATE",
     "session_timeout_s": "YIBAO_SESSION_TIMEOUT_S",
+    "engine_memory_gib": "YIBAO_ENGINE_MEMORY_GIB",
+    "spill_dir": "YIBAO_SPILL_DIR",
 }
 
 
 def _coerce(name: str, value):
     if value in (None, ""):
         return None if name != "spark_remote" else ""
-    if name in ("data_root", "landing_root", "warehouse_root"):
+    if name in ("data_root", "landing_root", "warehouse_root", "spill_dir"):
         return Path(value)
     if name == "reference_date":
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     if name == "session_timeout_s":
         return int(value)
+    if name == "engine_memory_gib":
+        return float(value)
     return str(value)
 
 

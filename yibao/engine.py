@@ -13,6 +13,7 @@ Sail keeps its catalog in memory, so the catalog is rebuilt from the tables on d
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -31,6 +32,12 @@ _state: dict = {"spark": None, "server": None, "remote": None}
 def _start_embedded_sail(settings: Settings) -> str:
     """Start Sail in this process and return the Spark Connect URL of one fixed session."""
     os.environ.setdefault("SAIL_SPARK__SESSION_TIMEOUT_SECS", str(settings.session_timeout_s))
+    # Bounded memory: with the default unbounded pool Sail holds every join and aggregate in RAM (19.8 GiB
+    # for the dbt build at 1M persons); the fair pool makes sorts, aggregates and repartitions spill instead.
+    settings.spill.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__TYPE", "fair")
+    os.environ.setdefault("SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE", str(settings.engine_memory_bytes))
+    os.environ.setdefault("SAIL_RUNTIME__TEMPORARY_FILES__PATHS", json.dumps([str(settings.spill)]))
     from pysail.spark import SparkConnectServer
 
     server = SparkConnectServer(ip="127.0.0.1", port=0)
