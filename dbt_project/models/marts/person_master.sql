@@ -33,13 +33,23 @@ agg as (
            min_by(tel, case when tel is not null then ord_latest end) as tel,
            min(case when death_evidence <= {{ ref_date() }} then death_evidence end) as death_date,
            bool_or(death_evidence is not null and (death_evidence <= {{ ref_date() }} or death_evidence = date'9999-12-31')) as is_deceased,
-           array_join(array_sort(collect_set(concat(source, '.', source_table))), ',') as sources,
-           count(*) as n_records,
-           count(distinct case when source_table = 'psn_info' then source_key end) as n_psn_no
+           count(*) as n_records
     from r
     group by person_id
+),
+-- the distinct lists and counts come from their own small group-bys: distinct aggregates inside the wide
+-- aggregate above made it ~60x slower on the engine (128 s vs 2 s at 300k persons)
+src as (
+    select person_id, array_join(array_sort(collect_list(src)), ',') as sources
+    from (select distinct person_id, concat(source, '.', source_table) as src from r) x
+    group by person_id
+),
+psn as (
+    select person_id, count(*) as n_psn_no
+    from (select distinct person_id, source_key from r where source_table = 'psn_info' and source_key is not null) x
+    group by person_id
 )
-select person_id,
+select agg.person_id,
        certno,
        psn_name,
        coalesce(gend_police, case when certno is not null then {{ certno_sex('certno') }} end, gend_any) as gend,
@@ -53,7 +63,9 @@ select person_id,
        death_date,
        hsreg_stas,
        has_valid_resd_permit,
-       sources,
+       src.sources,
        n_records,
-       n_psn_no
+       coalesce(psn.n_psn_no, 0) as n_psn_no
 from agg
+left join src on src.person_id = agg.person_id
+left join psn on psn.person_id = agg.person_id
