@@ -2,13 +2,17 @@
 
 Settlement level (the unit the audits label), with the context of the insured person, the institution and
 the practitioner, peer-normalised by med_type × hospital level × institution type, plus graph features and
-the settlement's rule hits.  Person, institution and practitioner profiles are aggregates of the same.
+the settlement's rule hits.  Person, institution and practitioner profiles are aggregates of the same,
+also computed on the engine (:data:`PROFILES`).  Nothing here brings settlement rows to the client: the
+pipeline materialises the features once (``silver.fraud_settlement_features``) and scores them in place.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from yibao.fraud.config import sql_list
 
@@ -49,8 +53,31 @@ FEATURES = {
 FEATURE_COLUMNS = list(FEATURES)
 
 
-def settlement_features(spark: SparkSession, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame) -> pd.DataFrame:
-    """One row per counted settlement: setl_id, person_id, fixmedins_code, atddr_no, begndate + FEATURE_COLUMNS."""
+GRAPH_SCHEMA = T.StructType([T.StructField("person_id", T.StringType()), T.StructField("g_degree", T.DoubleType()),
+                             T.StructField("g_strength", T.DoubleType()), T.StructField("g_community_size", T.DoubleType())])
+NRULES_SCHEMA = T.StructType([T.StructField("setl_id", T.StringType()), T.StructField("n_rules", T.DoubleType())])
+KEY_COLUMNS = ["setl_id", "person_id", "fixmedins_code", "atddr_no", "begndate", "med_type"]
+
+
+def rules_per_settlement(hits: pd.DataFrame) -> pd.DataFrame:
+    """setl_id, n_rules: distinct rules whose person hits name the settlement (bounded: the hit list)."""
+    if not len(hits):
+        return pd.DataFrame({"setl_id": pd.Series(dtype=str), "n_rules": pd.Series(dtype=float)})
+    per = hits[hits.subject_type == "person"].explode("setl_ids").dropna(subset=["setl_ids"])
+    n = per.groupby("setl_ids").rule_code.nunique()
+    return pd.DataFrame({"setl_id": n.index.astype(str), "n_rules": n.to_numpy().astype(float)})
+
+
+def _upload(spark: SparkSession, df: pd.DataFrame, schema: T.StructType) -> DataFrame:
+    rows = [tuple(None if pd.isna(v) else (str(v) if isinstance(f.dataType, T.StringType) else float(v))
+                  for v, f in zip(r, schema.fields)) for r in df[schema.fieldNames()].itertuples(index=False)]
+    return spark.createDataFrame(rows, schema)
+
+
+def settlement_features(spark: SparkSession, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame) -> DataFrame:
+    """One row per counted settlement, on the engine (not materialised): KEY_COLUMNS + FEATURE_COLUMNS (doubles,
+    missing = 0).  ``hits`` and ``graph_feats`` are the client's rule hits and per-person graph features (both
+    bounded by the hit list / the reduced co-visit graph); they are joined in on the engine."""
     r04 = cfg["rules"]["R04_GENDER_ITEM"]
     r07 = cfg["rules"]["R07_IDLE_BED"]
     ip = sql_list(cfg["common"]["inpatient_med_types"])
@@ -121,34 +148,37 @@ def settlement_features(spark: SparkSession, cfg: dict, hits: pd.DataFrame, grap
         left join fr_person pm on pm.person_id = w.person_id
         left join person p on p.person_id = w.person_id
         left join inst i on i.fixmedins_code = w.fixmedins_code
-        left join doc dc on dc.atddr_no = w.atddr_no""").toPandas()
+        left join doc dc on dc.atddr_no = w.atddr_no""")
     # graph features (per person) and rule hits (per settlement)
-    df = df.merge(graph_feats, on="person_id", how="left")
-    if len(hits):
-        per = hits[hits.subject_type == "person"].explode("setl_ids").dropna(subset=["setl_ids"])
-        n = per.groupby("setl_ids").rule_code.nunique().rename("n_rules")
-        df = df.merge(n, left_on="setl_id", right_index=True, how="left")
-    else:
-        df["n_rules"] = 0
-    for c in FEATURE_COLUMNS:
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float).fillna(0.0)
-    # the engine returns rows in no fixed order; a fixed order keeps the models reproducible
-    return df.sort_values("setl_id", kind="stable").reset_index(drop=True)
+    gf = graph_feats if len(graph_feats) else pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())
+    df = df.join(_upload(spark, gf, GRAPH_SCHEMA), on="person_id", how="left")
+    df = df.join(_upload(spark, rules_per_settlement(hits), NRULES_SCHEMA), on="setl_id", how="left")
+    return df.select(*KEY_COLUMNS, *[F.coalesce(F.col(c).cast("double"), F.lit(0.0)).alias(c) for c in FEATURE_COLUMNS])
 
 
-def profiles(sf: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Person, institution and practitioner profiles (anomaly-model inputs) from the settlement features."""
-    person = sf.groupby("person_id").agg(
-        n_setl=("setl_id", "size"), medfee=("medfee", "sum"), max_fee=("medfee", "max"),
-        cost_ratio=("cost_ratio_peer", "mean"), max_win30=("win30", "max"), cross=("cross_region", "mean"),
-        n_inst=("p_n_inst", "max"), inpatient=("is_inpatient", "sum"), los=("los_days", "sum"),
-        dup=("dup_lines", "sum"), drug_share=("drug_share", "mean"), g_strength=("g_strength", "max"),
-        g_community_size=("g_community_size", "max"), age=("age", "max")).reset_index()
-    inst = sf.groupby("fixmedins_code").agg(
-        n_setl=("setl_id", "size"), n_persons=("person_id", "nunique"), cost_ratio=("cost_ratio_peer", "mean"),
-        fund_ratio=("fund_ratio", "mean"), los=("los_days", "mean"), drug_share=("drug_share", "mean"),
-        lines=("n_lines", "mean"), cross=("cross_region", "mean"), inpatient=("is_inpatient", "mean")).reset_index()
-    doc = sf[sf.atddr_no.notna()].groupby("atddr_no").agg(
-        n_setl=("setl_id", "size"), n_persons=("person_id", "nunique"), cost_ratio=("cost_ratio_peer", "mean"),
-        drug_share=("drug_share", "mean"), lines=("n_lines", "mean"), g_strength=("g_strength", "mean")).reset_index()
-    return {"person": person, "institution": inst, "practitioner": doc}
+# Profiles (anomaly-model inputs): kind -> (key column, [(profile column, SQL aggregate over the settlement features)])
+PROFILES = {
+    "person": ("person_id", [
+        ("n_setl", "count(*)"), ("medfee", "sum(medfee)"), ("max_fee", "max(medfee)"),
+        ("cost_ratio", "avg(cost_ratio_peer)"), ("max_win30", "max(win30)"), ("cross", "avg(cross_region)"),
+        ("n_inst", "max(p_n_inst)"), ("inpatient", "sum(is_inpatient)"), ("los", "sum(los_days)"),
+        ("dup", "sum(dup_lines)"), ("drug_share", "avg(drug_share)"), ("g_strength", "max(g_strength)"),
+        ("g_community_size", "max(g_community_size)"), ("age", "max(age)")]),
+    "institution": ("fixmedins_code", [
+        ("n_setl", "count(*)"), ("n_persons", "count(distinct person_id)"), ("cost_ratio", "avg(cost_ratio_peer)"),
+        ("fund_ratio", "avg(fund_ratio)"), ("los", "avg(los_days)"), ("drug_share", "avg(drug_share)"),
+        ("lines", "avg(n_lines)"), ("cross", "avg(cross_region)"), ("inpatient", "avg(is_inpatient)")]),
+    "practitioner": ("atddr_no", [
+        ("n_setl", "count(*)"), ("n_persons", "count(distinct person_id)"), ("cost_ratio", "avg(cost_ratio_peer)"),
+        ("drug_share", "avg(drug_share)"), ("lines", "avg(n_lines)"), ("g_strength", "avg(g_strength)")]),
+}
+
+
+def profiles(features: DataFrame) -> dict[str, tuple[str, list[str], DataFrame]]:
+    """kind -> (key, profile columns, engine DataFrame of one row per key) from the settlement features."""
+    out = {}
+    for kind, (key, aggs) in PROFILES.items():
+        df = features.where(F.col(key).isNotNull()).groupBy(key).agg(
+            *[F.expr(expr).cast("double").alias(name) for name, expr in aggs])
+        out[kind] = (key, [name for name, _ in aggs], df)
+    return out

@@ -13,6 +13,10 @@ reported as a percentile (0–1).
 
 Artefacts: ``<data_root>/models/fraud/<version>/model.joblib`` + ``metrics.json`` + ``test_predictions.parquet``,
 and one row per version in ``meta.fraud_model_version``.
+
+Fitting happens on the client on bounded data (the labelled settlements, capped by ``max_labels``; samples of
+at most ``max_profile_rows`` profile rows); scoring happens on the engine (:func:`score_settlements`,
+:func:`score_profiles`: ``mapInPandas`` with the fitted models in the closure).
 """
 
 from __future__ import annotations
@@ -39,10 +43,13 @@ class ModelResult:
     version: str
     path: Path
     metrics: dict
-    setl_scores: pd.DataFrame                 # setl_id, p
+    model: object = None                      # calibrated classifier (None without enough labels)
+    medians: pd.Series | None = None          # training medians (occlusion)
+    iso_models: dict = field(default_factory=dict)   # kind -> (IsolationForest, profile columns)
+    anomaly_ref: dict = field(default_factory=dict)  # kind -> sorted anomaly scores of the fitting sample
+    # filled by the pipeline after scoring on the engine, for the suspects only (bounded):
+    setl_scores: pd.DataFrame | None = None   # setl_id, person_id, p
     anomaly: dict[str, pd.DataFrame] = field(default_factory=dict)   # kind -> key, anomaly_pct
-    model: object = None
-    medians: pd.Series | None = None
 
 
 def models_root(settings) -> Path:
@@ -87,9 +94,33 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict:
     return m
 
 
-def train(sf: pd.DataFrame, labels: pd.DataFrame, cfg: dict, settings) -> ModelResult:
+def sample_key(keys: pd.Series) -> np.ndarray:
+    """A fixed pseudo-random order of keys (pandas' seeded hash): deterministic samples of labels."""
+    return pd.util.hash_pandas_object(keys.astype(str), index=False).to_numpy()
+
+
+def cap_labels(labels: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """At most ``model.max_labels`` labels: the ones with the smallest :func:`sample_key` of setl_id (a uniform,
+    deterministic sample across audit dates and sources).  Labels are a small fraction of settlements; the
+    cap only keeps the client's memory bounded if that ever stops being true."""
+    cap = int(cfg["model"].get("max_labels", 0) or 0)
+    if cap <= 0 or len(labels) <= cap:
+        return labels
+    keep = np.argsort(sample_key(labels.setl_id), kind="stable")[:cap]
+    return labels.iloc[np.sort(keep)].reset_index(drop=True)
+
+
+def train(labelled: pd.DataFrame, labels: pd.DataFrame, profile_samples: dict[str, tuple[str, list[str], pd.DataFrame]],
+          cfg: dict, settings, n_settlements: int) -> ModelResult:
+    """Fit the models on the client, on bounded data.
+
+    ``labelled``: the settlement features (KEY_COLUMNS + FEATURE_COLUMNS) of the labelled settlements, sorted by
+    setl_id; ``labels``: :func:`labels_from` (capped by :func:`cap_labels`); ``profile_samples``: kind -> (key,
+    columns, the profile rows of a deterministic sample of at most ``model.max_profile_rows`` keys, sorted by
+    key).  Scoring every settlement and profile happens on the engine (:func:`score_settlements`,
+    :func:`score_profiles`) with the models returned here."""
     mc = cfg["model"]
-    data = sf.merge(labels, on="setl_id", how="inner")
+    data = labelled.merge(labels, on="setl_id", how="inner")
     audit = data[data.source == "audit"].sort_values("label_date")
     cut_idx = int(len(audit) * (1 - float(mc["test_fraction"])))
     cutoff = audit.label_date.iloc[cut_idx] if len(audit) else pd.Timestamp.max
@@ -116,41 +147,91 @@ def train(sf: pd.DataFrame, labels: pd.DataFrame, cfg: dict, settings) -> ModelR
     allX, ally = data[FEATURE_COLUMNS].to_numpy(), data.y.to_numpy()
     model = _classifier(cfg, int(ally.sum())).fit(allX, ally) if ally.sum() >= 2 and (ally == 0).sum() >= 2 else None
     medians = pd.Series(np.median(allX, axis=0) if len(allX) else 0.0, index=FEATURE_COLUMNS)
-    p_all = model.predict_proba(sf[FEATURE_COLUMNS].to_numpy())[:, 1] if model is not None else np.zeros(len(sf))
-    setl_scores = pd.DataFrame({"setl_id": sf.setl_id, "person_id": sf.person_id, "p": p_all})
     # global explanation: mean occlusion effect on the test set
     if model is not None and len(test):
         eff = occlusion(model, medians, test[FEATURE_COLUMNS])
         metrics["feature_effect_test"] = {k: float(v) for k, v in eff.abs().mean().sort_values(ascending=False).items()}
-    # unsupervised anomaly models
-    from yibao.fraud.features import profiles
-
-    anomaly, iso_models = {}, {}
-    for kind, prof in profiles(sf).items():
-        key = prof.columns[0]
-        cols = [c for c in prof.columns if c != key]
+    # unsupervised anomaly models, fitted on the (sampled) profiles; the sample's own scores are the reference
+    # distribution that turns any profile's score into a percentile (exactly pandas' rank(pct=True) when the
+    # sample is the whole population)
+    iso_models, anomaly_ref = {}, {}
+    for kind, (key, cols, prof) in profile_samples.items():
         if len(prof) < 10:
-            anomaly[kind] = prof[[key]].assign(anomaly_pct=0.0)
             continue
+        Xp = prof[cols].fillna(0).to_numpy()
         iso = IsolationForest(n_estimators=200, contamination=float(mc["isolation_contamination"]),
-                              random_state=int(mc["random_state"])).fit(prof[cols].fillna(0).to_numpy())
-        s = -iso.score_samples(prof[cols].fillna(0).to_numpy())
-        anomaly[kind] = prof[[key]].assign(anomaly_pct=pd.Series(s).rank(pct=True).to_numpy(), anomaly_raw=s)
+                              random_state=int(mc["random_state"])).fit(Xp)
         iso_models[kind] = (iso, cols)
+        anomaly_ref[kind] = np.sort(-iso.score_samples(Xp))
     # version and artefacts
     fp = hashlib.sha256(pd.util.hash_pandas_object(data[["setl_id", "y"]], index=False).values.tobytes()).hexdigest()[:8]
     version = f"{mc['version_prefix']}{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S')}-{fp}"
     path = models_root(settings) / version
     path.mkdir(parents=True, exist_ok=True)
     metrics.update(version=version, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   n_settlements_scored=int(len(sf)),
-                   anomaly_contamination=float(mc["isolation_contamination"]))
+                   n_settlements_scored=int(n_settlements),
+                   anomaly_contamination=float(mc["isolation_contamination"]),
+                   anomaly_fit_rows={k: int(len(v)) for k, v in anomaly_ref.items()})
     joblib.dump({"version": version, "classifier": model, "features": FEATURE_COLUMNS, "medians": medians,
-                 "isolation_forests": iso_models, "config_model": dict(mc)}, path / "model.joblib")
+                 "isolation_forests": iso_models, "anomaly_reference": anomaly_ref, "config_model": dict(mc)},
+                path / "model.joblib")
     (path / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2, default=str))
     if len(test_pred):
         test_pred.to_parquet(path / "test_predictions.parquet", index=False)
-    return ModelResult(version, path, metrics, setl_scores, anomaly, model, medians)
+    return ModelResult(version, path, metrics, model, medians, iso_models, anomaly_ref)
+
+
+# ------------------------------------------------------------------------------- scoring on the engine
+# The functions below return closures that the engine runs on each partition (mapInPandas); the fitted models
+# travel pickled by value inside them.  One OpenMP/BLAS thread per engine task: the engine already runs one
+# task per core, and OpenMP limits are per thread, so the limit is set inside the task.
+
+def _settlement_scorer(model):
+    def score(batches):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            for b in batches:
+                p = (model.predict_proba(b[FEATURE_COLUMNS].to_numpy(dtype=float))[:, 1] if model is not None and len(b)
+                     else np.zeros(len(b)))
+                yield pd.DataFrame({"setl_id": b.setl_id, "person_id": b.person_id, "p": p})
+    return score
+
+
+def score_settlements(features, result: ModelResult):
+    """Engine DataFrame setl_id, person_id, p (calibrated probability) for every settlement feature row."""
+    return features.select("setl_id", "person_id", *FEATURE_COLUMNS).mapInPandas(
+        _settlement_scorer(result.model), "setl_id string, person_id string, p double")
+
+
+def _profile_scorer(kind: str, key: str, iso, cols: list[str], ref: np.ndarray | None):
+    n = len(ref) if ref is not None else 0
+
+    def score(batches):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            for b in batches:
+                if iso is None or not len(b):
+                    raw, pct = np.full(len(b), np.nan), np.zeros(len(b))
+                else:
+                    raw = -iso.score_samples(b[cols].fillna(0).to_numpy(dtype=float))
+                    lo, hi = np.searchsorted(ref, raw, "left"), np.searchsorted(ref, raw, "right")
+                    pct = np.minimum((lo + hi + 1) / 2.0 / n, 1.0)
+                yield pd.DataFrame({"kind": kind, "subject_id": b[key].astype(str), "anomaly_raw": raw,
+                                    "anomaly_pct": pct})
+    return score
+
+
+PROFILE_SCORE_DDL = "kind string, subject_id string, anomaly_raw double, anomaly_pct double"
+
+
+def score_profiles(kind: str, key: str, cols: list[str], prof, result: ModelResult):
+    """Engine DataFrame kind, subject_id, anomaly_raw, anomaly_pct for every profile row of ``kind``.  The
+    percentile is the score's mid-rank among the fitting sample's scores (0 when too few rows to fit)."""
+    iso = result.iso_models.get(kind, (None, cols))[0]
+    return prof.select(key, *cols).mapInPandas(
+        _profile_scorer(kind, key, iso, cols, result.anomaly_ref.get(kind)), PROFILE_SCORE_DDL)
 
 
 def occlusion(model, medians: pd.Series, X: pd.DataFrame) -> pd.DataFrame:

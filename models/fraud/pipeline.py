@@ -1,4 +1,14 @@
-"""``run_fraud(settings)``: rules → graph → features → models → ranked suspect list, all tables written."""
+"""``run_fraud(settings)``: rules → graph → features → models → ranked suspect list, all tables written.
+
+Bounded client memory whatever the province's size: settlement features are computed and materialised once on
+the engine (``silver.fraud_settlement_features``); the client fits the models on the labelled settlements
+(capped, ``model.max_labels``) and on deterministic samples of the person / institution / practitioner
+profiles (``model.max_profile_rows``); the engine scores every settlement and every profile row with
+``mapInPandas`` (``silver.fraud_settlement_score``, ``silver.fraud_profile_score``) and selects the candidates
+(persons with a hit or a gang membership, persons whose best score reaches ``model_only_threshold``); only
+their scores, and the features of the settlements explained, come back to the client.  What stays on the
+client is the size of the suspect list: rule hits, the co-visit graph, the candidates.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +19,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import pandas as pd
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from threadpoolctl import threadpool_limits
 
 from yibao.catalog import Catalog
 from yibao.fraud import graph, model, rules, suspects
 from yibao.fraud.config import load_config
-from yibao.fraud.features import settlement_features
+from yibao.fraud.features import profiles, settlement_features
+
+FEATURES_TABLE = ("silver", "fraud_settlement_features")
+SETTLEMENT_SCORE_TABLE = ("silver", "fraud_settlement_score")
+PROFILE_SCORE_TABLE = ("silver", "fraud_profile_score")
 
 HIT_SCHEMA = T.StructType([
     T.StructField("hit_id", T.StringType()), T.StructField("suspect_id", T.StringType()),
@@ -78,24 +93,61 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
             hits = pd.concat([hits, g_hits.astype(object)], ignore_index=True) if len(hits) else g_hits
     secs["graph"] = round(time.time() - t, 2)
     t = time.time()
-    sf = settlement_features(spark, cfg, hits, gfeats)
+    # settlement features: computed once on the engine and materialised (every later step reads the table)
+    _overwrite_work(cat, settlement_features(spark, cfg, hits, gfeats), FEATURES_TABLE)
+    feats = cat.read(*FEATURES_TABLE)
+    n_setl = feats.count()
     audit_schema, audit_table = cfg["common"]["audit_table"].split(".")
     audits = cat.read(audit_schema, audit_table).select("setl_id", "violation_code", "audit_date").toPandas()
-    labels = model.labels_from(audits, suspects.review_labels(cat, cfg), cfg)
+    labels = model.cap_labels(model.labels_from(audits, suspects.review_labels(cat, cfg), cfg), cfg)
+    labelled = _only(spark, feats, "setl_id", labels.setl_id.unique()).toPandas()
+    labelled = labelled.sort_values("setl_id", kind="stable").reset_index(drop=True)
+    prof = profiles(feats)
+    cap = int(cfg["model"].get("max_profile_rows", 0) or 0)
+    samples = {kind: (key, cols, _sample(df, key, cap)) for kind, (key, cols, df) in prof.items()}
     secs["features"] = round(time.time() - t, 2)
     t = time.time()
     # one OpenMP thread: small models, and the engine shares the cores (oversubscription made it 10x slower)
     with threadpool_limits(limits=1):
-        result = model.train(sf, labels, cfg, settings)
+        result = model.train(labelled, labels, samples, cfg, settings, n_setl)
+    del labelled, samples
     secs["model"] = round(time.time() - t, 2)
     t = time.time()
+    # scoring: every settlement and every profile row, on the engine
+    _overwrite_work(cat, model.score_settlements(feats, result), SETTLEMENT_SCORE_TABLE)
+    pscores = None
+    for kind, (key, cols, df) in prof.items():
+        one = model.score_profiles(kind, key, cols, df, result)
+        pscores = one if pscores is None else pscores.unionByName(one)
+    _overwrite_work(cat, pscores, PROFILE_SCORE_TABLE)
+    secs["score"] = round(time.time() - t, 2)
+    t = time.time()
+    # candidates: persons with a hit (incl. gang members) + persons whose best settlement reaches the threshold
+    scores = cat.read(*SETTLEMENT_SCORE_TABLE)
+    thr = float(cfg["model"]["model_only_threshold"])
+    model_only = scores.groupBy("person_id").agg(F.max("p").alias("p")).where(F.col("p") >= thr).select("person_id")
+    cand = sorted(set(model_only.toPandas().person_id) |
+                  (set(hits[hits.subject_type == "person"].subject_id.dropna()) if len(hits) else set()))
+    _ids(spark, cand, "person_id").createOrReplaceTempView("fr_cand")
+    result.setl_scores = (scores.join(spark.table("fr_cand"), "person_id", "left_semi").toPandas()
+                          .sort_values("setl_id", kind="stable").reset_index(drop=True))
+    ps = cat.read(*PROFILE_SCORE_TABLE)
+    person_an = ps.where("kind = 'person'").join(spark.table("fr_cand").withColumnRenamed("person_id", "subject_id"),
+                                                 "subject_id", "left_semi")
+    inst_an = ps.where("kind = 'institution'")
+    result.anomaly = {"person": person_an.select(F.col("subject_id").alias("person_id"), "anomaly_pct").toPandas(),
+                      "institution": inst_an.select(F.col("subject_id").alias("fixmedins_code"), "anomaly_pct").toPandas()}
+
+    def features_for(setl_ids: list[str]) -> pd.DataFrame:
+        return _only(spark, feats, "setl_id", setl_ids).toPandas()
+
     names, regions = _names_regions(spark)
     inst_region = regions.pop(("__inst__", ""))
     for r in hits[hits.subject_type == "group"].itertuples():   # a group takes its institution's region
         regions[("group", r.subject_id)] = inst_region.get(r.fixmedins_code)
         names[("group", r.subject_id)] = f"团伙 {r.subject_id}"
     with threadpool_limits(limits=1):
-        s = suspects.assemble(hits, result, sf, names, regions, cat, cfg)
+        s = suspects.assemble(hits, result, features_for, names, regions, cat, cfg)
     # tables
     hits = hits.copy()
     hits["suspect_id"] = [suspects.suspect_id(a, b) for a, b in zip(hits.subject_type, hits.subject_id)]
@@ -133,10 +185,42 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
                         seconds=secs)
 
 
+def _overwrite_work(cat: Catalog, df, table: tuple[str, str]) -> None:
+    """Overwrite one of the scoring work tables and drop its earlier versions' files (they are rebuilt on every
+    score and can be as large as the settlements; nothing time-travels them)."""
+    cat.overwrite(df, *table)
+    if cat.fmt == "delta":
+        from deltalake import DeltaTable
+
+        try:
+            DeltaTable(str(cat.path(*table))).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
+        except Exception as exc:   # disk space only: the table itself is complete
+            warnings.warn(f"could not vacuum {'.'.join(table)}: {exc}")
+
+
+def _ids(spark, ids, column: str):
+    """A one-column engine DataFrame of the given ids (bounded: labels, candidates, explained settlements)."""
+    return spark.createDataFrame([(str(x),) for x in ids], f"{column} string")
+
+
+def _only(spark, df, column: str, ids):
+    """The rows of ``df`` whose ``column`` is one of ``ids``."""
+    return df.join(_ids(spark, ids, column), column, "left_semi")
+
+
+def _sample(df, key: str, cap: int) -> pd.DataFrame:
+    """At most ``cap`` profile rows, sorted by key: the keys with the smallest xxhash64 (deterministic, uniform)."""
+    if cap > 0:
+        df = df.orderBy(F.xxhash64(key), key).limit(cap)
+    return df.toPandas().sort_values(key, kind="stable").reset_index(drop=True)
+
+
 def _names_regions(spark) -> tuple[dict, dict]:
-    """(subject_type, subject_id) -> display name, and -> region (统筹区/行政区划) for filters."""
+    """(subject_type, subject_id) -> display name, and -> region (统筹区/行政区划) for filters; persons: the
+    candidates only (view fr_cand)."""
     p = spark.sql("""select s.person_id, max(pm.psn_name) as name, max_by(s.insu_admdvs, s.begndate) as region
-                     from fr_setl s left join fr_person pm on pm.person_id = s.person_id group by s.person_id""").toPandas()
+                     from fr_setl s left semi join fr_cand c on c.person_id = s.person_id
+                     left join fr_person pm on pm.person_id = s.person_id group by s.person_id""").toPandas()
     i = spark.sql("select fixmedins_code, fixmedins_name, coalesce(pooling_region, admdvs) as region from fr_inst").toPandas()
     g = spark.sql("""select s.fixmedins_code, max(s.region) as region from fr_setl s group by s.fixmedins_code""").toPandas()
     names = {("person", a): b for a, b in zip(p.person_id, p.name)}

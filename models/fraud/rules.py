@@ -291,9 +291,9 @@ def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
         ), inst as (
             select fixmedins_code, max(fixmedins_name) as fixmedins_name, max(ftype) as ftype, max(lv) as lv,
                    exp(sum(n * ln(cost / peer_cost)) / sum(n)) as ratio, sum(n) as n, sum(paid) as paid,
-                   array_join(collect_list(concat('医疗类别', med_type, ' 次均费用 ', format_number(cost, 2), ' 元，',
+                   array_join(array_sort(collect_list(concat('医疗类别', med_type, ' 次均费用 ', format_number(cost, 2), ' 元，',
                         peer_kind, '机构中位数 ', format_number(peer_cost, 2), ' 元（', cast(n_peers as string), ' 家），',
-                        format_number(cost / peer_cost, 2), ' 倍，', cast(n as string), ' 笔')), '；') as detail
+                        format_number(cost / peer_cost, 2), ' 倍，', cast(n as string), ' 笔'))), '；') as detail
             from r where peer_cost > 0 group by fixmedins_code
         ), z as (
             select i.*, (ln(i.ratio) - t.med) / greatest(t.mad * 1.4826, 0.05) as z

@@ -65,9 +65,13 @@ def review_labels(cat: Catalog, cfg: dict) -> pd.DataFrame:
                          "label_date": pd.to_datetime(m.updated_at)}).drop_duplicates("setl_id")
 
 
-def assemble(hits: pd.DataFrame, result, sf: pd.DataFrame, names: dict, regions: dict, cat: Catalog,
+def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dict, cat: Catalog,
              cfg: dict) -> pd.DataFrame:
-    """Combine rule hits, model scores, anomaly scores and groups into the ranked suspect list."""
+    """Combine rule hits, model scores, anomaly scores and groups into the ranked suspect list.
+
+    ``result.setl_scores`` holds the settlement scores of the candidate persons only (every person with a hit,
+    every gang member, every person whose best score reaches ``model_only_threshold``), ``result.anomaly``
+    their anomaly percentiles; ``features_for(setl_ids)`` fetches the features of the settlements explained."""
     from yibao.fraud.model import explain
 
     sc, rules_cfg = cfg["score"], cfg["rules"]
@@ -130,7 +134,8 @@ def assemble(hits: pd.DataFrame, result, sf: pd.DataFrame, names: dict, regions:
             result.setl_scores[result.setl_scores.person_id == pid].setl_id.tolist()
         if cand:
             best[pid] = max(cand, key=lambda x: p_setl.get(x, 0))
-    ex = explain(result, sf, sorted(set(best.values())), top)
+    ids = sorted(set(best.values()))
+    ex = explain(result, features_for(ids), ids, top)
     s["explanation"] = [ex.get(best.get(i, ""), "") if t == "person" else "" for t, i in zip(s.subject_type, s.subject_id)]
     s["evidence"] = [json.dumps({"对象": f"{SUBJECT_CN.get(t, t)} {i}", "命中规则": h, "团伙编号": g,
                                  "模型得分": round(m, 4), "异常分位": round(a, 4), "模型解释": e},
