@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-root", type=Path, required=True)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON results go")
     ap.add_argument("--no-refresh", action="store_true", help="use the existing serving DuckDB file as it is")
     ap.add_argument("--rls", default=None, help="an extra row-level-security clause on region-bound datasets, "
                                                 "e.g. \"admdvs LIKE '6101%%'\"")
@@ -275,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
            "load": os.getloadavg(), "when": datetime.now().isoformat(timespec="seconds"),
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__},
            "summary": summary, "errors": [r for r in results if "error" in r], "queries": results}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"dashboard-queries-{persons}{'-rls' if args.rls else ''}.json"
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    path = args.results_dir / f"dashboard-queries-{persons}{'-rls' if args.rls else ''}.json"
     path.write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
 
     print(f"## Dashboard queries: {persons:,} persons (gold.person_master), {args.runs} runs each"

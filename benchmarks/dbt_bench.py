@@ -18,8 +18,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from measure import measure  # noqa: E402
+
+from yibao.benchmarks.measure import measure
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).parent))
-from measure import measure  # noqa: E402
+
+from yibao.benchmarks.measure import measure
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
 
 import psutil
 
@@ -22,6 +24,7 @@ class Measurement:
     returncode: int
     stdout: str
     stderr: str
+    samples: list[tuple[float, int]] = field(default_factory=list)   # (epoch seconds, tree RSS bytes)
 
     @property
     def peak_rss_gib(self) -> float:
@@ -43,15 +46,15 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 
 def measure(command: list[str], env: dict | None = None, cwd: str | None = None,
-            interval: float = 0.1) -> Measurement:
+            interval: float = 0.1, on_sample: Callable[[float, int], None] | None = None) -> Measurement:
+    """Run ``command``; ``on_sample(elapsed_seconds, rss_bytes)`` is called at every sample (progress display)."""
     started = time.perf_counter()
     popen = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc = psutil.Process(popen.pid)
     peak = 0
     out_chunks: list[str] = []
     err_chunks: list[str] = []
-    import threading
-
+    samples: list[tuple[float, int]] = []
     def drain(stream, sink):
         for line in stream:
             sink.append(line)
@@ -61,9 +64,13 @@ def measure(command: list[str], env: dict | None = None, cwd: str | None = None,
     for t in threads:
         t.start()
     while popen.poll() is None:
-        peak = max(peak, _tree_rss(proc))
+        rss = _tree_rss(proc)
+        peak = max(peak, rss)
+        samples.append((time.time(), rss))
+        if on_sample:
+            on_sample(time.perf_counter() - started, rss)
         time.sleep(interval)
     seconds = time.perf_counter() - started
     for t in threads:
         t.join()
-    return Measurement(command, seconds, peak, popen.returncode, "".join(out_chunks), "".join(err_chunks))
+    return Measurement(command, seconds, peak, popen.returncode, "".join(out_chunks), "".join(err_chunks), samples)

@@ -4,7 +4,8 @@ dbt-spark's ``session`` method builds its SparkSession from ``SPARK_REMOTE``; :f
 sets that variable to the embedded Sail session (or the configured endpoint) and rebuilds the catalog from
 the Delta tables on disk, so dbt sees ``bronze.*`` and finds its own earlier ``silver.*`` / ``gold.*``
 tables (which incremental models need).  The warehouse root and the reference date come from
-:class:`yibao.config.Settings` and are passed to dbt as the vars ``warehouse_root`` and ``reference_date``;
+:class:`yibao.config.Settings` and are passed to dbt as the vars ``warehouse_root``, ``reference_date`` and
+``table_format`` (the models' ``file_format``: delta, or parquet on a JVM Spark without Delta);
 every other var (matching weights, risk thresholds) has its one default in ``dbt_project.yml``.
 """
 
@@ -29,7 +30,8 @@ def project_dir() -> Path:
 
 
 def dbt_vars(settings: Settings, extra: dict | None = None) -> dict:
-    v = {"warehouse_root": str(settings.warehouse), "reference_date": settings.reference_date.isoformat()}
+    v = {"warehouse_root": str(settings.warehouse), "reference_date": settings.reference_date.isoformat(),
+         "table_format": settings.table_format}
     v.update(extra or {})
     return v
 
