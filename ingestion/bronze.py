@@ -17,10 +17,12 @@ it again gives the same state.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog
+from yibao.engine import remote_url
 from yibao.faults import checkpoint
 from yibao.ingestion.manifest import Manifest, ScannedFile
 from yibao.ingestion.parse import ddl, parse_range
@@ -60,8 +63,8 @@ def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_di
                 refused = []
                 for rb in parse_range(path, spec, header, header_bytes, start, end, first_line,
                                       encoding, delimiter, lineage):
-                    bad = pc.is_valid(rb.column("_reject_reason"))
-                    if pc.any(bad).as_py():
+                    if rb.column("_reject_reason").null_count < rb.num_rows:
+                        bad = pc.is_valid(rb.column("_reject_reason"))
                         refused.append(rb.filter(bad).select(list(_QUARANTINE_COLS)))
                         rb = rb.filter(pc.invert(bad))
                     yield rb.drop_columns(["_reject_reason", "_raw_line"])
@@ -74,13 +77,34 @@ def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_di
 def _parsed(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_dir: Path) -> DataFrame:
     ranges = [(s, e, line) for s, e, line in f.ranges] if not f.compressed else [(0, -1, 2)]
     df = cat.spark.createDataFrame(ranges, "start long, end long, first_line long")
-    if len(ranges) > 1:
-        df = df.repartition(len(ranges))
+    tasks = _parse_tasks(len(ranges))
+    if tasks > 1:
+        df = df.repartition(tasks)
     return df.mapInArrow(_parser(f, manifest, ingest_time, reject_dir), ddl(f.spec, with_reject=False))
 
 
+def _parse_tasks(n_ranges: int) -> int:
+    """How many tasks parse a file's ranges.
+
+    An engine on this machine gets one task per core, each parsing its ranges one after the other:
+    Sail runs all partitions of a job at once, and each running task buffers a row group (up to a
+    million rows) of its output file, so one task per range would hold a whole large file in memory.
+    A remote engine gets one task per range and schedules them itself.
+    """
+    if urlparse(remote_url() or "").hostname not in ("127.0.0.1", "localhost", "::1"):
+        return n_ranges
+    return max(1, min(n_ranges, os.cpu_count() or 1))
+
+
 def _superseded(rows: DataFrame, keys: list[str]) -> DataFrame | None:
-    """Rows whose key occurs again later in the file (None when every key is unique, the usual case)."""
+    """Rows whose key occurs again later in the file (None when every key is unique, the usual case).
+
+    A first pass counts a 64-bit hash of the key, which is much cheaper to group than the key
+    columns; only when some hash repeats (a repeated key, or very rarely a collision) are the keys
+    themselves grouped.
+    """
+    if not rows.groupBy(F.xxhash64(*keys)).count().where("count > 1").limit(1).collect():
+        return None
     dup = (rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n"), F.max("_line_number").alias("_last"))
            .where("_n > 1").drop("_n"))
     if not dup.limit(1).collect():

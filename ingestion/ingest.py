@@ -90,10 +90,19 @@ class Ledger:
         self.logs = {(r.source, r.batch_id, r.source_table): r for r in cat.read("meta", "ingest_log").collect()}
 
     def _put(self, table: str, ddl: str, keys: tuple[str, ...], cache: dict, row: dict) -> None:
-        """Upsert one state row (columns not given are null) and keep the in-memory copy in step."""
+        """Upsert one state row (columns not given are null) and keep the in-memory copy in step.
+
+        The copy holds every row of the table, so a key it lacks is new and is appended (a plain
+        commit, several times cheaper than a merge); a known key is merged.
+        """
         full = Row(**({c.split(" ")[0]: None for c in ddl.split(", ")} | row))
-        self.cat.upsert(self.cat.spark.createDataFrame([full], ddl), "meta", table, list(keys))
-        cache[tuple(row[k] for k in keys)] = full
+        key = tuple(row[k] for k in keys)
+        df = self.cat.spark.createDataFrame([full], ddl)
+        if key in cache:
+            self.cat.upsert(df, "meta", table, list(keys))
+        else:
+            self.cat.append(df, "meta", table)
+        cache[key] = full
 
     def put_batch(self, **row) -> None:
         self._put("ingest_batch", BATCH_DDL, ("source", "batch_id"), self.batches, row)

@@ -52,36 +52,78 @@ def ddl(spec: TableSpec, with_reject: bool = True) -> str:
 
 # -- decoding ------------------------------------------------------------------------------------
 
-class _Utf8Stream(io.RawIOBase):
-    """Header + a byte range of the file, decoded from the declared encoding, re-encoded as UTF-8.
+_CHUNK = 8 << 20   # bytes read at a time (then up to the next line break)
+_BLOCK = 16 << 20  # the CSV reader's block: a chunk and its last line fit in one
 
-    Undecodable bytes become U+FFFD, which marks the row for quarantine instead of failing the file.
+
+class _Utf8Stream(io.RawIOBase):
+    """Header + a byte range of the file, as UTF-8, for the CSV reader.
+
+    Bytes are read in chunks that end at a line break.  In a UTF-8 file a chunk that is already valid
+    UTF-8 (the usual case) is passed on as it is: decoding it to Python text and back would give the
+    same bytes.  Any other chunk is decoded from the declared encoding and re-encoded as UTF-8;
+    undecodable bytes become U+FFFD, which marks the row for quarantine instead of failing the file.
+    One incremental decoder sees every chunk it decodes, so the result is that of decoding the whole
+    stream.
+
+    ``saw_replacement`` turns true once a U+FFFD (decoded, or delivered as such) has been passed on;
+    until then no row can hold one, and the parser skips looking for it.
     """
 
     def __init__(self, raw: io.BufferedIOBase, header: bytes, length: int, encoding: str):
         self._raw, self._left = raw, length
+        self._utf8 = ENCODINGS[encoding] == ENCODINGS["utf-8"]
         self._dec = codecs.getincrementaldecoder(ENCODINGS[encoding])(errors="replace")
-        self._buf = self._dec.decode(header).encode("utf-8")
+        text = self._dec.decode(header)
+        self.saw_replacement = "\ufffd" in text
+        self._buf, self._pos = text.encode("utf-8"), 0
         self._eof = False
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
-        while not self._buf and not self._eof:
-            want = 4 << 20 if self._left < 0 else min(4 << 20, self._left)
-            chunk = self._raw.read(want) if want else b""
-            if self._left >= 0:
-                self._left -= len(chunk)
-            if not chunk:
-                self._eof = True
-                self._buf = self._dec.decode(b"", final=True).encode("utf-8")
+    def _next_chunk(self) -> bytes:
+        """Raw bytes up to and including a line break (or to the end of the range)."""
+        want = _CHUNK if self._left < 0 else min(_CHUNK, self._left)
+        chunk = self._raw.read(want) if want else b""
+        if chunk and not chunk.endswith(b"\n") and self._left != len(chunk):
+            chunk += self._raw.readline() if self._left < 0 else self._raw.readline(self._left - len(chunk))
+        if self._left >= 0:
+            self._left -= len(chunk)
+        return chunk
+
+    def _as_utf8(self, chunk: bytes) -> bytes:
+        if self._utf8 and not self._dec.getstate()[0]:   # nothing pending in the decoder
+            if chunk.isascii():
+                return chunk
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
             else:
-                self._buf = self._dec.decode(chunk).encode("utf-8")
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
+                self.saw_replacement = self.saw_replacement or "\ufffd" in text
+                return chunk
+        text = self._dec.decode(chunk, final=not chunk)
+        self.saw_replacement = self.saw_replacement or "\ufffd" in text
+        return text.encode("utf-8")
+
+    def read(self, size: int = -1) -> bytes:
+        while self._pos >= len(self._buf) and not self._eof:
+            chunk = self._next_chunk()
+            self._eof = not chunk
+            self._buf, self._pos = self._as_utf8(chunk), 0
+        if self._pos == 0 and (size < 0 or size >= len(self._buf)):
+            out = self._buf                         # the whole chunk, without copying it
+        else:
+            stop = len(self._buf) if size < 0 else self._pos + size
+            out = self._buf[self._pos:stop]
+        self._pos += len(out)
+        return out
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
 
 # -- typing --------------------------------------------------------------------------------------
@@ -122,13 +164,84 @@ def _parse_canonical(text: pa.Array, rewrites: tuple, fmt: str) -> pa.Array:
                    pa.timestamp("us"))
 
 
+# The form most values arrive in: a value in it is typed by one cast (which refuses impossible dates
+# and times), and only the others go through the rewrites above.
+_CANONICAL_FORM = {DATE: _CANONICAL_RE[_CANONICAL[DATE]], TIMESTAMP: _CANONICAL_RE[_CANONICAL[TIMESTAMP]],
+                   YEARMONTH: r"^\d{4}(0[1-9]|1[0-2])$", **_PATTERNS}
+
+
+# Canonical forms of a fixed width ('9' an ASCII digit, any other character itself): a whole column
+# in such a form is recognised from its bytes with numpy, much faster than a regex per value.
+_FIXED_FORM = {DATE: "9999-99-99", TIMESTAMP: "9999-99-99 99:99:99", YEARMONTH: "999999", YEAR: "9999"}
+_FORM_BOUNDS = {kind: (np.array([ord("0") if ch == "9" else ord(ch) for ch in form], np.uint8),
+                       np.array([9 if ch == "9" else 0 for ch in form], np.uint8))
+                for kind, form in _FIXED_FORM.items()}
+
+
+def _all_in_fixed_form(raw: pa.Array, kind: str) -> bool:
+    """Whether every non-null value is in the canonical form of ``kind`` (exactly what its regex in
+    :data:`_CANONICAL_FORM` accepts); False also when that cannot be told cheaply."""
+    if kind not in _FIXED_FORM or raw.type != pa.string():
+        return False
+    width, n = len(_FIXED_FORM[kind]), len(raw) - raw.null_count
+    if n == 0:
+        return True
+    lengths = pc.min_max(pc.binary_length(raw))
+    if lengths["min"].as_py() != width or lengths["max"].as_py() != width:
+        return False
+    offsets = np.frombuffer(raw.buffers()[1], np.int32, len(raw) + 1, raw.offset * 4)
+    if offsets[-1] - offsets[0] != n * width:    # null slots hold bytes: the values are not contiguous
+        return False
+    values = np.frombuffer(raw.buffers()[2], np.uint8, n * width, offsets[0]).reshape(n, width)
+    low, span = _FORM_BOUNDS[kind]
+    if ((values - low) > span).any():            # unsigned: below the low bound wraps round, too
+        return False
+    if kind == YEARMONTH:
+        month = (values[:, 4] - ord("0")) * 10 + (values[:, 5] - ord("0"))
+        return bool(((month >= 1) & (month <= 12)).all())
+    return True
+
+
+def _cast_canonical(text: pa.Array, kind: str) -> pa.Array:
+    """Type values in the canonical form (nulls elsewhere); raises ArrowInvalid on e.g. 2026-02-30."""
+    if kind == DATE:
+        return pc.cast(text, pa.date32())
+    if kind == TIMESTAMP:   # wall-clock times kept as they are, labelled UTC
+        return pc.cast(pc.cast(text, pa.timestamp("us")), _ARROW[TIMESTAMP])
+    return pc.cast(text, _ARROW[kind])
+
+
+def _no_failures(n: int) -> pa.Array:
+    return pa.nulls(n, pa.bool_()).fill_null(False)
+
+
 def type_column(raw: pa.Array, kind: str) -> tuple[pa.Array, pa.Array]:
     """Type one column of raw strings.  Returns (typed values, mask of values that failed to type).
 
     Empty or blank cells are null, never failures.  Strings are kept exactly as delivered.
+    Values in the canonical form take one cast; only the rest (and every value, in the rare column
+    where a canonical-looking value is impossible) go through :func:`_type_any_spelling`.
     """
     if kind == STRING:
-        return raw, pa.nulls(len(raw), pa.bool_()).fill_null(False)
+        return raw, _no_failures(len(raw))
+    if _all_in_fixed_form(raw, kind):
+        other, n_other = None, 0
+    else:
+        other = pc.invert(pc.fill_null(pc.match_substring_regex(raw, _CANONICAL_FORM[kind]), True))
+        n_other = other.true_count
+    try:
+        typed = _cast_canonical(pc.if_else(other, pa.scalar(None, pa.string()), raw) if n_other else raw, kind)
+    except pa.ArrowInvalid:
+        return _type_any_spelling(raw, kind)
+    if not n_other:
+        return typed, _no_failures(len(raw))
+    typed_other, failed_other = _type_any_spelling(raw.filter(other), kind)
+    return (pc.replace_with_mask(typed, other, typed_other),
+            pc.replace_with_mask(_no_failures(len(raw)), other, failed_other))
+
+
+def _type_any_spelling(raw: pa.Array, kind: str) -> tuple[pa.Array, pa.Array]:
+    """:func:`type_column` for values in any accepted spelling (trimmed, rewritten, checked)."""
     text = pc.utf8_trim_whitespace(raw)
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     if kind == DATE:
@@ -190,19 +303,20 @@ def parse_range(path: str, spec: TableSpec, header: list[str], header_bytes: byt
         stream = _Utf8Stream(raw, header_bytes, length, encoding)
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=8 << 20, column_names=header,
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=_BLOCK, column_names=header,
                                            skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
                                              ignore_empty_lines=False, newlines_in_values=False),
+            # empty fields (quoted or not) are null; nothing else is
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False, check_utf8=False,
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True, check_utf8=False,
                                                  auto_dict_encode=False))
         names = list(header)
         n_done = 0
         for batch in reader:
             yield from _type_batch(batch, names, spec, schema, n_done, first_line, invalid, delimiter, lineage,
-                                   batch_rows)
+                                   batch_rows, stream.saw_replacement)
             n_done += batch.num_rows
         yield from _invalid_rows(invalid, spec, schema, first_line, lineage)
     finally:
@@ -210,45 +324,62 @@ def parse_range(path: str, spec: TableSpec, header: list[str], header_bytes: byt
 
 
 def _type_batch(batch: pa.RecordBatch, names: list[str], spec: TableSpec, schema: pa.Schema, n_done: int,
-                first_line: int, invalid: list, delimiter: str, lineage: dict, batch_rows: int):
+                first_line: int, invalid: list, delimiter: str, lineage: dict, batch_rows: int,
+                may_hold_replacement: bool = True):
+    """Type one parsed batch and say for each row why it is refused (``may_hold_replacement``: a U+FFFD
+    has been read, so look for undecodable bytes)."""
     n = batch.num_rows
     if n == 0:
         return
-    cols = {}
-    for name, arr in zip(names, batch.columns):
-        cols[name] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    cols = dict(zip(names, batch.columns))
+    missing = pa.nulls(n, pa.string())
     bad_lines = sorted(x[0] - 2 + first_line for x in invalid if x[0] is not None)
     lines = pa.array(_line_numbers(n_done, n, first_line, bad_lines), pa.int64())
     out = {}
     problems: list[tuple[pa.Array, object]] = []   # (row mask, message, or (raw values, message template))
     for col in spec.all_columns:
-        raw = cols.get(col, pa.nulls(n, pa.string()))
+        raw = cols.get(col, missing)
         kind = spec.type_of(col)
         typed, failed = type_column(raw, kind)
         out[col] = typed
-        if kind != STRING and pc.any(failed).as_py():
+        if kind != STRING and failed.true_count:
             problems.append((failed, (raw, f"{col}: '{{}}' is not {_EXPECTED[kind]}")))
-    blank = None
-    for c in spec.all_columns:
-        v = pc.is_null(cols.get(c, pa.nulls(n, pa.string())))
-        blank = v if blank is None else pc.and_(blank, v)
-    problems.append((blank, "empty row"))
+    contract = [cols.get(c, missing) for c in spec.all_columns]
+    if all(a.null_count for a in contract):    # a column without nulls rules out empty rows
+        blank = pc.is_null(contract[0])
+        for a in contract[1:]:
+            blank = pc.and_(blank, pc.is_null(a))
+        problems.append((blank, "empty row"))
     for key in spec.keys:
-        problems.append((pc.is_null(cols.get(key, pa.nulls(n, pa.string()))), f"key column {key} is empty"))
-    for name, arr in cols.items():  # undecodable bytes in the declared encoding
-        problems.append((pc.fill_null(pc.match_substring(arr, "\ufffd"), False),
-                         f"column {name}: bytes not valid in the declared encoding"))
+        if cols.get(key, missing).null_count:
+            problems.append((pc.is_null(cols.get(key, missing)), f"key column {key} is empty"))
+    if may_hold_replacement:
+        for name, arr in cols.items():  # undecodable bytes in the declared encoding
+            problems.append((pc.fill_null(pc.match_substring(arr, "\ufffd"), False),
+                             f"column {name}: bytes not valid in the declared encoding"))
     reason, raw_line = _reasons(problems, n, [batch.column(i) for i in range(len(names))], delimiter)
     extra_names = [c for c in names if c not in spec.all_columns]
-    if extra_names:
-        extra_vals = [cols[c].to_pylist() for c in extra_names]
-        out["_extra"] = pa.array([json.dumps(dict(zip(extra_names, vals)), ensure_ascii=False)
-                                  for vals in zip(*extra_vals)], pa.string())
-    else:
-        out["_extra"] = pa.nulls(n, pa.string())
+    out["_extra"] = _extra_json(extra_names, [cols[c] for c in extra_names]) if extra_names else missing
     out.update(_lineage(n, lineage, lines, reason, raw_line))
     table = pa.Table.from_pydict({f.name: out[f.name] for f in schema}, schema=schema)
     yield from table.to_batches(max_chunksize=batch_rows)
+
+
+_JSON_ESCAPED = r'[\x00-\x1f"\\]'   # what json.dumps(..., ensure_ascii=False) escapes in a string
+
+
+def _extra_json(names: list[str], values: list[pa.Array]) -> pa.Array:
+    """Unknown columns as one JSON object per row, exactly as ``json.dumps(..., ensure_ascii=False)``.
+
+    Built with Arrow string joins; only a batch with a value that JSON must escape goes through Python.
+    """
+    if any(pc.any(pc.match_substring_regex(v, _JSON_ESCAPED)).as_py() for v in values):
+        return pa.array([json.dumps(dict(zip(names, row)), ensure_ascii=False)
+                         for row in zip(*(v.to_pylist() for v in values))], pa.string())
+    members = [pc.binary_join_element_wise(json.dumps(name, ensure_ascii=False) + ": ",
+                                           pc.fill_null(pc.binary_join_element_wise('"', v, '"', ""), "null"), "")
+               for name, v in zip(names, values)]
+    return pc.binary_join_element_wise("{", pc.binary_join_element_wise(*members, ", "), "}", "")
 
 
 def _reasons(problems: list, n: int, raw_cols: list[pa.Array], delimiter: str) -> tuple[pa.Array, pa.Array]:

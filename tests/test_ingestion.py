@@ -318,3 +318,106 @@ def test_repeated_key_in_full_snapshot_keeps_last_line(settings, read):
         (3 + 1, "duplicate key (psn_no) in this file; superseded by line 5")]
     assert q[0]["raw_line"].startswith("P1,甲,1,1985-01-01,")
     assert (summary.rows_landed, summary.rows_quarantined) == (2, 2)
+
+
+def test_invalid_utf8_bytes_in_utf8_file_quarantine_only_their_row(settings, read):
+    """UTF-8 files are passed to the parser without decoding; bytes that are not UTF-8 still refuse only their row."""
+    import hashlib
+    import json
+    batch = write_batch(settings.landing, "medins", "20261101-001", {"psn_info": [
+        PSN_HEADER, psn("P1"), psn("P2", name="NAMEX"), psn("P3", brdy="DATEX"), psn("P4", name="李四")]})
+    path = batch / "psn_info.csv"
+    data = path.read_bytes().replace(b"NAMEX", b"\xe6\x9d").replace(b"DATEX", b"\xff")
+    path.write_bytes(data)
+    m = json.loads((batch / "_manifest.json").read_text())
+    m["files"][0]["sha256"] = hashlib.sha256(data).hexdigest()
+    (batch / "_manifest.json").write_text(json.dumps(m))
+    ingest(settings)
+    assert [(r["psn_no"], r["psn_name"]) for r in read("bronze", "medins__psn_info", "psn_no")] == [
+        ("P1", "张三"), ("P4", "李四")]
+    q = {r["line_number"]: r for r in read("meta", "quarantine")}
+    assert q[3]["reason"] == "column psn_name: bytes not valid in the declared encoding"
+    assert q[3]["raw_line"].startswith("P2,\ufffd,1,")
+    assert q[4]["reason"] == ("brdy: '\ufffd' is not a date (YYYY-MM-DD or YYYYMMDD); "
+                              "column brdy: bytes not valid in the declared encoding")
+
+
+def test_chunk_boundaries_do_not_change_the_parse(tmp_path, monkeypatch):
+    """Reading in small chunks (cut inside characters, around undecodable bytes) gives the same rows."""
+    import pyarrow as pa
+
+    from yibao.ingestion import parse
+    from yibao.ingestion.contract import table_spec
+    from yibao.ingestion.manifest import _scan_bytes, parse_header
+    lines = [PSN_HEADER] + [psn(f"P{i}", name="张三丰" if i % 3 else "王五", brdy="19850101" if i % 4 else "1985-01-01")
+                            for i in range(40)]
+    for encoding, bad in (("utf-8", b"\xe5\xbc"), ("gbk", b"\x81\x20")):
+        data = bytearray(("\n".join(lines) + "\n").encode(encoding))
+        at = data.index(b"BP1\n") + 3
+        data[at:at] = bad                            # undecodable bytes at the end of one row
+        path = tmp_path / f"psn_info_{encoding}.csv"
+        path.write_bytes(bytes(data))
+        _, _, header_bytes, ranges = _scan_bytes(path, 1 << 20)
+        header = parse_header(header_bytes, encoding, ",")
+        lineage = {"source": "medins", "batch_id": "b", "file": path.name, "ingest_time": dt.datetime(2026, 1, 1)}
+
+        def parsed():
+            return pa.Table.from_batches(list(parse.parse_range(
+                str(path), table_spec("medins", "psn_info"), header, header_bytes, ranges[0][0], -1, 2,
+                encoding, ",", lineage)))
+        whole = parsed()
+        for chunk in (1, 7, 64):
+            monkeypatch.setattr(parse, "_CHUNK", chunk)
+            assert parsed().equals(whole), (encoding, chunk)
+        monkeypatch.undo()
+        refused = whole.filter(whole["_reject_reason"].is_valid())
+        assert refused["_reject_reason"].to_pylist() == ["column hsreg_book_no: bytes not valid in the declared encoding"]
+        assert whole.num_rows == 40
+
+
+def test_type_column_takes_each_value_by_its_spelling():
+    import pyarrow as pa
+
+    from yibao.ingestion.parse import type_column
+    typed, failed = type_column(pa.array(["2026-10-01", "20261005", None, " 2026-10-03 ", "x"]), "date")
+    assert typed.to_pylist() == [dt.date(2026, 10, 1), dt.date(2026, 10, 5), None, dt.date(2026, 10, 3), None]
+    assert failed.to_pylist() == [False, False, False, False, True]
+    typed, failed = type_column(pa.array(["2026-10-01", "2026-02-30", "20261005"]), "date")   # impossible date
+    assert typed.to_pylist() == [dt.date(2026, 10, 1), None, dt.date(2026, 10, 5)]
+    assert failed.to_pylist() == [False, True, False]
+    typed, failed = type_column(pa.array(["2026-10-01 10:00:00", None, "2026-10-01 24:00:00"]), "timestamp")
+    assert [v if v is None else v.replace(tzinfo=None) for v in typed.to_pylist()] == [
+        dt.datetime(2026, 10, 1, 10), None, None]
+    assert failed.to_pylist() == [False, False, True]
+    typed, failed = type_column(pa.array(["202601", "202612", None]), "yearmonth")   # all in the canonical form
+    assert typed.to_pylist() == ["202601", "202612", None] and failed.to_pylist() == [False, False, False]
+    typed, failed = type_column(pa.array(["202601", "202613", "2026-02"]), "yearmonth")
+    assert typed.to_pylist() == ["202601", None, "202602"] and failed.to_pylist() == [False, True, False]
+    typed, failed = type_column(pa.array(["1.5", " 2.25 ", "1.234", None]), "money")
+    assert typed.to_pylist() == [Decimal("1.50"), Decimal("2.25"), None, None]
+    assert failed.to_pylist() == [False, False, True, False]
+
+
+def test_extra_columns_json_matches_json_dumps():
+    import json
+
+    import pyarrow as pa
+
+    from yibao.ingestion.parse import _extra_json
+    names = ["ext_a", "备注"]
+    for values in ([["迁入", None, ""], ["x", "y", None]],                        # built with Arrow
+                   [['say "hi"', "a\\b", "tab\there"], [None, "\u2028", "z"]]):   # needs escaping
+        got = _extra_json(names, [pa.array(v, pa.string()) for v in values]).to_pylist()
+        assert got == [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in zip(*values)]
+
+
+def test_manifest_mismatch_reason_is_the_first_in_manifest_order(tmp_path):
+    """Files are checked in parallel; the reason given is still the first mismatch in manifest order."""
+    from yibao.ingestion.manifest import BatchRejected, read_manifest, verify_batch
+    batch = write_batch(tmp_path, "medins", "20261101-001",
+                        {"psn_info": [PSN_HEADER, psn("P1")], "setl": [SETL_HEADER, setl("S1")],
+                         "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs", "H001,医院,1,1,610100"]},
+                        file_overrides={"setl": {"rows": 9}, "fixmedins": {"name": "gone.csv"}})
+    with pytest.raises(BatchRejected) as exc:
+        verify_batch(batch, read_manifest(batch))
+    assert exc.value.reason == "file setl.csv: 1 data rows, the manifest says 9"
