@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from yibao.ingestion import parse as _parse_rules
 from yibao.ingestion.contract import (DATE, FLAG, MONEY, QUANTITY, STRING, TABLES, TIMESTAMP, YEAR, YEARMONTH,
                                       table_spec)
 
@@ -88,14 +89,12 @@ def run(landing: Path, out: Path) -> dict:
 
 # -- bronze mode: the typing rules of yibao.ingestion.parse, in DuckDB SQL --------------------------------
 
-_DATE_REWRITES = ((r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3"), (r"^(\d{4})/(\d{2})/(\d{2})$", r"\1-\2-\3"),
-                  (r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}$", r"\1"))
-_TS_REWRITES = ((r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$", r"\1-\2-\3 \4:\5:\6"),
-                (r"^(\d{4})(\d{2})(\d{2})([ T]\d{2}:\d{2}:\d{2})$", r"\1-\2-\3\4"),
-                (r"^(\d{4})/(\d{2})/(\d{2})", r"\1-\2-\3"), (r"^(\d{4}-\d{2}-\d{2})T", r"\1 "),
-                (r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3 00:00:00"), (r"^(\d{4}-\d{2}-\d{2})$", r"\1 00:00:00"))
-_PATTERNS = {MONEY: (r"[+-]?\d{1,14}(\.\d{1,2})?", "DECIMAL(16,2)"), QUANTITY: (r"[+-]?\d{1,14}(\.\d{1,4})?", "DECIMAL(18,4)"),
-             YEAR: (r"\d{4}", "INTEGER"), FLAG: (r"[01]", "VARCHAR")}
+# The accepted spellings and value patterns are the ingestion's own (one source of truth); DuckDB's
+# regexp_full_match wants them without the ^...$ anchors.
+_PATTERNS = {kind: (_parse_rules._PATTERNS[kind].removeprefix("^").removesuffix("$"), cast)
+             for kind, cast in ((MONEY, "DECIMAL(16,2)"), (QUANTITY, "DECIMAL(18,4)"), (YEAR, "INTEGER"),
+                                (FLAG, "VARCHAR"))}
+_DATE_REWRITES, _TS_REWRITES = _parse_rules._DATE_REWRITES, _parse_rules._TS_REWRITES
 BRONZE_TYPES = {STRING: "VARCHAR", DATE: "DATE", TIMESTAMP: "TIMESTAMP", MONEY: "DECIMAL(16,2)",
                 QUANTITY: "DECIMAL(18,4)", YEARMONTH: "VARCHAR", YEAR: "INTEGER", FLAG: "VARCHAR"}
 LINEAGE_TYPES = {"_source": "VARCHAR", "_batch_id": "VARCHAR", "_file": "VARCHAR", "_line_number": "BIGINT",

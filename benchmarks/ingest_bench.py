@@ -20,24 +20,12 @@ from pathlib import Path
 import psutil
 
 
+from yibao.benchmarks.harness import du as _du
+from yibao.benchmarks.harness import landing_rows as _landing_rows
 from yibao.benchmarks.measure import measure
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
-
-
-def _du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
-
-
-def _landing_rows(landing: Path) -> int:
-    total = 0
-    for m in landing.glob("*/*/_manifest.json"):
-        try:
-            total += sum(f["rows"] for f in json.loads(m.read_text(encoding="utf-8"))["files"])
-        except (ValueError, KeyError):
-            pass  # the deliberately corrupted manifest
-    return total
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import psutil
 
+from yibao.benchmarks.harness import landing_rows
 from yibao.benchmarks.measure import Measurement, measure
 
 HERE = Path(__file__).parent
@@ -55,17 +56,6 @@ OUTPUTS = {"person_master": ("gold", "person_master"), "int_person_clusters": ("
 
 
 # -- helpers --------------------------------------------------------------------------------------------
-
-def landing_rows(landing: Path) -> int:
-    """Data rows the manifests declare (the same denominator for every engine's rows/s)."""
-    total = 0
-    for m in landing.glob("*/*/_manifest.json"):
-        try:
-            total += sum(int(f["rows"]) for f in json.loads(m.read_text(encoding="utf-8"))["files"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    return total
-
 
 def landing_label(landing: Path) -> str:
     try:
