@@ -53,7 +53,7 @@ def ddl(spec: TableSpec, with_reject: bool = True) -> str:
 # -- decoding ------------------------------------------------------------------------------------
 
 _CHUNK = 8 << 20   # bytes read at a time (then up to the next line break)
-_BLOCK = 16 << 20  # the CSV reader's block: a chunk and its last line fit in one
+_BLOCK = 2 * _CHUNK  # the CSV reader's block: a chunk and the rest of its last line fit in one
 
 
 class _Utf8Stream(io.RawIOBase):
@@ -83,11 +83,12 @@ class _Utf8Stream(io.RawIOBase):
         return True
 
     def _next_chunk(self) -> bytes:
-        """Raw bytes up to and including a line break (or to the end of the range)."""
+        """Raw bytes up to and including a line break (or to the end of the range, or at most two
+        chunks' worth: a longer line is simply split, and goes through the decoder)."""
         want = _CHUNK if self._left < 0 else min(_CHUNK, self._left)
         chunk = self._raw.read(want) if want else b""
         if chunk and not chunk.endswith(b"\n") and self._left != len(chunk):
-            chunk += self._raw.readline() if self._left < 0 else self._raw.readline(self._left - len(chunk))
+            chunk += self._raw.readline(_CHUNK if self._left < 0 else min(_CHUNK, self._left - len(chunk)))
         if self._left >= 0:
             self._left -= len(chunk)
         return chunk

@@ -349,8 +349,8 @@ def test_chunk_boundaries_do_not_change_the_parse(tmp_path, monkeypatch):
     from yibao.ingestion import parse
     from yibao.ingestion.contract import table_spec
     from yibao.ingestion.manifest import _scan_bytes, parse_header
-    lines = [PSN_HEADER] + [psn(f"P{i}", name="张三丰" if i % 3 else "王五", brdy="19850101" if i % 4 else "1985-01-01")
-                            for i in range(40)]
+    lines = [PSN_HEADER] + [psn(f"P{i}", name="张三丰" if i % 3 else "王五",
+                                brdy="19850101" if i % 4 else "1985-01-01") for i in range(40)]
     for encoding, bad in (("utf-8", b"\xe5\xbc"), ("gbk", b"\x81\x20")):
         data = bytearray(("\n".join(lines) + "\n").encode(encoding))
         at = data.index(b"BP1\n") + 3
@@ -366,12 +366,13 @@ def test_chunk_boundaries_do_not_change_the_parse(tmp_path, monkeypatch):
                 str(path), table_spec("medins", "psn_info"), header, header_bytes, ranges[0][0], -1, 2,
                 encoding, ",", lineage)))
         whole = parsed()
-        for chunk in (1, 7, 64):
+        for chunk in (80, 97, 130):     # lines are up to ~150 bytes: reads end inside lines and characters
             monkeypatch.setattr(parse, "_CHUNK", chunk)
             assert parsed().equals(whole), (encoding, chunk)
         monkeypatch.undo()
         refused = whole.filter(whole["_reject_reason"].is_valid())
-        assert refused["_reject_reason"].to_pylist() == ["column hsreg_book_no: bytes not valid in the declared encoding"]
+        assert refused["_reject_reason"].to_pylist() == [
+            "column hsreg_book_no: bytes not valid in the declared encoding"]
         assert whole.num_rows == 40
 
 
@@ -416,7 +417,8 @@ def test_manifest_mismatch_reason_is_the_first_in_manifest_order(tmp_path):
     from yibao.ingestion.manifest import BatchRejected, read_manifest, verify_batch
     batch = write_batch(tmp_path, "medins", "20261101-001",
                         {"psn_info": [PSN_HEADER, psn("P1")], "setl": [SETL_HEADER, setl("S1")],
-                         "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs", "H001,医院,1,1,610100"]},
+                         "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs",
+                                       "H001,医院,1,1,610100"]},
                         file_overrides={"setl": {"rows": 9}, "fixmedins": {"name": "gone.csv"}})
     with pytest.raises(BatchRejected) as exc:
         verify_batch(batch, read_manifest(batch))
