@@ -19,19 +19,11 @@ from datetime import datetime
 from pathlib import Path
 
 
+from yibao.benchmarks.harness import dbt_groups
 from yibao.benchmarks.measure import measure
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
-
-
-def _group(node: dict) -> str:
-    if node["resource_type"] == "seed":
-        return "seeds"
-    if node["resource_type"] == "test":
-        return "tests"
-    parts = Path(node["original_file_path"]).parts
-    return parts[1] if len(parts) > 2 and parts[0] == "models" else node["resource_type"]
 
 
 def main() -> None:
@@ -47,16 +39,7 @@ def main() -> None:
     if m.returncode:
         sys.exit(f"dbt build failed:\n{m.stdout[-3000:]}\n{m.stderr[-3000:]}")
     results["build"] = {"seconds": m.seconds, "peak_rss_gib": m.peak_rss_gib}
-    target = args.data_root.resolve() / "warehouse" / "_dbt" / "target"
-    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
-    for r in json.loads((target / "run_results.json").read_text())["results"]:
-        node = nodes.get(r["unique_id"])
-        group = _group(node) if node else "other"
-        g = results["groups"].setdefault(group, {"seconds": 0.0, "nodes": 0, "slowest": ["", 0.0]})
-        g["seconds"] += r["execution_time"]
-        g["nodes"] += 1
-        if r["execution_time"] > g["slowest"][1]:
-            g["slowest"] = [r["unique_id"].split(".")[-1], r["execution_time"]]
+    results["groups"] = dbt_groups(args.data_root.resolve() / "warehouse", m.samples)
     out = HERE / "results" / f"dbt-{args.label or args.data_root.name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

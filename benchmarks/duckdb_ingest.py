@@ -134,6 +134,16 @@ def _typed(col: str, kind: str) -> str:
     return f"CASE WHEN regexp_full_match({t}, {_lit(pattern)}) THEN CAST({t} AS {cast}) END"
 
 
+def fresh_connection(db: Path, threads: int, memory_limit: str = ""):
+    """A new DuckDB database file (any earlier one removed) with the peer runs' thread and memory budget."""
+    db.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+    return con
+
+
 def _file_query(con, path: Path, spec, header: list[str], lineage: dict) -> str:
     """SELECT of the rows of one file that ``yibao ingest`` would land, typed, with lineage; the last
     occurrence of a repeated key wins."""
@@ -173,12 +183,8 @@ def run_bronze(landing: Path, out: Path, threads: int = 2, memory_limit: str = "
     bronze = out / "bronze"
     bronze.mkdir(parents=True, exist_ok=True)
     work_db = out / "_ingest.duckdb"
-    work_db.unlink(missing_ok=True)
-    con = duckdb.connect(str(work_db))
-    con.execute(f"SET threads = {int(threads)}")
+    con = fresh_connection(work_db, threads, memory_limit)
     con.execute("SET preserve_insertion_order = true")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
     rejected, files_rejected, applied = [], [], set()
     for batch_dir in discover(landing):
         try:

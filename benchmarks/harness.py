@@ -125,7 +125,7 @@ WRITES = {"generate": ("landing",), "ingest": ("bronze", "meta"), "dbt": ("silve
           "fraud": ("gold", "spill"), "serving": ("serving",)}
 
 
-def _dbt_groups(warehouse: Path, samples: list[tuple[float, int]]) -> dict:
+def dbt_groups(warehouse: Path, samples: list[tuple[float, int]]) -> dict:
     """dbt's node timings summed per model group, with the peak memory sampled while the group's nodes ran."""
     target = warehouse / "_dbt" / "target"
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
@@ -241,7 +241,7 @@ def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[st
         if held:
             rec["held"] = held
         if stage.name == "dbt":
-            rec["groups"] = _dbt_groups(ctx.warehouse, m.samples)
+            rec["groups"] = dbt_groups(ctx.warehouse, m.samples)
         if stage.name == "dashboard_queries":
             rec["queries"] = _dashboard_summary(m)
         results["stages"][stage.name] = rec

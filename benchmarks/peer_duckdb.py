@@ -31,6 +31,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from yibao.benchmarks.duckdb_ingest import fresh_connection
+
 MACROS = {
     # Spark pmod: the non-negative remainder (null when dividing by zero)
     "pmod": "CREATE OR REPLACE MACRO pmod(a, n) AS CASE WHEN n = 0 THEN NULL ELSE ((a % n) + n) % n END",
@@ -129,12 +131,8 @@ def run(manifest_path: Path, bronze: Path, db: Path, threads: int = 2, memory_li
     started = time.perf_counter()
     sql = {m["name"]: to_duckdb(m["compiled_code"]) for m in models}
     out = {"transpile_seconds": time.perf_counter() - started, "models": {}}
-    db.unlink(missing_ok=True)
-    con = duckdb.connect(str(db))
-    con.execute(f"SET threads = {int(threads)}")
+    con = fresh_connection(db, threads, memory_limit)
     con.execute("SET TimeZone = 'UTC'")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
     for ddl in MACROS.values():
         con.execute(ddl)
     schemas = {r.split(".")[0] for r in [s["relation_name"] for s in srcs] + [n["relation_name"] for n in seeds + models]}
