@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -231,11 +232,16 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
         if layer == "bronze" and rel_v is not None and rel_v != version:
             prev = spark.read.format("delta").option("versionAsOf", rel_v).load(str(cat.path(layer, t))).count()
             min_rows = math.ceil(prev * ROW_COUNT_MIN_RATIO)
-        frame = validation_frame(df, suite, read_parent, divisions)
+        def persist(name: str, frame, _t=t):
+            scratch.append(f"{_t}__{name}")
+            cat.overwrite(frame, "_quality", scratch[-1])
+            return cat.read("_quality", scratch[-1])
+
+        scratch: list[str] = []
+        frame = validation_frame(df, suite, read_parent, divisions, persist)
         if suite.derived or suite.references or suite.division_flags:
             # materialise once: GE runs several queries per expectation over this frame
-            cat.overwrite(frame, "_quality", t)
-            frame = cat.read("_quality", t)
+            frame = persist("frame", frame)
         checkpoint = validate.checkpoint_for(ctx, suite)
         vr, key = validate.run_checkpoint(checkpoint, frame, {"min_rows": min_rows}, gx_run_id)
         keys.append(key)
@@ -284,10 +290,8 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
         run.results += table_results
         run.tables.append(TableOutcome(layer, t, suite.source, suite.source_table, batch_id, version, rel_v,
                                        int(rows or 0), status, blocking, warnings, time.time() - t0))
-        if cat.exists("_quality", t):
-            import shutil
-
-            shutil.rmtree(cat.path("_quality", t), ignore_errors=True)
+        for name in scratch:
+            shutil.rmtree(cat.path("_quality", name), ignore_errors=True)
 
     gate.record_holds(cat, holds)
     run.scores = _scores(run)

@@ -108,6 +108,7 @@ class Suite:
     derived: dict[str, str] = field(default_factory=dict)      # _q_ column -> SQL expression
     references: list[Reference] = field(default_factory=list)
     division_flags: dict[str, str] = field(default_factory=dict)  # _q_ flag -> division column
+    unique_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # _q_ flag -> key columns
     checks: list[Check] = field(default_factory=list)
     index_columns: tuple[str, ...] = ()   # columns shown with each bad value (keys, line number)
 
@@ -247,6 +248,31 @@ def _tiered(rule: str, kind: str, expectation: str, kwargs: dict, title: str, co
                   f"{title} (超过 {pct:g}% 即阻断)", column)]
 
 
+UNIQUE_EXPECTATIONS = ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")
+
+
+def _flag_uniqueness(s: Suite) -> Suite:
+    """Uniqueness rules become a flag column (:mod:`yibao.quality.prepare` computes it from one
+    aggregate of the duplicated keys) tested with ``ExpectColumnValuesToBeInSet [True]``.
+
+    Great Expectations' own unique expectations compute a window ``count(*) over (partition by key)``
+    for every metric they need (count, sample values, sample rows), i.e. three sorts of the whole table
+    per rule: at a million persons that was a quarter of the quality run.  Semantics are the same: every
+    row of a duplicated key is unexpected; a row whose key columns are all null is not checked."""
+    checks = []
+    for c in s.checks:
+        if c.expectation in UNIQUE_EXPECTATIONS:
+            cols = tuple(c.kwargs.get("column_list") or [c.kwargs["column"]])
+            flag = "_q_unique_" + "_".join(cols)
+            s.unique_flags[flag] = cols
+            s.index_columns += tuple(k for k in cols if k not in s.index_columns)  # samples show the keys
+            c = Check(c.rule, "ExpectColumnValuesToBeInSet", {"column": flag, "value_set": [True]}, c.severity,
+                      c.title, c.column)
+        checks.append(c)
+    s.checks = checks
+    return s
+
+
 def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Suite:
     """The suite of ``bronze.<source>__<table>`` (``columns``: what the table has)."""
     from yibao.quality.reference import codes
@@ -332,7 +358,7 @@ def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Su
                                                         if c not in s.keys]
     shown += [col for name, _, col, _ in ROW_RULES.get(t, ()) if col in has]
     s.index_columns += tuple(dict.fromkeys(c for c in shown if c not in s.index_columns))
-    return s
+    return _flag_uniqueness(s)
 
 
 def bronze_suites(columns_of: dict[str, list[str]], reference_date: str) -> dict[str, Suite]:
@@ -426,7 +452,7 @@ def silver_suite(table: str, columns: list[str]) -> Suite | None:
                                     {"column": c, "value_set": TRUSTED_CERTNO,
                                      "row_condition": f"{c} <> 'MISSING'", "condition_parser": "spark"},
                                     f"{zh(base)} 校验 (GB 11643 校验码、出生日期; dbt certno_status)", base))
-    return s
+    return _flag_uniqueness(s)
 
 
 def gold_suite(table: str, columns: list[str]) -> Suite | None:
@@ -441,4 +467,4 @@ def gold_suite(table: str, columns: list[str]) -> Suite | None:
             s.checks.append(Check(rule, exp, kw, sev, title, col))
     if "person_id" in have:
         s.index_columns = ("person_id",)
-    return s
+    return _flag_uniqueness(s)

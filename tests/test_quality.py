@@ -228,6 +228,38 @@ def test_bad_checksums_fail_on_silver_certno_status(settings):
     assert {s["psn_no"] for s in sample} == {"P2", "P3"} and {s["certno_status"] for s in sample} == {"BAD_CHECKSUM"}
 
 
+def test_duplicate_keys_every_row_of_a_duplicated_key_is_unexpected(settings):
+    """Uniqueness (one aggregate of the duplicated keys, see suites._flag_uniqueness): every row of a key that
+    occurs twice or more is unexpected, on a single key and on a compound key; a row whose key columns are all
+    null is not checked; a partly null compound key is a value like any other."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+
+    spark = spark_session(settings)
+    cat = Catalog(spark, settings)
+    people = [("A", certno(1)), ("B", certno(1)), ("C", certno(1)), ("D", certno(4)), ("D", certno(5)),
+              ("E", None), ("F", None), ("G", certno(7))]
+    cat.overwrite(spark.createDataFrame(people, "person_id string, certno string"), "gold", "person_master")
+    xref = [("police", "hsreg_psn", "K1"), ("police", "hsreg_psn", "K1"), ("police", "hsreg_psn", None),
+            ("police", "hsreg_psn", None), ("tax", "taxpayer", "K1"), ("tax", None, None), (None, None, None),
+            (None, None, None)]
+    cat.overwrite(spark.createDataFrame([(s, t, k, f"X{i}") for i, (s, t, k) in enumerate(xref)],
+                                        "source string, source_table string, source_key string, person_id string"),
+                  "gold", "person_xref")
+    run = run_quality(settings, layer="gold", tables=["person_master", "person_xref"])
+    assert failures(run, "person_master") == {("key_unique.person_id", "blocking", "person_id", 2),
+                                              ("unique.certno", "blocking", "certno", 3)}
+    assert failures(run, "person_xref") == {("key_unique.source_key", "blocking", None, 4)}
+    by_rule = {r["rule"]: r for r in run.failures("person_master")}
+    assert {s["person_id"] for s in json.loads(by_rule["unique.certno"]["sample"])} == {"A", "B", "C"}
+    assert {s["person_id"] for s in json.loads(by_rule["key_unique.person_id"]["sample"])} == {"D"}
+    xr = run.failures("person_xref")[0]
+    assert sorted((s["source"], s["source_key"] or "") for s in json.loads(xr["sample"])) == \
+        [("police", ""), ("police", ""), ("police", "K1"), ("police", "K1")]
+    assert run.table("person_master").status == run.table("person_xref").status == "blocked"
+    assert not [p for p in (settings.warehouse / "_quality").glob("*")]  # scratch tables are removed
+
+
 def test_nothing_personal_leaks_into_reports_and_data_docs(settings, good_state):
     write_batch(settings.landing, "medins", "20261108-001",
                 {"psn_info": [PSN_HEADER] + [psn(i, cert=certno(i)[:17] if i < 2 else None) for i in range(10)]})
