@@ -54,6 +54,7 @@ class BenchContext:
     seed: int
     runs: int
     results_dir: Path
+    gzip: bool = False
 
     @property
     def landing(self) -> Path:
@@ -101,7 +102,7 @@ def du(path: Path) -> int:
 STAGES: tuple[Stage, ...] = (
     Stage("generate", "generate (synthetic landing zone)",
           lambda ctx: [str(BIN / "yibao"), "generate", "--persons", str(ctx.persons), "--seed", str(ctx.seed),
-                       "--out", str(ctx.landing), "--workers", "2"],
+                       "--out", str(ctx.landing), "--workers", "2"] + (["--gzip"] if ctx.gzip else []),
           lambda ctx: landing_rows(ctx.landing)),
     Stage("ingest", "ingest (landing -> bronze)", lambda ctx: [str(BIN / "yibao"), "ingest", "--landing", str(ctx.landing)],
           lambda ctx: landing_rows(ctx.landing)),
@@ -183,7 +184,7 @@ def _machine() -> dict:
 
 def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[str, ...] | None = None,
               seed: int = 42, runs: int = 10, label: str | None = None, peers: bool = False,
-              results_dir: Path = RESULTS,
+              results_dir: Path = RESULTS, gzip: bool = False,
               on_progress: Callable[[str, float, int], None] | None = None,
               on_stage_done: Callable[[str, dict], None] | None = None) -> dict:
     """Run the stages in order, each measured; return (and write) the results.
@@ -193,7 +194,7 @@ def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[st
     of its error output; the results file is written either way.
     """
     work = work.resolve()
-    ctx = BenchContext(persons, work, seed, runs, results_dir)
+    ctx = BenchContext(persons, work, seed, runs, results_dir, gzip)
     chosen = list(stages or STAGE_NAMES)
     unknown = set(chosen) - set(STAGE_NAMES)
     if unknown:

@@ -240,8 +240,9 @@ def _plan_bad_rows(w: LandingWriter, b1: str) -> None:
 
 def generate(out: Path, persons: int, seed: int = 42, reference_date: date = date(2026, 11, 1), batches: int = 1,
              chunk_size: int = 200_000, progress: Callable[[str, int, int], None] | None = None,
-             workers: int = 1) -> GenerateSummary:
-    """Write a contract-conform landing zone for ``persons`` natural persons to ``out`` plus ``out/_truth``."""
+             workers: int = 1, gzip: bool = False) -> GenerateSummary:
+    """Write a contract-conform landing zone for ``persons`` natural persons to ``out`` plus ``out/_truth``
+    (``gzip``: ``<table>.csv.gz`` files, about a quarter of the size)."""
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -249,7 +250,7 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     b1 = batch_id(reference_date, 1)
     bt = batch_id(reference_date + timedelta(days=7), 1)
     ids_ = [b1] + ([bt] if batches >= 2 else [])
-    w = LandingWriter(out)
+    w = LandingWriter(out, gzip=gzip)
     ext = lambda d: f"{d:%Y-%m-%d} 02:00:00"
     for src in SOURCES:
         w.open_batch(src, b1, ext(reference_date), "full")
@@ -314,7 +315,7 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     tw.write("bad_rows", pd.DataFrame(w.bad_rows))
     st = w.files[(CORRUPT_SOURCE, batch_id(reference_date, 2), "pension_insu")]
     tw.write("rejected_batches", pd.DataFrame([{"source": CORRUPT_SOURCE, "batch_id": batch_id(reference_date, 2),
-                                                "file": "pension_insu.csv", "reason": "ROW_COUNT_MISMATCH",
+                                                "file": st.path.name, "reason": "ROW_COUNT_MISMATCH",
                                                 "manifest_rows": st.rows + 1, "actual_rows": st.rows}]))
     tw.write("meta", pd.DataFrame([{"persons": persons, "seed": seed, "reference_date": reference_date.isoformat(),
                                     "batches": ",".join(ids_), "truth_state_after_batch": ids_[-1], "chunk_size": chunk_size}]))

@@ -55,6 +55,8 @@ def generate(
                                                                   "identical for any count)."),
     reference_date: Optional[str] = typer.Option(None, "--reference-date", help="YYYY-MM-DD (default: "
                                                                                  "configured)."),
+    gzip: bool = typer.Option(False, "--gzip", help="Write <table>.csv.gz (about a quarter of the disk; the "
+                                                    "province-scale landing zone does not fit otherwise)."),
 ) -> None:
     """Write a synthetic landing zone for all seven departments, plus its ground truth."""
     from yibao.synthetic.generate import generate as run
@@ -72,7 +74,7 @@ def generate(
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = run(target, persons=persons, seed=seed, reference_date=ref, batches=batches,
-                      chunk_size=chunk_size, progress=report, workers=workers)
+                      chunk_size=chunk_size, progress=report, workers=workers, gzip=gzip)
     table = Table("source", "table", "rows")
     for (source, name), n in sorted(summary.rows.items()):
         table.add_row(source, name, f"{n:,}")
@@ -379,6 +381,7 @@ def bench(
                                                       "Apache Spark (local mode, Parquet) and on DuckDB."),
     runs: int = typer.Option(10, "--runs", min=1, help="Repetitions of each dashboard query."),
     seed: int = typer.Option(42, "--seed", "-s", help="Random seed of the generator."),
+    gzip: bool = typer.Option(False, "--gzip", help="Generate the landing zone as .csv.gz files."),
     label: Optional[str] = typer.Option(None, "--label", help="Name of the results files (default: the persons)."),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Where the results files go "
                                                                            "(default: benchmarks/results)."),
@@ -402,7 +405,7 @@ def bench(
 
         try:
             results = run_bench(persons, work, reuse=reuse, stages=chosen, seed=seed, runs=runs, label=label,
-                                peers=peers, results_dir=(results_dir or RESULTS).resolve(),
+                                peers=peers, results_dir=(results_dir or RESULTS).resolve(), gzip=gzip,
                                 on_progress=on_progress, on_stage_done=on_done)
         except (ValueError, FileNotFoundError) as e:
             console.print(f"[red]{e}")
