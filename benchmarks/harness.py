@@ -213,8 +213,11 @@ def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[st
     env = dict(os.environ, YIBAO_DATA_ROOT=str(work), SPARK_REMOTE="")
     env.pop("YIBAO_LANDING_ROOT", None)
     env.pop("YIBAO_WAREHOUSE_ROOT", None)
+    command = " ".join([f"yibao bench --persons {persons} --work {work}"] + (["--reuse"] if reuse else [])
+                       + ([f"--stages {','.join(stages)}"] if stages else []) + (["--gzip"] if gzip else [])
+                       + ([f"--seed {seed}"] if seed != 42 else []) + ([f"--label {label}"] if label else []))
     label = label or f"{persons}"
-    results: dict = {"persons": persons, "label": label, "work": str(work), "seed": seed,
+    results: dict = {"persons": persons, "label": label, "work": str(work), "seed": seed, "command": command,
                      "started": datetime.now().isoformat(timespec="seconds"), "machine": _machine(),
                      "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "stages": {}, "ok": True}
     for stage in STAGES:
@@ -268,7 +271,8 @@ def markdown(results: dict) -> str:
     lines = [f"### {results['persons']:,} persons ({results['started'][:10]}, commit {mach.get('commit', '?')}, "
              f"{mach['cpus']} cores, {mach['memory_gib']} GiB; load at start "
              f"{'/'.join(str(x) for x in results['load_average_at_start'])})", "",
-             f"`yibao bench --persons {results['persons']} --work {results['work']}`", "",
+             "`%s`" % (results.get("command") or f"yibao bench --persons {results['persons']} --work {results['work']}"),
+             "",
              "| stage | wall s | peak RSS GiB | rows | rows/s | written, on disk (GiB) |",
              "|---|---:|---:|---:|---:|---|"]
     total = 0.0

@@ -232,12 +232,13 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
         if layer == "bronze" and rel_v is not None and rel_v != version:
             prev = spark.read.format("delta").option("versionAsOf", rel_v).load(str(cat.path(layer, t))).count()
             min_rows = math.ceil(prev * ROW_COUNT_MIN_RATIO)
+        scratch: list[str] = []   # this table's work tables under _quality, removed after validation
+
         def persist(name: str, frame, _t=t):
             scratch.append(f"{_t}__{name}")
             cat.overwrite(frame, "_quality", scratch[-1])
             return cat.read("_quality", scratch[-1])
 
-        scratch: list[str] = []
         frame = validation_frame(df, suite, read_parent, divisions, persist)
         if suite.derived or suite.references or suite.division_flags:
             # materialise once: GE runs several queries per expectation over this frame

@@ -242,7 +242,7 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
              chunk_size: int = 200_000, progress: Callable[[str, int, int], None] | None = None,
              workers: int = 1, gzip: bool = False) -> GenerateSummary:
     """Write a contract-conform landing zone for ``persons`` natural persons to ``out`` plus ``out/_truth``
-    (``gzip``: ``<table>.csv.gz`` files, about a quarter of the size)."""
+    (``gzip``: ``<table>.csv.gz`` files, about a fifth of the size)."""
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

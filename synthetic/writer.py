@@ -55,7 +55,7 @@ def to_csv_bytes(df: pd.DataFrame, columns: list[str], encoding: str) -> bytes:
     return data
 
 
-GZIP_LEVEL = 1   # speed over size: ~4x smaller than the CSV, and the generator's single writer keeps up
+GZIP_LEVEL = 1   # speed over size: ~5x smaller than the CSV (0.18 at 1M), and the generator's single writer keeps up
 
 
 class _HashingSink(io.RawIOBase):

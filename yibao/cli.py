@@ -55,7 +55,7 @@ def generate(
                                                                   "identical for any count)."),
     reference_date: Optional[str] = typer.Option(None, "--reference-date", help="YYYY-MM-DD (default: "
                                                                                  "configured)."),
-    gzip: bool = typer.Option(False, "--gzip", help="Write <table>.csv.gz (about a quarter of the disk; the "
+    gzip: bool = typer.Option(False, "--gzip", help="Write <table>.csv.gz (about a fifth of the disk; the "
                                                     "province-scale landing zone does not fit otherwise)."),
 ) -> None:
     """Write a synthetic landing zone for all seven departments, plus its ground truth."""
