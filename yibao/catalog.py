@@ -14,10 +14,16 @@ import uuid
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from yibao.config import Settings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Spark Connect sends a client-built DataFrame as one gRPC message, 128 MiB at most; Spark 4's chunked
+# upload of large local relations (artifacts) is not implemented by Sail.  Larger uploads go in chunks of
+# about this many bytes of data (Arrow's encoding adds offsets and validity: well under the limit).
+UPLOAD_CHUNK_BYTES = 32 << 20
 
 # (session url, schema, table) -> registered location; lets one process switch warehouses safely.
 _registered: dict[tuple[str, str, str], str] = {}
@@ -85,6 +91,24 @@ class Catalog:
         for schema, table in tables:
             self.register(schema, table)
         return tables
+
+    # -- client data ----------------------------------------------------------------------------
+    def upload(self, rows: list[tuple], schema: T.StructType | str, name: str) -> DataFrame:
+        """Rows built on the client as an engine DataFrame, however many there are.
+
+        Rows that fit one message are sent as one local relation.  Larger ones are written in chunks to the
+        work table ``_upload.<name>`` (overwritten by the next upload of that name) and read back, so a
+        final write from the result is still one atomic commit of the target table."""
+        chunks = list(chunk_rows(rows, UPLOAD_CHUNK_BYTES))
+        if len(chunks) <= 1:
+            return self.spark.createDataFrame(rows, schema)
+        for i, chunk in enumerate(chunks):
+            df = self.spark.createDataFrame(chunk, schema)
+            if i == 0:
+                self.overwrite(df, "_upload", name)
+            else:
+                self.append(df, "_upload", name)
+        return self.read("_upload", name)
 
     # -- reads -----------------------------------------------------------------------------------
     def read(self, schema: str, table: str) -> DataFrame:
@@ -188,3 +212,24 @@ class Catalog:
         shutil.rmtree(old, ignore_errors=True)
         self.register(schema, table)
         self.spark.sql(f"REFRESH TABLE {schema}.{table}")
+
+
+def _value_bytes(v) -> int:
+    if isinstance(v, str):
+        return len(v.encode())
+    if isinstance(v, (list, tuple)):
+        return 8 + sum(_value_bytes(x) for x in v)
+    return 8
+
+
+def chunk_rows(rows: list[tuple], budget: int):
+    """Consecutive runs of ``rows`` whose estimated data size stays within ``budget`` bytes (at least one
+    row each); no rows, one empty run."""
+    start, size = 0, 0
+    for i, row in enumerate(rows):
+        n = 16 + sum(_value_bytes(v) for v in row)
+        if size and size + n > budget:
+            yield rows[start:i]
+            start, size = i, 0
+        size += n
+    yield rows[start:]

@@ -10,10 +10,11 @@ pipeline materialises the features once (``silver.fraud_settlement_features``) a
 from __future__ import annotations
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from yibao.catalog import Catalog
 from yibao.fraud.config import sql_list
 
 # feature -> Chinese label (explanations and exports)
@@ -68,16 +69,17 @@ def rules_per_settlement(hits: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"setl_id": n.index.astype(str), "n_rules": n.to_numpy().astype(float)})
 
 
-def _upload(spark: SparkSession, df: pd.DataFrame, schema: T.StructType) -> DataFrame:
+def _upload(cat: Catalog, df: pd.DataFrame, schema: T.StructType, name: str) -> DataFrame:
     rows = [tuple(None if pd.isna(v) else (str(v) if isinstance(f.dataType, T.StringType) else float(v))
                   for v, f in zip(r, schema.fields)) for r in df[schema.fieldNames()].itertuples(index=False)]
-    return spark.createDataFrame(rows, schema)
+    return cat.upload(rows, schema, name)
 
 
-def settlement_features(spark: SparkSession, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame) -> DataFrame:
+def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame) -> DataFrame:
     """One row per counted settlement, on the engine (not materialised): KEY_COLUMNS + FEATURE_COLUMNS (doubles,
     missing = 0).  ``hits`` and ``graph_feats`` are the client's rule hits and per-person graph features (both
     bounded by the hit list / the reduced co-visit graph); they are joined in on the engine."""
+    spark = cat.spark
     r04 = cfg["rules"]["R04_GENDER_ITEM"]
     r07 = cfg["rules"]["R07_IDLE_BED"]
     ip = sql_list(cfg["common"]["inpatient_med_types"])
@@ -151,8 +153,9 @@ def settlement_features(spark: SparkSession, cfg: dict, hits: pd.DataFrame, grap
         left join doc dc on dc.atddr_no = w.atddr_no""")
     # graph features (per person) and rule hits (per settlement)
     gf = graph_feats if len(graph_feats) else pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())
-    df = df.join(_upload(spark, gf, GRAPH_SCHEMA), on="person_id", how="left")
-    df = df.join(_upload(spark, rules_per_settlement(hits), NRULES_SCHEMA), on="setl_id", how="left")
+    df = df.join(_upload(cat, gf, GRAPH_SCHEMA, "fraud_graph_features"), on="person_id", how="left")
+    df = df.join(_upload(cat, rules_per_settlement(hits), NRULES_SCHEMA, "fraud_rules_per_settlement"),
+                 on="setl_id", how="left")
     return df.select(*KEY_COLUMNS, *[F.coalesce(F.col(c).cast("double"), F.lit(0.0)).alias(c) for c in FEATURE_COLUMNS])
 
 

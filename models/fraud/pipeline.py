@@ -94,13 +94,13 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
     secs["graph"] = round(time.time() - t, 2)
     t = time.time()
     # settlement features: computed once on the engine and materialised (every later step reads the table)
-    _overwrite_work(cat, settlement_features(spark, cfg, hits, gfeats), FEATURES_TABLE)
+    _overwrite_work(cat, settlement_features(cat, cfg, hits, gfeats), FEATURES_TABLE)
     feats = cat.read(*FEATURES_TABLE)
     n_setl = feats.count()
     audit_schema, audit_table = cfg["common"]["audit_table"].split(".")
     audits = cat.read(audit_schema, audit_table).select("setl_id", "violation_code", "audit_date").toPandas()
     labels = model.cap_labels(model.labels_from(audits, suspects.review_labels(cat, cfg), cfg), cfg)
-    labelled = _only(spark, feats, "setl_id", labels.setl_id.unique()).toPandas()
+    labelled = _only(cat, feats, "setl_id", labels.setl_id.unique(), "fraud_label_ids").toPandas()
     labelled = labelled.sort_values("setl_id", kind="stable").reset_index(drop=True)
     prof = profiles(feats)
     cap = int(cfg["model"].get("max_profile_rows", 0) or 0)
@@ -128,7 +128,7 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
     model_only = scores.groupBy("person_id").agg(F.max("p").alias("p")).where(F.col("p") >= thr).select("person_id")
     cand = sorted(set(model_only.toPandas().person_id) |
                   (set(hits[hits.subject_type == "person"].subject_id.dropna()) if len(hits) else set()))
-    _ids(spark, cand, "person_id").createOrReplaceTempView("fr_cand")
+    _ids(cat, cand, "person_id", "fraud_candidates").createOrReplaceTempView("fr_cand")
     result.setl_scores = (scores.join(spark.table("fr_cand"), "person_id", "left_semi").toPandas()
                           .sort_values("setl_id", kind="stable").reset_index(drop=True))
     ps = cat.read(*PROFILE_SCORE_TABLE)
@@ -139,7 +139,7 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
                       "institution": inst_an.select(F.col("subject_id").alias("fixmedins_code"), "anomaly_pct").toPandas()}
 
     def features_for(setl_ids: list[str]) -> pd.DataFrame:
-        return _only(spark, feats, "setl_id", setl_ids).toPandas()
+        return _only(cat, feats, "setl_id", setl_ids, "fraud_explained_ids").toPandas()
 
     names, regions = _names_regions(spark)
     inst_region = regions.pop(("__inst__", ""))
@@ -156,19 +156,19 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
     hits["event_date"] = pd.to_datetime(hits.event_date, errors="coerce").dt.date
     hit_rows = [tuple(_clean(r[f.name]) if f.name != "setl_ids" else [str(x) for x in (r["setl_ids"] if r["setl_ids"] is not None else [])]
                       for f in HIT_SCHEMA.fields) for r in hits.to_dict("records")]
-    cat.overwrite(spark.createDataFrame(hit_rows, HIT_SCHEMA), "gold", "fraud_rule_hit")
+    cat.overwrite(cat.upload(hit_rows, HIT_SCHEMA, "fraud_rule_hit"), "gold", "fraud_rule_hit")
     srows = [tuple(_clean(r[f.name]) if f.name != "setl_ids" else list(r["setl_ids"]) for f in suspects.SUSPECT_SCHEMA.fields)
              for r in s.to_dict("records")]
-    cat.overwrite(spark.createDataFrame(srows, suspects.SUSPECT_SCHEMA), "gold", "fraud_suspect")
+    cat.overwrite(cat.upload(srows, suspects.SUSPECT_SCHEMA, "fraud_suspect"), "gold", "fraud_suspect")
     gddl = ("group_id string, n_members int, members array<string>, institutions array<string>, doctors array<string>, "
             "shared_dates array<string>, setl_ids array<string>, density double, evidence string")
     grows = [(g.group_id, int(g.n_members), list(g.members), list(g.institutions), list(g.doctors), list(g.shared_dates),
               list(g.setl_ids), float(g.density), g.evidence) for g in groups.itertuples()] if len(groups) else []
-    cat.overwrite(spark.createDataFrame(grows, gddl), "gold", "fraud_group")
+    cat.overwrite(cat.upload(grows, gddl, "fraud_group"), "gold", "fraud_group")
     lddl = "atddr_no string, pharmacy string, pharmacy_name string, patients long, doctor_patients long, share double"
     lrows = [(r.atddr_no, r.pharmacy, r.pharmacy_name, int(r.patients), int(r.doctor_patients), float(r.share))
              for r in links.itertuples()] if len(links) else []
-    cat.overwrite(spark.createDataFrame(lrows, lddl), "gold", "fraud_doctor_pharmacy_link")
+    cat.overwrite(cat.upload(lrows, lddl, "fraud_doctor_pharmacy_link"), "gold", "fraud_doctor_pharmacy_link")
     m = result.metrics.get("test", {})
     cat.ensure("meta", "fraud_model_version", MODEL_VERSION_DDL)
     cat.append(spark.createDataFrame([(result.version, datetime.now(timezone.utc).replace(tzinfo=None), str(result.path),
@@ -198,14 +198,14 @@ def _overwrite_work(cat: Catalog, df, table: tuple[str, str]) -> None:
             warnings.warn(f"could not vacuum {'.'.join(table)}: {exc}")
 
 
-def _ids(spark, ids, column: str):
-    """A one-column engine DataFrame of the given ids (bounded: labels, candidates, explained settlements)."""
-    return spark.createDataFrame([(str(x),) for x in ids], f"{column} string")
+def _ids(cat: Catalog, ids, column: str, name: str):
+    """A one-column engine DataFrame of the given ids (labels, candidates, explained settlements)."""
+    return cat.upload([(str(x),) for x in ids], f"{column} string", name)
 
 
-def _only(spark, df, column: str, ids):
+def _only(cat: Catalog, df, column: str, ids, name: str):
     """The rows of ``df`` whose ``column`` is one of ``ids``."""
-    return df.join(_ids(spark, ids, column), column, "left_semi")
+    return df.join(_ids(cat, ids, column, name), column, "left_semi")
 
 
 def _sample(df, key: str, cap: int) -> pd.DataFrame:

@@ -1,0 +1,51 @@
+"""The shared warehouse catalog: client uploads larger than one Spark Connect message."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from yibao import catalog
+from yibao.catalog import chunk_rows
+
+DDL = "id string, names array<string>, amount double, day date"
+
+
+def _rows(n: int) -> list[tuple]:
+    return [(f"P{i:06d}", [f"成员{i}", "甲" * (i % 7)], i * 1.5 if i % 5 else None, date(2026, 1, 1 + i % 28))
+            for i in range(n)]
+
+
+def test_chunk_rows_respects_the_budget_and_keeps_every_row():
+    rows = _rows(1000)
+    chunks = list(chunk_rows(rows, 2000))
+    assert len(chunks) > 10
+    assert [r for c in chunks for r in c] == rows
+    assert all(len(c) >= 1 for c in chunks)
+    # each run stays within the budget unless it is a single row
+    big = [("x" * 5000,), ("y",)]
+    assert [len(c) for c in chunk_rows(big, 2000)] == [1, 1]
+    assert list(chunk_rows([], 2000)) == [[]]
+
+
+def test_upload_in_chunks_gives_the_same_rows_and_a_rerun_replaces_them(settings, monkeypatch):
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+
+    cat = Catalog(spark_session(settings), settings)
+    small = cat.upload(_rows(3), DDL, "t_small")
+    assert sorted(tuple(r) for r in small.collect()) == [tuple(r) for r in _rows(3)]
+    assert not cat.exists("_upload", "t_small")          # one message: no work table
+
+    monkeypatch.setattr(catalog, "UPLOAD_CHUNK_BYTES", 4000)
+    rows = _rows(700)
+    assert len(list(chunk_rows(rows, 4000))) > 5
+    df = cat.upload(rows, DDL, "t_big")
+    assert cat.exists("_upload", "t_big")
+    got = sorted((r.id, list(r.names), r.amount, r.day) for r in df.collect())
+    assert got == [(a, list(b), c, d) for a, b, c, d in rows]
+    cat.overwrite(df, "gold", "uploaded")
+    assert cat.read("gold", "uploaded").count() == 700
+    # the work table is replaced, not appended to, by the next upload of the same name
+    again = cat.upload(_rows(300), DDL, "t_big")
+    assert again.count() == 300
+    assert ("_upload", "t_big") not in cat.tables()         # work tables are not published tables
