@@ -37,7 +37,9 @@ def world(tmp_path_factory):
     generate(settings.landing, persons=PERSONS, seed=SEED)
     ingest(settings)
     build(settings)
-    summary = run_fraud(settings)
+    steps = []
+    summary = run_fraud(settings, on_step=lambda step, seconds: steps.append((step, seconds)))
+    summary.reported_steps = steps
     return settings, summary
 
 
@@ -159,7 +161,12 @@ def test_ranked_list_precision_at_k(world, planted):
 
 
 def test_model_artefacts_and_metrics(world):
+    from yibao.fraud.pipeline import STEPS
+
     settings, summary = world
+    # every step reported as it finished, in order, with the seconds the summary keeps
+    assert [s for s, _ in summary.reported_steps] == list(STEPS)
+    assert dict(summary.reported_steps) == {k: v for k, v in summary.seconds.items() if k != "total"}
     path = Path(settings.data_root).resolve() / "models" / "fraud" / summary.model_version
     assert (path / "model.joblib").is_file() and (path / "metrics.json").is_file()
     m = json.loads((path / "metrics.json").read_text())
@@ -226,6 +233,13 @@ def test_cli_suspects_group(world, tmp_path, monkeypatch):
     runner = CliRunner()
     out = runner.invoke(app, ["suspects", "--help"])
     assert out.exit_code == 0 and all(c in out.output for c in ("score", "review", "export", "list"))
+    before = _read(settings, "gold", "fraud_suspect")
+    out = runner.invoke(app, ["suspects", "score"])
+    assert out.exit_code == 0, out.output
+    assert all(f"{name}:" in out.output for name in ("规则 R01–R07、R09", "共同就诊图 R08", "结算特征", "模型训练",
+                                                      "全量评分", "疑点清单")), out.output
+    after = _read(settings, "gold", "fraud_suspect")
+    assert sorted(after.suspect_id) == sorted(before.suspect_id)     # a rescore of the same data: the same list
     out = runner.invoke(app, ["suspects", "export", "--format", "csv", "--out", str(tmp_path / "cli.csv"),
                               "--level", "高", "--user", "孙七"])
     assert out.exit_code == 0, out.output

@@ -216,8 +216,20 @@ def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-co
                                                                  "(default: models/fraud/rules.toml or $YIBAO_FRAUD_CONFIG).")) -> None:
     """Run rules R01–R09, the co-visit graph and the models; publish gold.fraud_suspect."""
     from yibao.fraud import run_fraud
+    from yibao.fraud.pipeline import STEPS
 
-    s = run_fraud(_settings(), str(fraud_config) if fraud_config else None)
+    names = {"rules": "规则 R01–R07、R09", "graph": "共同就诊图 R08", "features": "结算特征", "model": "模型训练",
+             "score": "全量评分", "suspects": "疑点清单"}
+    with Progress() as progress:
+        task = progress.add_task(f"疑点评分: {names[STEPS[0]]}", total=len(STEPS))
+
+        def on_step(step: str, seconds: float) -> None:
+            progress.console.print(f"{names[step]}: {seconds:,.1f}s")
+            nxt = STEPS.index(step) + 1
+            progress.update(task, advance=1,
+                            description=f"疑点评分: {names[STEPS[nxt]]}" if nxt < len(STEPS) else "疑点评分")
+
+        s = run_fraud(_settings(), str(fraud_config) if fraud_config else None, on_step)
     table = Table("rule", "hits")
     for code, n in sorted(s.hits_by_rule.items()):
         table.add_row(code, f"{n:,}")

@@ -6,10 +6,10 @@
 from yibao.fraud.config import RULE_CODES, load_config
 
 
-def run_fraud(settings, config=None):
+def run_fraud(settings, config=None, on_step=None):
     from yibao.fraud.pipeline import run_fraud as _run
 
-    return _run(settings, config)
+    return _run(settings, config, on_step)
 
 
 __all__ = ["RULE_CODES", "load_config", "run_fraud"]

@@ -17,6 +17,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 import pandas as pd
 from pyspark.sql import functions as F
@@ -68,12 +69,23 @@ def _clean(v):
     return v
 
 
-def run_fraud(settings, config: str | None = None) -> FraudSummary:
+STEPS = ("rules", "graph", "features", "model", "score", "suspects")
+
+
+def run_fraud(settings, config: str | None = None,
+              on_step: Callable[[str, float], None] | None = None) -> FraudSummary:
+    """Run every step; ``on_step(step, seconds)`` is called as each of :data:`STEPS` finishes."""
     from yibao.engine import spark_session
 
     cfg = load_config(config)
     t0 = time.time()
     secs = {}
+
+    def done(step: str, since: float) -> float:
+        secs[step] = round(time.time() - since, 2)
+        if on_step:
+            on_step(step, secs[step])
+        return time.time()
     spark = spark_session(settings)
     cat = Catalog(spark, settings)
     rules.prepare_views(spark, cat, cfg)
@@ -82,8 +94,7 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
         cat.overwrite(spark.createDataFrame([], suspects.SUSPECT_SCHEMA), "gold", "fraud_suspect")
         return FraudSummary(seconds={"total": round(time.time() - t0, 2)})
     hits = rules.evaluate(spark, cfg).toPandas()
-    secs["rules"] = round(time.time() - t0, 2)
-    t = time.time()
+    t = done("rules", t0)
     edges = graph.covisit_edges(spark, cfg)
     g_hits, groups, gfeats = graph.communities(edges, cfg)
     links = graph.doctor_pharmacy_links(spark, cfg)
@@ -91,8 +102,7 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
         with warnings.catch_warnings():   # all-null amount / event_date columns of the graph hits
             warnings.simplefilter("ignore", FutureWarning)
             hits = pd.concat([hits, g_hits.astype(object)], ignore_index=True) if len(hits) else g_hits
-    secs["graph"] = round(time.time() - t, 2)
-    t = time.time()
+    t = done("graph", t)
     # settlement features: computed once on the engine and materialised (every later step reads the table)
     _overwrite_work(cat, settlement_features(cat, cfg, hits, gfeats), FEATURES_TABLE)
     feats = cat.read(*FEATURES_TABLE)
@@ -105,14 +115,12 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
     prof = profiles(feats)
     cap = int(cfg["model"].get("max_profile_rows", 0) or 0)
     samples = {kind: (key, cols, _sample(df, key, cap)) for kind, (key, cols, df) in prof.items()}
-    secs["features"] = round(time.time() - t, 2)
-    t = time.time()
+    t = done("features", t)
     # one OpenMP thread: small models, and the engine shares the cores (oversubscription made it 10x slower)
     with threadpool_limits(limits=1):
         result = model.train(labelled, labels, samples, cfg, settings, n_setl)
     del labelled, samples
-    secs["model"] = round(time.time() - t, 2)
-    t = time.time()
+    t = done("model", t)
     # scoring: every settlement and every profile row, on the engine
     _overwrite_work(cat, model.score_settlements(feats, result), SETTLEMENT_SCORE_TABLE)
     pscores = None
@@ -120,8 +128,7 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
         one = model.score_profiles(kind, key, cols, df, result)
         pscores = one if pscores is None else pscores.unionByName(one)
     _overwrite_work(cat, pscores, PROFILE_SCORE_TABLE)
-    secs["score"] = round(time.time() - t, 2)
-    t = time.time()
+    t = done("score", t)
     # candidates: persons with a hit (incl. gang members) + persons whose best settlement reaches the threshold
     scores = cat.read(*SETTLEMENT_SCORE_TABLE)
     thr = float(cfg["model"]["model_only_threshold"])
@@ -176,7 +183,7 @@ def run_fraud(settings, config: str | None = None) -> FraudSummary:
                                        m.get("roc_auc"), m.get("pr_auc"), m.get("brier"),
                                        json.dumps(result.metrics, ensure_ascii=False, default=str))], MODEL_VERSION_DDL),
                "meta", "fraud_model_version")
-    secs["suspects"] = round(time.time() - t, 2)
+    done("suspects", t)
     secs["total"] = round(time.time() - t0, 2)
     return FraudSummary(hits_by_rule=hits.groupby("rule_code").size().astype(int).to_dict(), suspects=len(s),
                         by_level=s.risk_level.value_counts().astype(int).to_dict(), groups=len(groups),
