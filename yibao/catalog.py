@@ -128,6 +128,21 @@ class Catalog:
             self._swap_parquet(df, schema, table, partition_by)
         self.register(schema, table)
 
+    def overwrite_work(self, df: DataFrame, schema: str, table: str) -> None:
+        """Overwrite a work table (rebuilt on every run, never time-travelled) and drop its earlier versions'
+        files, which can be as large as the table itself."""
+        self.overwrite(df, schema, table)
+        if self.fmt == "delta":
+            import warnings
+
+            from deltalake import DeltaTable
+
+            try:
+                DeltaTable(str(self.path(schema, table))).vacuum(retention_hours=0, dry_run=False,
+                                                                 enforce_retention_duration=False)
+            except Exception as exc:   # disk space only: the table itself is complete
+                warnings.warn(f"could not vacuum {schema}.{table}: {exc}")
+
     def append(self, df: DataFrame, schema: str, table: str) -> None:
         df.write.format(self.fmt).mode("append").save(str(self.path(schema, table)))
         self.register(schema, table)

@@ -104,7 +104,7 @@ def run_fraud(settings, config: str | None = None,
             hits = pd.concat([hits, g_hits.astype(object)], ignore_index=True) if len(hits) else g_hits
     t = done("graph", t)
     # settlement features: computed once on the engine and materialised (every later step reads the table)
-    _overwrite_work(cat, settlement_features(cat, cfg, hits, gfeats), FEATURES_TABLE)
+    cat.overwrite_work(settlement_features(cat, cfg, hits, gfeats), *FEATURES_TABLE)
     feats = cat.read(*FEATURES_TABLE)
     n_setl = feats.count()
     audit_schema, audit_table = cfg["common"]["audit_table"].split(".")
@@ -122,12 +122,12 @@ def run_fraud(settings, config: str | None = None,
     del labelled, samples
     t = done("model", t)
     # scoring: every settlement and every profile row, on the engine
-    _overwrite_work(cat, model.score_settlements(feats, result), SETTLEMENT_SCORE_TABLE)
+    cat.overwrite_work(model.score_settlements(feats, result), *SETTLEMENT_SCORE_TABLE)
     pscores = None
     for kind, (key, cols, df) in prof.items():
         one = model.score_profiles(kind, key, cols, df, result)
         pscores = one if pscores is None else pscores.unionByName(one)
-    _overwrite_work(cat, pscores, PROFILE_SCORE_TABLE)
+    cat.overwrite_work(pscores, *PROFILE_SCORE_TABLE)
     t = done("score", t)
     # candidates: persons with a hit (incl. gang members) + persons whose best settlement reaches the threshold
     scores = cat.read(*SETTLEMENT_SCORE_TABLE)
@@ -190,19 +190,6 @@ def run_fraud(settings, config: str | None = None,
                         model_version=result.version,
                         metrics={k: v for k, v in m.items() if k in ("roc_auc", "pr_auc", "brier", "n", "positives")},
                         seconds=secs)
-
-
-def _overwrite_work(cat: Catalog, df, table: tuple[str, str]) -> None:
-    """Overwrite one of the scoring work tables and drop its earlier versions' files (they are rebuilt on every
-    score and can be as large as the settlements; nothing time-travels them)."""
-    cat.overwrite(df, *table)
-    if cat.fmt == "delta":
-        from deltalake import DeltaTable
-
-        try:
-            DeltaTable(str(cat.path(*table))).vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
-        except Exception as exc:   # disk space only: the table itself is complete
-            warnings.warn(f"could not vacuum {'.'.join(table)}: {exc}")
 
 
 def _ids(cat: Catalog, ids, column: str, name: str):

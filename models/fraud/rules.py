@@ -20,13 +20,17 @@ HIT_COLUMNS = ["rule_code", "subject_type", "subject_id", "person_id", "fixmedin
                "amount", "event_date", "evidence"]
 
 
+SETTLEMENT_WORK_TABLE = ("silver", "fraud_settlement")   # fr_setl, materialised
+
+
 def _table(cat: Catalog, name: str) -> DataFrame:
     schema, table = name.split(".", 1)
     return cat.read(schema, table)
 
 
 def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
-    """Temp views every rule reads: fr_setl (counted settlements), fr_fee, fr_person, fr_inst, fr_death_src."""
+    """Temp views every rule reads: fr_setl (counted settlements, stored as :data:`SETTLEMENT_WORK_TABLE`),
+    fr_fee, fr_person, fr_inst, fr_death_src."""
     c = cfg["common"]
     _table(cat, c["settlement_table"]).createOrReplaceTempView("fr_int_setl")
     _table(cat, c["settlement_detail_table"]).createOrReplaceTempView("fr_stg_setl")
@@ -38,8 +42,9 @@ def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
         select fixmedins_code, max(fixmedins_name) as fixmedins_name, max(fixmedins_type) as fixmedins_type,
                max(hosp_lv) as hosp_lv, max(admdvs) as admdvs, max(pooling_region) as pooling_region
         from fr_inst_raw group by fixmedins_code""")
-    spark.sql("""
-        create or replace temp view fr_setl as
+    # fr_setl is read by every rule, the co-visit graph, the features and the names (a dozen scans): the join
+    # of the two settlement tables is made once and stored as a work table instead of re-run by each reader
+    cat.overwrite_work(spark.sql("""
         select i.setl_id, i.person_id, i.psn_no, i.med_type, i.is_inpatient, i.fixmedins_code,
                coalesce(i.fixmedins_type, f.fixmedins_type) as fixmedins_type, i.hosp_lv, i.region,
                cast(i.begndate as date) as begndate, cast(coalesce(i.enddate, i.begndate) as date) as enddate,
@@ -49,7 +54,8 @@ def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
         from fr_int_setl i
         join fr_stg_setl d on d.setl_id = i.setl_id
         left join fr_inst f on f.fixmedins_code = i.fixmedins_code
-        where coalesce(d.refd_setl_flag, '0') <> '1' and i.person_id is not null""")
+        where coalesce(d.refd_setl_flag, '0') <> '1' and i.person_id is not null"""), *SETTLEMENT_WORK_TABLE)
+    cat.read(*SETTLEMENT_WORK_TABLE).createOrReplaceTempView("fr_setl")
     spark.sql("""
         create or replace temp view fr_fee as
         select l.feedetl_sn, l.setl_id, l.med_list_codg, l.med_chrgitm_type, l.list_name,
