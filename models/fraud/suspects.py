@@ -77,7 +77,12 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
     sc, rules_cfg = cfg["score"], cfg["rules"]
     p_setl = result.setl_scores.set_index("setl_id").p
     p_person = result.setl_scores.groupby("person_id").p.max()
+    # each candidate person's settlements, best score first (ties: setl_id order); one pass, not one per person
+    ranked = result.setl_scores.sort_values(["p", "setl_id"], ascending=[False, True], kind="stable")
+    setls_of = ranked.groupby("person_id", sort=False).setl_id.agg(list).to_dict()
     anom = {k: v.set_index(v.columns[0]).anomaly_pct for k, v in result.anomaly.items()}
+    person_hits = hits[hits.subject_type == "person"] if len(hits) else hits
+    members_of = person_hits.groupby("group_id").person_id.agg(list).to_dict() if len(person_hits) else {}
     rows = []
     subjects = hits.groupby(["subject_type", "subject_id"], sort=False) if len(hits) else []
     seen = set()
@@ -96,7 +101,7 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
             model = float(anom.get("institution", pd.Series(dtype=float)).get(sid, 0.0))
             an = model
         else:  # group: the mean of its members' model scores
-            members = hits[(hits.group_id == gid) & (hits.subject_type == "person")].person_id
+            members = pd.Series(members_of.get(gid, []), dtype=object)
             model = float(p_person.reindex(members).fillna(0).mean()) if len(members) else 0.0
             an = float(anom.get("person", pd.Series(dtype=float)).reindex(members).fillna(0).mean()) if len(members) else 0.0
         amount = pd.to_numeric(h.amount, errors="coerce").sum()
@@ -111,7 +116,7 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
     for pid, p in p_person[p_person >= thr].items():
         if ("person", pid) in seen:
             continue
-        setls = result.setl_scores[(result.setl_scores.person_id == pid)].sort_values("p", ascending=False).setl_id.head(5).tolist()
+        setls = setls_of.get(pid, [])[:5]
         rows.append(dict(subject_type="person", subject_id=pid, rules_noisy_or=0.0, rule_codes="", model_score=float(p),
                          anomaly_score=float(anom.get("person", pd.Series(dtype=float)).get(pid, 0.0)), group_id=None,
                          setl_ids=setls, amount=0.0, hits=[]))
@@ -130,10 +135,11 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
     top = int(cfg["model"]["explain_top_features"])
     best = {}
     for pid, setls in zip(s.subject_id[s.subject_type == "person"], s.setl_ids[s.subject_type == "person"]):
-        cand = [x for x in setls if x in p_setl.index] or \
-            result.setl_scores[result.setl_scores.person_id == pid].setl_id.tolist()
+        cand = [x for x in setls if x in p_setl.index]
         if cand:
             best[pid] = max(cand, key=lambda x: p_setl.get(x, 0))
+        elif setls_of.get(pid):
+            best[pid] = setls_of[pid][0]
     ids = sorted(set(best.values()))
     ex = explain(result, features_for(ids), ids, top)
     s["explanation"] = [ex.get(best.get(i, ""), "") if t == "person" else "" for t, i in zip(s.subject_type, s.subject_id)]
