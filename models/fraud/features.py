@@ -100,7 +100,7 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
                 select setl_id, count(*) as c from fr_fee group by setl_id, med_list_codg, fee_ocur_time having count(*) > 1) x
             group by setl_id
         ), peer as (
-            select med_type, hosp_lv, fixmedins_type, percentile_approx(medfee, 0.5) as peer_fee
+            select med_type, hosp_lv, fixmedins_type, percentile(medfee, 0.5) as peer_fee
             from fr_setl group by med_type, hosp_lv, fixmedins_type
         ), s as (
             select s.*, datediff(s.begndate, date'2000-01-01') as d,

@@ -12,6 +12,7 @@ R08 (gangs) needs community detection and lives in :mod:`yibao.fraud.graph`.
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog
 from yibao.fraud.config import sql_list
@@ -202,7 +203,7 @@ def r05_high_frequency(spark: SparkSession, cfg: dict) -> DataFrame:
             from c join fr_person pm on pm.person_id = c.person_id
             group by c.person_id
         ), peer as (
-            select gend, age_band, percentile_approx(n_max, {float(p['peer_quantile'])}) as peer_q, count(*) as peers
+            select gend, age_band, percentile(n_max, {float(p['peer_quantile'])}) as peer_q, count(*) as peers
             from per group by gend, age_band
         ), flagged as (
             select per.*, peer.peer_q,
@@ -280,12 +281,12 @@ def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
             group by s.fixmedins_code, s.med_type
             having count(*) >= {int(p['min_settlements'])}
         ), peer_lv as (
-            select a.fixmedins_code, a.med_type, percentile_approx(b.cost, 0.5) as peer_cost, count(*) as n_peers
+            select a.fixmedins_code, a.med_type, percentile(b.cost, 0.5) as peer_cost, count(*) as n_peers
             from m a join m b on a.med_type = b.med_type and a.ftype <=> b.ftype and a.lv <=> b.lv
                              and a.fixmedins_code <> b.fixmedins_code
             group by a.fixmedins_code, a.med_type
         ), peer_type as (
-            select a.fixmedins_code, a.med_type, percentile_approx(b.cost, 0.5) as peer_cost, count(*) as n_peers
+            select a.fixmedins_code, a.med_type, percentile(b.cost, 0.5) as peer_cost, count(*) as n_peers
             from m a join m b on a.med_type = b.med_type and a.ftype <=> b.ftype and a.fixmedins_code <> b.fixmedins_code
             group by a.fixmedins_code, a.med_type
         ), r as (
@@ -304,9 +305,9 @@ def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
         ), z as (
             select i.*, (ln(i.ratio) - t.med) / greatest(t.mad * 1.4826, 0.05) as z
             from inst i join (
-                select ftype, percentile_approx(ln(ratio), 0.5) as med,
-                       percentile_approx(abs(ln(ratio) - med0), 0.5) as mad
-                from (select ftype, ratio, percentile_approx(ln(ratio), 0.5) over (partition by ftype) as med0 from inst) x
+                select ftype, percentile(ln(ratio), 0.5) as med,
+                       percentile(abs(ln(ratio) - med0), 0.5) as mad
+                from (select ftype, ratio, percentile(ln(ratio), 0.5) over (partition by ftype) as med0 from inst) x
                 group by ftype
             ) t on t.ftype <=> i.ftype
         )
@@ -332,9 +333,10 @@ RULES = {
 
 
 def evaluate(spark: SparkSession, cfg: dict) -> DataFrame:
-    """Union of the hits of every engine rule (R08 is added by the graph step)."""
+    """Union of the hits of every engine rule (R08 is added by the graph step).  Amounts are rounded to the fen:
+    a sum of doubles depends on the order the engine adds them in, and a rerun must give the same list."""
     out = None
     for code, fn in RULES.items():
-        df = fn(spark, cfg).select(*HIT_COLUMNS)
+        df = fn(spark, cfg).withColumn("amount", F.round("amount", 2)).select(*HIT_COLUMNS)
         out = df if out is None else out.unionByName(df)
     return out
