@@ -260,3 +260,24 @@ def test_notebook_executes(world, tmp_path):
                           "--ExecutePreprocessor.timeout=170", "--output-dir", str(tmp_path), str(nb)],
                          capture_output=True, text=True, env=env, timeout=200)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_exact_quantile_matches_numpy_per_group_with_null_keys(settings):
+    import numpy as np
+
+    from yibao.engine import spark_session
+    from yibao.fraud.config import exact_quantile
+
+    spark = spark_session(settings)
+    rng = np.random.default_rng(5)
+    rows = [(None if i % 7 == 0 else str(i % 4), None if i % 29 == 0 else float(rng.integers(0, 50)) + rng.random())
+            for i in range(3000)]
+    spark.createDataFrame(rows, "g string, v double").createOrReplaceTempView("q_in")
+    frame = pd.DataFrame(rows, columns=["g", "v"])
+    for q in (0.0, 0.37, 0.5, 0.95, 1.0):
+        got = {r.g: (r.p, r.n) for r in spark.sql(f"select * from {exact_quantile('q_in', ['g'], 'v', q, 'p')} x").collect()}
+        assert len(got) == 5                                  # four keys and the null key
+        for key, vals in frame.groupby("g", dropna=False).v:
+            vals = vals.dropna().to_numpy()
+            p, n = got[None if pd.isna(key) else key]
+            assert n == len(vals) and p == pytest.approx(float(np.percentile(vals, q * 100)), abs=1e-9)

@@ -38,3 +38,27 @@ def sql_list(values) -> str:
     """A SQL IN-list of string literals ('a', 'b'); values are configuration, quotes are escaped."""
     vals = [str(v).replace("'", "''") for v in values]
     return ", ".join(f"'{v}'" for v in vals) if vals else "NULL"
+
+
+def exact_quantile(source: str, groups: list[str], value: str, q: float, alias: str) -> str:
+    """SQL subquery: one row per group of ``source`` with ``alias`` = the exact ``q``-quantile of ``value`` (Spark's
+    ``percentile``: linear interpolation between the two closest ranks) and ``n`` = the non-null values.
+
+    Computed from a sort (which spills) instead of the ``percentile`` aggregate, which holds every value of a
+    group in memory (a 10M-person group outgrew the pool), and instead of ``percentile_approx``, whose answer
+    depends on the order the engine reads rows in (a rerun must give the same suspect list)."""
+    g = ", ".join(groups)
+    q = float(q)
+    return f"""(
+        select {g}, max(n) as n,
+               max(case when rn = lo then v end) + (max(pos) - max(lo))
+                   * (max(case when rn = hi then v end) - max(case when rn = lo then v end)) as {alias}
+        from (
+            select *, cast(floor(pos) as bigint) as lo, cast(ceil(pos) as bigint) as hi from (
+                select {g}, cast({value} as double) as v,
+                       row_number() over (partition by {g} order by {value}) - 1 as rn,
+                       count(*) over (partition by {g}) as n,
+                       cast({q!r} as double) * (count(*) over (partition by {g}) - 1) as pos
+                from {source} where {value} is not null) x) y
+        where rn = lo or rn = hi
+        group by {g})"""

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from yibao.catalog import Catalog
-from yibao.fraud.config import sql_list
+from yibao.fraud.config import exact_quantile, sql_list
 
 # feature -> Chinese label (explanations and exports)
 FEATURES = {
@@ -100,8 +100,7 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
                 select setl_id, count(*) as c from fr_fee group by setl_id, med_list_codg, fee_ocur_time having count(*) > 1) x
             group by setl_id
         ), peer as (
-            select med_type, hosp_lv, fixmedins_type, percentile(medfee, 0.5) as peer_fee
-            from fr_setl group by med_type, hosp_lv, fixmedins_type
+            select * from {exact_quantile("fr_setl", ["med_type", "hosp_lv", "fixmedins_type"], "medfee", 0.5, "peer_fee")} pq
         ), s as (
             select s.*, datediff(s.begndate, date'2000-01-01') as d,
                    s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer,

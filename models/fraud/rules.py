@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog
-from yibao.fraud.config import sql_list
+from yibao.fraud.config import exact_quantile, sql_list
 
 HIT_COLUMNS = ["rule_code", "subject_type", "subject_id", "person_id", "fixmedins_code", "group_id", "setl_ids",
                "amount", "event_date", "evidence"]
@@ -203,8 +203,8 @@ def r05_high_frequency(spark: SparkSession, cfg: dict) -> DataFrame:
             from c join fr_person pm on pm.person_id = c.person_id
             group by c.person_id
         ), peer as (
-            select gend, age_band, percentile(n_max, {float(p['peer_quantile'])}) as peer_q, count(*) as peers
-            from per group by gend, age_band
+            select gend, age_band, peer_q, n as peers
+            from {exact_quantile("per", ["gend", "age_band"], "n_max", float(p['peer_quantile']), "peer_q")} pq
         ), flagged as (
             select per.*, peer.peer_q,
                    greatest({int(p['min_count'])}, {float(p['peer_multiple'])} * peer.peer_q) as threshold
