@@ -281,3 +281,31 @@ def test_exact_quantile_matches_numpy_per_group_with_null_keys(settings):
             vals = vals.dropna().to_numpy()
             p, n = got[None if pd.isna(key) else key]
             assert n == len(vals) and p == pytest.approx(float(np.percentile(vals, q * 100)), abs=1e-9)
+
+
+def test_leave_one_out_median_equals_the_median_of_the_other_rows(settings):
+    import numpy as np
+
+    from yibao.engine import spark_session
+    from yibao.fraud.rules import _leave_one_out_median
+
+    spark = spark_session(settings)
+    rng = np.random.default_rng(11)
+    rows = []
+    for gi, size in enumerate([1, 2, 3, 4, 5, 8, 13]):     # odd and even groups, a lone institution
+        for j in range(size):
+            cost = float(rng.integers(0, 4)) if gi == 5 else float(rng.random() * 100)   # group 5: ties
+            rows.append((f"H{gi:02d}{j:02d}", "11", "1", None if gi == 4 else str(gi), cost))
+    rows.append((None, "11", "1", "3", 50.0))               # no code: neither scored nor anyone's peer
+    spark.createDataFrame(rows, "fixmedins_code string, med_type string, ftype string, lv string, cost double") \
+        .createOrReplaceTempView("loo_m")
+    got = {r.fixmedins_code: (r.peer_cost, r.n_peers) for r in
+           spark.sql(f"select * from {_leave_one_out_median('loo_m', ['med_type', 'ftype', 'lv'])} x").collect()}
+    frame = pd.DataFrame(rows, columns=["code", "med_type", "ftype", "lv", "cost"]).dropna(subset=["code"])
+    assert set(got) == set(frame.code)
+    for _, grp in frame.groupby("lv", dropna=False):
+        for code, cost in zip(grp.code, grp.cost):
+            others = grp.cost[grp.code != code].to_numpy()
+            peer, n = got[code]
+            assert n == len(others)
+            assert (peer is None) if not len(others) else peer == pytest.approx(float(np.median(others)), abs=1e-9)

@@ -93,7 +93,7 @@ def run_fraud(settings, config: str | None = None,
         # nothing to supervise (no settlements released yet): publish an empty list, keep reviews as they are
         cat.overwrite(spark.createDataFrame([], suspects.SUSPECT_SCHEMA), "gold", "fraud_suspect")
         return FraudSummary(seconds={"total": round(time.time() - t0, 2)})
-    hits = rules.evaluate(spark, cfg).toPandas()
+    hits = rules.evaluate(spark, cfg)
     t = done("rules", t0)
     edges = graph.covisit_edges(spark, cfg)
     g_hits, groups, gfeats = graph.communities(edges, cfg)

@@ -11,6 +11,7 @@ R08 (gangs) needs community detection and lives in :mod:`yibao.fraud.graph`.
 
 from __future__ import annotations
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -271,6 +272,37 @@ def r07_idle_bed(spark: SparkSession, cfg: dict) -> DataFrame:
         from idle group by person_id""")
 
 
+def _leave_one_out_median(m: str, groups: list[str]) -> str:
+    """SQL subquery over ``m`` (one row per fixmedins_code × med_type, with ``cost``): for each row, the median
+    cost of the *other* rows of its group (``peer_cost``; the mean of the two middle values for an even count)
+    and their number (``n_peers``).
+
+    Without the row at rank r (0-based, by cost) of a group of n sorted values v, the median of the other n - 1
+    is v[lo] or v[lo + 1] (n even), or the mean of two of v[lo], v[lo + 1], v[lo + 2] (n odd), with
+    lo = floor((n - 2) / 2) and the choice decided by whether r lies above them.  So three values per group
+    suffice: linear, where joining each institution to all its peers grew with the square of a group."""
+    g = ", ".join(groups)
+    return f"""(
+        select fixmedins_code, med_type, n - 1 as n_peers,
+               case when n < 2 then null
+                    when n % 2 = 0 then case when r > lo then v_lo else v_mid end
+                    else ((case when r > lo then v_lo else v_mid end)
+                          + (case when r > lo + 1 then v_mid else v_hi end)) / 2 end as peer_cost
+        from (
+            select k.*, v.lo, v.v_lo, v.v_mid, v.v_hi
+            from (select fixmedins_code, {g}, cost, count(*) over (partition by {g}) as n,
+                         row_number() over (partition by {g} order by cost, fixmedins_code) - 1 as r
+                  from {m} where fixmedins_code is not null) k
+            join (select {g}, max(lo) as lo, max(case when r = lo then cost end) as v_lo,
+                         max(case when r = lo + 1 then cost end) as v_mid,
+                         max(case when r = lo + 2 then cost end) as v_hi
+                  from (select {g}, cost, cast(floor((count(*) over (partition by {g}) - 2) / 2) as bigint) as lo,
+                               row_number() over (partition by {g} order by cost, fixmedins_code) - 1 as r
+                        from {m} where fixmedins_code is not null) x
+                  group by {g}) v
+              on {" and ".join(f"v.{c} <=> k.{c}" for c in groups)}) y)"""
+
+
 def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
     p = cfg["rules"]["R09_PROVIDER_OUTLIER"]
     return spark.sql(f"""
@@ -280,16 +312,9 @@ def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
             from fr_setl s where s.med_type in ({sql_list(p['med_types'])})
             group by s.fixmedins_code, s.med_type
             having count(*) >= {int(p['min_settlements'])}
-        ), peer_lv as (
-            select a.fixmedins_code, a.med_type, percentile(b.cost, 0.5) as peer_cost, count(*) as n_peers
-            from m a join m b on a.med_type = b.med_type and a.ftype <=> b.ftype and a.lv <=> b.lv
-                             and a.fixmedins_code <> b.fixmedins_code
-            group by a.fixmedins_code, a.med_type
-        ), peer_type as (
-            select a.fixmedins_code, a.med_type, percentile(b.cost, 0.5) as peer_cost, count(*) as n_peers
-            from m a join m b on a.med_type = b.med_type and a.ftype <=> b.ftype and a.fixmedins_code <> b.fixmedins_code
-            group by a.fixmedins_code, a.med_type
-        ), r as (
+        ), peer_lv as {_leave_one_out_median("m", ["med_type", "ftype", "lv"])},
+        peer_type as {_leave_one_out_median("m", ["med_type", "ftype"])},
+        r as (
             select m.*, case when coalesce(pl.n_peers, 0) >= {int(p['min_peers'])} then pl.peer_cost else pt.peer_cost end as peer_cost,
                    case when coalesce(pl.n_peers, 0) >= {int(p['min_peers'])} then '同类型同级别' else '同类型' end as peer_kind,
                    case when coalesce(pl.n_peers, 0) >= {int(p['min_peers'])} then pl.n_peers else pt.n_peers end as n_peers
@@ -332,11 +357,12 @@ RULES = {
 }
 
 
-def evaluate(spark: SparkSession, cfg: dict) -> DataFrame:
-    """Union of the hits of every engine rule (R08 is added by the graph step).  Amounts are rounded to the fen:
-    a sum of doubles depends on the order the engine adds them in, and a rerun must give the same list."""
-    out = None
-    for code, fn in RULES.items():
-        df = fn(spark, cfg).withColumn("amount", F.round("amount", 2)).select(*HIT_COLUMNS)
-        out = df if out is None else out.unionByName(df)
-    return out
+def evaluate(spark: SparkSession, cfg: dict) -> pd.DataFrame:
+    """The hits of every engine rule (R08 is added by the graph step), one rule at a time: as one union the
+    engine ran all eight rules' joins and aggregates at once, and at 10M persons they filled its memory pool.
+    Amounts are rounded to the fen: a sum of doubles depends on the order the engine adds them in, and a rerun
+    must give the same list."""
+    parts = [fn(spark, cfg).withColumn("amount", F.round("amount", 2)).select(*HIT_COLUMNS).toPandas()
+             for fn in RULES.values()]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HIT_COLUMNS)
