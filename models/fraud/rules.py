@@ -58,12 +58,15 @@ def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
         left join fr_inst f on f.fixmedins_code = i.fixmedins_code
         where coalesce(d.refd_setl_flag, '0') <> '1' and i.person_id is not null"""), *SETTLEMENT_WORK_TABLE)
     cat.read(*SETTLEMENT_WORK_TABLE).createOrReplaceTempView("fr_setl")
+    # fee lines: every reader joins them to fr_setl by setl_id, which keeps the counted settlements' lines.  A
+    # semi-join here as well was redundant, and with the stored fr_setl the engine built its hash table on the
+    # 56M fee lines (R06 peaked at 21 GiB at 10M persons)
     spark.sql("""
         create or replace temp view fr_fee as
         select l.feedetl_sn, l.setl_id, l.med_list_codg, l.med_chrgitm_type, l.list_name,
                cast(l.cnt as double) as cnt, cast(l.pric as double) as pric,
                cast(l.det_item_fee_sumamt as double) as amt, l.bilg_dr_codg, l.fee_ocur_time
-        from fr_stg_fee l left semi join fr_setl s on s.setl_id = l.setl_id""")
+        from fr_stg_fee l""")
     # which department recorded each death (R01 evidence)
     xref, recs = c["person_xref_table"], c["person_records_table"]
     if cat.exists(*xref.split(".")) and cat.exists(*recs.split(".")):
