@@ -37,7 +37,10 @@ from yibao.ingestion.manifest import Manifest, ScannedFile
 from yibao.ingestion.parse import ddl, parse_range
 
 QUARANTINE_DDL = ("source string, source_table string, batch_id string, file string, line_number bigint, "
-                  "reason string, raw_line string, ingest_time timestamp")
+                  "reason string, raw_line string, ingest_time timestamp, rule string")
+# meta.quarantine.rule: ingest.parse (a row that cannot be read or typed), ingest.superseded (a key repeated
+# later in the same file); the quality gate adds gate.reference.* (orphans) and gate.waiting.* (rows waiting
+# on a held parent batch), see yibao.quality.exclusions
 _QUARANTINE_COLS = ("_source", "_batch_id", "_file", "_line_number", "_reject_reason", "_raw_line", "_ingest_time")
 
 
@@ -112,11 +115,12 @@ def _superseded(rows: DataFrame, keys: list[str]) -> DataFrame | None:
     return rows.join(dup, on=keys, how="inner").where(F.col("_line_number") != F.col("_last"))
 
 
-def _as_quarantine(df: DataFrame, table: str) -> DataFrame:
+def _as_quarantine(df: DataFrame, table: str, rule: str) -> DataFrame:
     return df.select(F.col("_source").alias("source"), F.lit(table).alias("source_table"),
                      F.col("_batch_id").alias("batch_id"), F.col("_file").alias("file"),
                      F.col("_line_number").alias("line_number"), F.col("_reject_reason").alias("reason"),
-                     F.col("_raw_line").alias("raw_line"), F.col("_ingest_time").alias("ingest_time"))
+                     F.col("_raw_line").alias("raw_line"), F.col("_ingest_time").alias("ingest_time"),
+                     F.lit(rule).alias("rule"))
 
 
 def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime) -> FileResult:
@@ -139,9 +143,9 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
     dup_quarantine = None
     if superseded is not None:
         dup_quarantine = _as_quarantine(superseded.withColumn("_reject_reason", message)
-                                        .withColumn("_raw_line", line), spec.name)
+                                        .withColumn("_raw_line", line), spec.name, "ingest.superseded")
     refused = [cat.spark.read.parquet(str(reject_dir))] if any(reject_dir.glob("*.parquet")) else []
-    quarantine = [_as_quarantine(r, spec.name) for r in refused] + ([dup_quarantine] if dup_quarantine else [])
+    quarantine = [_as_quarantine(r, spec.name, "ingest.parse") for r in refused] + ([dup_quarantine] if dup_quarantine else [])
     cat.ensure("meta", "quarantine", QUARANTINE_DDL)
     cat.delete_where("meta", "quarantine", f"source = '{manifest.source}' AND batch_id = '{manifest.batch_id}' "
                                            f"AND source_table = '{spec.name}'")

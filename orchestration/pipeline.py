@@ -5,11 +5,14 @@ Stages, in the order the data travels (each reads what the previous one publishe
 1. ingest     landing zone -> bronze (+ meta.ingest_*, meta.quarantine)
 2. quality    bronze suites; releases or holds each table's new version (meta.released_version)
 3. transform  dbt seed + run + test on the released bronze versions -> silver, gold
-4. quality    silver and gold suites (reported; a blocking failure fails the run)
+4. quality    silver and gold suites (a blocking failure means a published table would be wrong: the run
+              fails and fraud scoring and the serving refresh are skipped)
 5. fraud      rules, models, graph -> gold.fraud_suspect
 6. serving    the dashboards' read path is refreshed over the new gold tables
 
-Each stage is timed; the summary is what an operator reads at the end of a night's run.
+Each stage is timed; the summary is what an operator reads at the end of a night's run.  A run that completed
+is ``ok`` even when batches were rejected or held (``holds``): those are normal outcomes a steward acts on
+(``yibao quality holds``); ``strict_ok`` also requires that nothing was held or rejected.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ class PipelineSummary:
     rows_quarantined: int = 0
     quality_scores: list[dict] = field(default_factory=list)
     tables_held: list[str] = field(default_factory=list)
+    files_rejected: list[tuple[str, str]] = field(default_factory=list)
+    held_at_door: list[str] = field(default_factory=list)
+    rows_excluded: dict[str, tuple[int, int]] = field(default_factory=dict)   # table -> (orphans, waiting)
     quality_failures: list[str] = field(default_factory=list)
     dbt_ok: bool = True
     uninsured: int | None = None
@@ -39,7 +45,22 @@ class PipelineSummary:
 
     @property
     def ok(self) -> bool:
+        """The pipeline completed and published nothing wrong."""
         return not self.errors and self.dbt_ok and not self.quality_failures
+
+    @property
+    def holds(self) -> list[str]:
+        """What a steward should look at: held tables and batches, rejections, rows kept out."""
+        out = [f"held by the quality gate: {t}" for t in self.tables_held]
+        out += [f"held at the door: {x}" for x in self.held_at_door]
+        out += [f"rejected batch {label}: {reason}" for label, reason in self.batches_rejected]
+        out += [f"rejected file {label}: {reason}" for label, reason in self.files_rejected]
+        out += [f"{t}: {w:,} rows waiting on a held parent" for t, (_, w) in self.rows_excluded.items() if w]
+        return out
+
+    @property
+    def strict_ok(self) -> bool:
+        return self.ok and not self.holds
 
 
 def _timed(summary: PipelineSummary, name: str, fn: Callable, on_stage: Callable[[str], None] | None):
@@ -65,11 +86,19 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     ing = _timed(summary, "ingest", lambda: ingest(settings, landing), on_stage)
     summary.batches_applied = ing.batches_applied
     summary.batches_rejected = ing.batches_rejected
+    summary.files_rejected = ing.files_rejected
     summary.rows_landed, summary.rows_quarantined = ing.rows_landed, ing.rows_quarantined
 
     q = _timed(summary, "quality (bronze)", lambda: run_quality(settings, layer="bronze"), on_stage)
     summary.quality_scores = q.scores
     summary.tables_held = [t.table for t in q.held]
+    summary.rows_excluded = {e.table: (e.orphan_rows, e.waiting_rows) for e in q.exclusions
+                             if e.orphan_rows or e.waiting_rows}
+    summary.rows_quarantined += sum(o + w for o, w in summary.rows_excluded.values())
+    cat = Catalog(spark_session(settings), settings)
+    from yibao.quality.gate import pending
+    summary.held_at_door = [f"{h['source']}/{h['source_table']} {h['batch_id']}: {h['reason']}"
+                            for h in pending(cat) if h["kind"] == "door"]
 
     try:
         # one `dbt build` (seed + run + test); --quiet: only errors reach the console, the full log is in
@@ -82,7 +111,12 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
 
     for layer in ("silver", "gold"):
         ql = _timed(summary, f"quality ({layer})", lambda layer=layer: run_quality(settings, layer=layer), on_stage)
-        summary.quality_failures += [f"{t.schema}.{t.table}" for t in ql.held]
+        summary.quality_failures += [f"{t.schema}.{t.table}: " + "; ".join(r["title"] for r in t.blocking)
+                                     for t in ql.held]
+    if summary.quality_failures:
+        # a published table would be wrong: do not score fraud on it nor point the dashboards at it
+        summary.errors.append("silver/gold checks failed; fraud scoring and the serving refresh were skipped")
+        return summary
 
     fraud = _timed(summary, "fraud", lambda: run_fraud(settings), on_stage)
     summary.suspects_by_level = dict(fraud.by_level)
@@ -92,7 +126,6 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
         _timed(summary, "serving refresh", lambda: readpath.register(settings.data_root, settings.warehouse),
                on_stage)
 
-    cat = Catalog(spark_session(settings), settings)
     if cat.exists("gold", "uninsured_person"):
         summary.uninsured = cat.read("gold", "uninsured_person").count()
     return summary

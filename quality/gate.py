@@ -83,3 +83,87 @@ def holds(settings: Settings) -> DataFrame | None:
     cat = _catalog(settings)
     return cat.read("meta", "quality_hold").orderBy(F.col("run_time").desc()) \
         if cat.exists("meta", "quality_hold") else None
+
+
+# -- what is held, and the steward's decisions --------------------------------------------------------------
+
+def latest_applied_batch(cat: Catalog, source: str, source_table: str) -> str | None:
+    """The latest batch applied to a bronze table (meta.ingest_log), None when nothing was delivered."""
+    if not cat.exists("meta", "ingest_log"):
+        return None
+    row = (cat.read("meta", "ingest_log")
+           .where((F.col("source") == source) & (F.col("source_table") == source_table)
+                  & (F.col("status") == "applied"))
+           .agg(F.max("batch_id")).first())
+    return row[0] if row else None
+
+
+def door_held(cat: Catalog) -> dict[tuple[str, str], list[str]]:
+    """(source, table) -> batch ids held at the door (ingestion did not apply them; meta.ingest_log status held)."""
+    if not cat.exists("meta", "ingest_log"):
+        return {}
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in cat.read("meta", "ingest_log").where(F.col("status") == "held").collect():
+        out.setdefault((r.source, r.source_table), []).append(r.batch_id)
+    return out
+
+
+def delete_gate_quarantine(cat: Catalog, spec) -> None:
+    """Remove the gate's rows of one contract table from meta.quarantine (ingestion's rows stay)."""
+    from yibao.ingestion.contract import table_spec
+
+    if table_spec(spec.source, spec.name) is None:
+        raise ValueError(f"not a contract table: {spec}")
+    if not cat.exists("meta", "quarantine"):
+        return
+    keys = ["source", "source_table", "rule", "batch_id", "file", "line_number"]
+    stale = (cat.read("meta", "quarantine")
+             .where((F.col("source") == spec.source) & (F.col("source_table") == spec.name)
+                    & F.col("rule").startswith("gate.")).select(*keys))
+    if stale.limit(1).count():
+        cat.delete_matching(stale, "meta", "quarantine", keys)
+
+
+def steward_hold(decisions: dict, source: str, source_table: str, released_batch: str | None,
+                 head_batch: str | None) -> Row | None:
+    """A steward's hold in force on a batch of this table that the released version does not contain yet."""
+    for (s, t, b), d in sorted(decisions.items(), key=lambda kv: kv[0][2]):
+        if (s, t) == (source, source_table) and d.action == "hold" \
+                and (released_batch is None or b > released_batch) and (head_batch is None or b <= head_batch):
+            return d
+    return None
+
+
+def pending(cat: Catalog) -> list[dict]:
+    """Everything held now, for stewards: batches held at the door (ingestion did not apply them), table
+    versions held at the gate, and rows waiting on a held parent.  One dict per item with ``kind``
+    (door | gate | waiting), source, source_table, batch_id, reason and the command that decides it."""
+    out: list[dict] = []
+    if cat.exists("meta", "ingest_log"):
+        for r in cat.read("meta", "ingest_log").where(F.col("status") == "held").orderBy("batch_id").collect():
+            out.append(dict(kind="door", source=r.source, source_table=r.source_table, batch_id=r.batch_id,
+                            reason=r.reason or ""))
+    released = released_versions(cat)
+    if cat.exists("meta", "quality_hold"):
+        last: dict[str, Row] = {}
+        for r in cat.read("meta", "quality_hold").where(F.col("layer") == "bronze").orderBy("run_time").collect():
+            last[r["table"]] = r
+        for table, r in sorted(last.items()):
+            rel = released.get(("bronze", table))
+            if rel is not None and r.delta_version is not None and int(rel.delta_version) >= int(r.delta_version):
+                continue     # released since (a later batch passed, or a steward released it)
+            source, source_table = table.split("__", 1)
+            out.append(dict(kind="gate", source=source, source_table=source_table, batch_id=r.batch_id,
+                            reason=r.reasons or ""))
+    if cat.exists("meta", "gate_exclusion"):
+        for r in cat.read("meta", "gate_exclusion").where(F.col("waiting_rows") > 0).collect():
+            source, source_table = r["table"].split("__", 1)
+            out.append(dict(kind="waiting", source=source, source_table=source_table, batch_id="",
+                            reason=f"{r.waiting_rows:,} rows held because parent {r.waiting_on} is held"))
+    for item in out:
+        if item["kind"] != "waiting":
+            label = f"{item['source']}/{item['source_table']} {item['batch_id']}"
+            item["decide"] = f"yibao quality release {label} --reason ...  |  yibao quality hold {label} --reason ..."
+        else:
+            item["decide"] = "decided with the parent's hold"
+    return out

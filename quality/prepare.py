@@ -19,9 +19,10 @@ def divisions_df(spark: SparkSession) -> DataFrame:
 
 def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFrame,
                      persist=lambda name, frame: frame) -> DataFrame:
-    """``df`` with the suite's derived columns.  ``read_parent(schema, table)`` returns the parent table;
-    ``persist(name, frame)`` stores an intermediate result and returns it read back (the duplicated keys
-    are aggregated once, not once per query Great Expectations runs)."""
+    """``df`` with the suite's derived columns.  ``read_parent(schema, table)`` returns the parent table as
+    the gate sees it (its released version, plus its held head: a row whose parent waits in a held batch is
+    not an orphan); ``persist(name, frame)`` stores an intermediate result and returns it read back (the
+    duplicated keys are aggregated once, not once per query Great Expectations runs)."""
     # derived columns that others depend on (normalised certno, birth date) come first
     order = sorted(suite.derived, key=lambda k: (0 if k.endswith("_norm") else 1 if "birth" in k else 2))
     out = df
@@ -35,9 +36,8 @@ def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFr
                .drop(f"{flag}__code"))
     for ref in suite.references:
         parent = read_parent(*ref.parent)
-        if parent is None:
-            out = out.withColumn(ref.flag, F.when(_any_null(ref.columns), F.lit(None).cast("boolean"))
-                                 .otherwise(F.lit(False)))
+        if parent is None:   # the parent table was never delivered: the reference is not checked
+            out = out.withColumn(ref.flag, F.lit(None).cast("boolean"))
             continue
         # The child key values missing from the parent (few, usually), found on the key columns alone and
         # stored; the frame then joins that small table.  Joining the frame (every column) to the parent's
@@ -50,6 +50,8 @@ def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFr
         missing = persist(ref.flag, child.join(keys, _equal(child, keys, aliases, [f"{a}__p" for a in aliases]),
                                                "left_anti"))
         out = _flag_matches(out, missing, ref.columns, aliases, ref.flag, any_null=True)
+    if suite.accuracy:
+        out = _police_agreement(out, df, suite, read_parent, persist)
     for flag, columns in suite.unique_flags.items():
         aliases = [f"{flag}__{i}" for i in range(len(columns))]
         dup = persist(flag, df.groupBy(*[F.col(f"`{c}`").alias(a) for c, a in zip(columns, aliases)])
@@ -86,3 +88,56 @@ def _any_null(columns, every: bool = False):
         e = F.col(f"`{c}`").isNull()
         cond = e if cond is None else (cond & e if every else cond | e)
     return cond
+
+
+# Names compared without any kind of space (stray and full-width spaces are dirt, not a different name).
+_NAME = "regexp_replace(coalesce({c}, ''), '[\\\\s\u3000]', '')"
+
+
+def _police_agreement(out: DataFrame, df: DataFrame, suite: Suite, read_parent, persist) -> DataFrame:
+    """``_q_agrees_police``: for rows whose normalised ID number is in the police register, whether the name
+    (and sex, birth date where the table has them) agree with it; null when police has no such person or the
+    row has no ID number.
+
+    As for references, two small sets are computed on the compared columns alone and stored: the
+    disagreeing (ID, values) combinations and the IDs police does not know.  The frame then joins those."""
+    police = read_parent("bronze", "police__hsreg_psn")
+    flag = "_q_agrees_police"
+    if police is None:
+        return out.withColumn(flag, F.lit(None).cast("boolean"))
+    from yibao.quality.suites import CERTNO_NORM
+
+    cols = suite.accuracy
+    names = ("id",) + cols
+
+    def values(prefix: str) -> list:
+        exprs = [F.expr(CERTNO_NORM.format(c="`certno`")).alias(f"{prefix}id")]
+        for c in cols:
+            e = F.expr(_NAME.format(c=f"`{c}`")) if c == "psn_name" else F.col(f"`{c}`").cast("string")
+            exprs.append(e.alias(f"{prefix}{c}"))
+        return exprs
+
+    mine = df.select(*values("_a_")).where(F.col("_a_id").isNotNull()).distinct()
+    theirs = police.select(*values("_p_")).where(F.col("_p_id").isNotNull())
+    joined = mine.join(theirs, mine["_a_id"] == theirs["_p_id"], "inner")
+    agree = None
+    for c in cols:
+        # a value missing on either side is not a disagreement (completeness measures that)
+        e = joined[f"_a_{c}"].isNull() | joined[f"_p_{c}"].isNull() | (joined[f"_a_{c}"] == joined[f"_p_{c}"])
+        agree = e if agree is None else agree & e
+    differ = persist(f"{flag}_differ", joined.where(~agree).select(*[f"_a_{n}" for n in names]).distinct())
+    unknown = persist(f"{flag}_unknown", mine.select("_a_id").distinct()
+                      .join(theirs.select("_p_id"), F.col("_a_id") == F.col("_p_id"), "left_anti"))
+    probe = out.select("*", *values("_b_"))
+    d = differ.withColumn("_hit_d", F.lit(True))
+    cond = None
+    for n in names:
+        e = probe[f"_b_{n}"].eqNullSafe(d[f"_a_{n}"])
+        cond = e if cond is None else cond & e
+    probe = probe.join(F.broadcast(d), cond, "left").drop(*[f"_a_{n}" for n in names])
+    u = unknown.withColumn("_hit_u", F.lit(True))
+    probe = probe.join(F.broadcast(u), probe["_b_id"] == u["_a_id"], "left").drop("_a_id")
+    return (probe.withColumn(flag, F.when(F.col("_b_id").isNull() | F.col("_hit_u").isNotNull(),
+                                          F.lit(None).cast("boolean"))
+                             .otherwise(F.col("_hit_d").isNull()))
+            .drop("_hit_d", "_hit_u", *[f"_b_{n}" for n in names]))

@@ -16,11 +16,11 @@ from pathlib import Path
 from yibao.catalog import Catalog
 from yibao.config import Settings
 from yibao.quality.stewards import load_stewards, steward_of
-from yibao.quality.suites import BLOCKING, SEVERITY_ZH
+from yibao.quality.suites import BLOCKING, DIMENSIONS, SEVERITY_ZH
 from yibao.quality.validate import docs_dir, reports_dir
 
-STATUS_ZH = {"released": "已发布", "held": "已拦截 (未进入 silver/gold)", "partly_held": "部分拦截",
-             "passed": "通过", "blocked": "阻断 (不应发布下一层)"}
+STATUS_ZH = {"released": "已发布", "held": "暂停发布 (结构性问题，待数据管理员决定)", "partly_held": "部分暂停发布",
+             "passed": "通过", "blocked": "阻断 (发布表将出错)"}
 LAYER_ZH = {"bronze": "贴源层 bronze", "silver": "标准层 silver", "gold": "发布层 gold"}
 
 CSS = """
@@ -89,9 +89,36 @@ def batch_page(run, source: str, batch_id: str, score: dict, stewards) -> str:
                    f"{_e(STATUS_ZH.get(t.status, t.status))}</td><td>{len(t.blocking)}</td><td>{len(t.warnings)}</td>"
                    f"<td>{'尚无' if published is None else _e(published)}</td></tr>")
     out.append("</table>")
+    for t in tables:
+        if t.note:
+            out.append(f"<p class=\"note\">{_e(t.source_table)}: {_e(t.note)}</p>")
     if any(t.status == "held" for t in tables):
-        out.append("<p class=\"held\">被拦截的表保持上一次通过检查的版本对外发布；本批次数据不进入 silver/gold，"
-                   "直至重新报送并通过阻断规则。</p>")
+        held = [t for t in tables if t.status == "held"]
+        out.append("<p class=\"held\">暂停发布的表保持上一次发布的版本对外服务；本批次数据暂不进入 silver/gold。"
+                   "数据管理员核实后可放行或继续暂停 (记入审计):</p><ul id=\"decide\">" + "".join(
+                       f"<li><code>yibao quality release {_e(t.source)}/{_e(t.source_table)} {_e(t.batch_id)} "
+                       f"--reason \"...\"</code> · <code>yibao quality hold {_e(t.source)}/{_e(t.source_table)} "
+                       f"{_e(t.batch_id)} --reason \"...\"</code></li>" for t in held) + "</ul>")
+    excl = [e for e in getattr(run, "exclusions", []) if e.source == source and (e.orphan_rows or e.waiting_rows)]
+    if excl:
+        out.append("<h2>逐行隔离</h2><table id=\"exclusions\"><tr><th>表</th><th>孤儿记录 (已隔离)</th>"
+                   "<th>等待上级表的行</th><th>等待的上级批次</th></tr>")
+        for e in excl:
+            out.append(f"<tr><td>{_e(e.source_table)}</td><td>{e.orphan_rows:,}</td><td>{e.waiting_rows:,}</td>"
+                       f"<td>{_e(', '.join(e.waiting_on))}</td></tr>")
+        out.append("</table><p class=\"meta\">隔离的行见 meta.quarantine (含行号与原因)；等待的行在上级批次发布后自动放行。</p>")
+    dims = [d for d in getattr(run, "dimensions", []) if d["source"] == source and d["batch_id"] == batch_id]
+    if dims:
+        names = [k for k in DIMENSIONS if any(d["dimension"] == k for d in dims)]
+        out.append("<h2>质量维度得分 (GB/T 36344-2018)</h2><table id=\"dimensions\"><tr><th>表</th>" +
+                   "".join(f"<th>{_e(DIMENSIONS[k])}</th>" for k in names) + "</tr>")
+        by_table: dict[str, dict[str, float]] = {}
+        for d in dims:
+            by_table.setdefault(d["table"], {})[d["dimension"]] = d["score"]
+        for table, row in sorted(by_table.items()):
+            out.append(f"<tr><td>{_e(table.split('__', 1)[-1])}</td>" + "".join(
+                f"<td>{'' if k not in row else f'{row[k]:.1f}'}</td>" for k in names) + "</tr>")
+        out.append("</table>")
     out.append(f"<h2>未通过的规则 ({len(failed)})</h2>")
     if not failed:
         out.append("<p class=\"released\">全部规则通过。</p>")

@@ -27,8 +27,11 @@ from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog
 from yibao.config import Settings
+from yibao.decisions import in_force
+from yibao.ingestion.contract import table_spec
 from yibao.quality import gate
-from yibao.quality.suites import BLOCKING, ROW_COUNT_MIN_RATIO, Suite, bronze_suites, gold_suite, silver_suite
+from yibao.quality.suites import (BLOCKING, DIMENSIONS, Suite, bronze_suites, dimension_of, gold_suite, silver_suite,
+                                  timeliness_hours)
 
 LAYERS = ("bronze", "silver", "gold")
 WEIGHTS = {BLOCKING: 3.0, "warning": 1.0}
@@ -37,7 +40,10 @@ RESULT_DDL = ("run_id string, run_time timestamp, layer string, `schema` string,
               "source_table string, batch_id string, delta_version bigint, rule string, expectation string, "
               "`column` string, validated_column string, severity string, title string, success boolean, "
               "unexpected_count bigint, unexpected_percent double, rows_checked bigint, observed_value string, "
-              "sample string, table_status string")
+              "sample string, table_status string, dimension string")
+DIMENSION_DDL = ("run_id string, run_time timestamp, layer string, source string, `table` string, batch_id string, "
+                 "dimension string, dimension_zh string, expectations int, failed int, rows_checked bigint, "
+                 "bad_rows bigint, score double")
 SCORE_DDL = ("run_id string, run_time timestamp, layer string, source string, batch_id string, tables int, "
              "expectations int, passed int, blocking_failed int, warning_failed int, pass_rate double, "
              "score double, status string")
@@ -54,6 +60,7 @@ class TableOutcome:
     released_before: int | None
     rows: int
     status: str                    # released | held | passed | blocked (silver/gold) | skipped
+    note: str = ""                 # a steward's decision that changed the outcome, rows waiting on a parent
     blocking: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -67,6 +74,8 @@ class QualityRun:
     tables: list[TableOutcome] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
     scores: list[dict] = field(default_factory=list)
+    dimensions: list[dict] = field(default_factory=list)
+    exclusions: list = field(default_factory=list)     # quality.exclusions.Exclusion (bronze)
     docs_url: str | None = None
     reports: list[Path] = field(default_factory=list)
     seconds: float = 0.0
@@ -177,6 +186,8 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
     present = [t for s, t in cat.tables() if s == layer and (tables is None or t in tables)]
     released = gate.released_versions(cat)
     latest = _latest_batches(cat)
+    decisions = in_force(cat) if layer == "bronze" else {}
+    door = gate.door_held(cat) if layer == "bronze" else {}
     suites: dict[str, Suite] = {}
     pinned = {}
     for t in present:
@@ -190,7 +201,8 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
             reader = reader.option("versionAsOf", version)
         pinned[t] = (version, reader.load(str(cat.path(layer, t))))
     if layer == "bronze":
-        suites = bronze_suites({t: df.columns for t, (_, df) in pinned.items()}, settings.reference_date.isoformat())
+        suites = bronze_suites({t: df.columns for t, (_, df) in pinned.items()}, settings.reference_date.isoformat(),
+                               settings.snapshot_shrink_hold)
     else:
         for t, (_, df) in pinned.items():
             s = (silver_suite if layer == "silver" else gold_suite)(t, df.columns)
@@ -202,17 +214,25 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
     divisions = divisions_df(spark)
 
     def read_parent(schema: str, table: str):
-        """What the parent publishes: its released version (decided earlier in this run for parents
-        validated now, see suites.validation_order); nothing when it was never released."""
+        """The parent as the gate sees it: its released version (decided earlier in this run for parents
+        validated now, see suites.validation_order) plus, when its head is held, the held head, so that a row
+        whose parent waits in a held batch is not reported as an orphan.  None when nothing of the parent
+        was ever delivered (the reference is then not checked)."""
         if not cat.exists(schema, table):
             return None
         if settings.table_format != "delta":
             return cat.read(schema, table)
+        path = str(cat.path(schema, table))
         r = gate.released_versions(cat).get((schema, table))
-        if r is None:
-            return None
-        return spark.read.format("delta").option("versionAsOf", int(r.delta_version)).load(
-            str(cat.path(schema, table)))
+        head = gate.current_version(cat, schema, table)
+        rel = None if r is None else spark.read.format("delta").option("versionAsOf", int(r.delta_version)).load(path)
+        if r is not None and int(r.delta_version) == head:
+            return rel
+        spec = table_spec(*table.split("__", 1))
+        if spec is None or gate.latest_applied_batch(cat, spec.source, spec.name) is None:
+            return rel    # empty table created for dbt's sources: nothing delivered, nothing held
+        held = spark.read.format("delta").option("versionAsOf", head).load(path)
+        return held if rel is None else rel.unionByName(held)
 
     keys = []
     holds = []
@@ -231,7 +251,7 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
         min_rows = 0
         if layer == "bronze" and rel_v is not None and rel_v != version:
             prev = spark.read.format("delta").option("versionAsOf", rel_v).load(str(cat.path(layer, t))).count()
-            min_rows = math.ceil(prev * ROW_COUNT_MIN_RATIO)
+            min_rows = math.ceil(prev * (1.0 - settings.snapshot_shrink_hold))
         scratch: list[str] = []   # this table's work tables under _quality, removed after validation
 
         def persist(name: str, frame, _t=t):
@@ -240,7 +260,7 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
             return cat.read("_quality", scratch[-1])
 
         frame = validation_frame(df, suite, read_parent, divisions, persist)
-        if suite.derived or suite.references or suite.division_flags:
+        if suite.derived or suite.references or suite.division_flags or suite.accuracy:
             # materialise once: GE runs several queries per expectation over this frame
             frame = persist("frame", frame)
         checkpoint = validate.checkpoint_for(ctx, suite)
@@ -266,7 +286,7 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
                 unexpected_percent=(float(res["unexpected_percent"]) if res.get("unexpected_percent") is not None
                                     else None),
                 rows_checked=element_count, observed_value=_observed(observed, r.exception_info),
-                sample=_sample(res)))
+                sample=_sample(res), dimension=meta.get("dimension") or dimension_of(meta.get("rule") or "")))
         if rows is None:
             rows = df.count()
         for r in table_results:
@@ -274,28 +294,38 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
                 r["rows_checked"] = rows
         blocking = [r for r in table_results if not r["success"] and r["severity"] == BLOCKING]
         warnings = [r for r in table_results if not r["success"] and r["severity"] != BLOCKING]
+        note, reasons = "", [_reason(r) for r in blocking]
         if layer == "bronze":
-            status = "held" if blocking else "released"
-            if not blocking and version is not None:
+            status, note, reasons = _decide(decisions, suite, batch_id, rel, blocking, reasons)
+            if status == "released" and version is not None:
                 gate.release(cat, layer, t, version, batch_id, run.run_id)
         else:
             status = "blocked" if blocking else "passed"
-        if blocking:
+        if status in ("held", "blocked"):
             holds.append(dict(run_id=run.run_id, run_time=run.run_time, layer=layer, schema=layer, table=t,
                               source=suite.source, batch_id=batch_id, delta_version=version,
-                              released_version=rel_v, blocking_failures=len(blocking),
-                              reasons="; ".join(f"{r['title']}: {r['unexpected_count'] if r['unexpected_count'] is not None else r['observed_value']}"
-                                                for r in blocking)))
+                              released_version=rel_v, blocking_failures=len(blocking), reasons="; ".join(reasons)))
         for r in table_results:
             r["table_status"] = status
         run.results += table_results
         run.tables.append(TableOutcome(layer, t, suite.source, suite.source_table, batch_id, version, rel_v,
-                                       int(rows or 0), status, blocking, warnings, time.time() - t0))
+                                       int(rows or 0), status, note, blocking, warnings, time.time() - t0))
         for name in scratch:
             shutil.rmtree(cat.path("_quality", name), ignore_errors=True)
 
     gate.record_holds(cat, holds)
+    if layer == "bronze" and settings.table_format == "delta":
+        from yibao.quality import exclusions
+
+        run.exclusions = exclusions.refresh(cat, gate.released_versions(cat), door)
+        for ex in run.exclusions:
+            if ex.waiting_rows:
+                for t_out in run.tables:
+                    if t_out.table == ex.table:
+                        t_out.note = (t_out.note + "; " if t_out.note else "") + \
+                            f"{ex.waiting_rows:,} rows held because parent {', '.join(ex.waiting_on)} is held"
     run.scores = _scores(run)
+    run.dimensions = _dimensions(run, cat)
     _persist(cat, run)
     if keys:
         run.docs_url = validate.build_docs(ctx, keys)
@@ -305,6 +335,68 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
         run.reports = write_reports(settings, cat, run)
     run.seconds = time.time() - started
     return run
+
+
+def _reason(r: dict) -> str:
+    n = r["unexpected_count"] if r["unexpected_count"] is not None else r["observed_value"]
+    return f"{r['title']}: {n}"
+
+
+def _decide(decisions: dict, suite: Suite, batch_id: str, released_row, blocking: list[dict],
+            reasons: list[str]) -> tuple[str, str, list[str]]:
+    """Release or hold a bronze table's new version: (status, note, reasons).
+
+    Structural failures hold it unless a steward released this batch; a steward's hold on a batch the
+    released version does not contain yet holds it even when every check passed."""
+    d = decisions.get((suite.source, suite.source_table, batch_id))
+    if blocking and d is not None and d.action == "release":
+        return "released", f"released by steward {d.decided_by} ({d.decided_at:%Y-%m-%d %H:%M}): {d.reason}", reasons
+    held_by = gate.steward_hold(decisions, suite.source, suite.source_table,
+                                None if released_row is None else released_row.batch_id, batch_id)
+    if held_by is not None and not (d is not None and d.action == "release"):
+        why = f"held by steward {held_by.decided_by} (batch {held_by.batch_id}): {held_by.reason}"
+        return "held", why, reasons + [why]
+    return ("held" if blocking else "released"), "", reasons
+
+
+def _dimensions(run: QualityRun, cat: Catalog) -> list[dict]:
+    """Score per layer × source × table × batch × GB/T 36344 dimension (the warning twin of each rule: the
+    share of rows that satisfy it), plus timeliness of each bronze batch from meta.ingest_batch."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in run.results:
+        if r["severity"] == BLOCKING and r["rule"] and any(
+                x["rule"] == r["rule"] and x["severity"] != BLOCKING and x["table"] == r["table"] for x in run.results):
+            continue    # a tiered rule's blocking twin measures the same rows
+        groups.setdefault((r["source"], r["table"], r["batch_id"], r["dimension"]), []).append(r)
+    out = []
+    for (source, table, batch_id, dim), rs in sorted(groups.items()):
+        score, _ = score_of(rs)
+        out.append(dict(run_id=run.run_id, run_time=run.run_time, layer=run.layer, source=source, table=table,
+                        batch_id=batch_id, dimension=dim, dimension_zh=DIMENSIONS.get(dim, dim),
+                        expectations=len(rs), failed=sum(1 for r in rs if not r["success"]),
+                        rows_checked=max((r["rows_checked"] or 0) for r in rs),
+                        bad_rows=sum((r["unexpected_count"] or 0) for r in rs), score=score))
+    if run.layer == "bronze" and run.tables and cat.exists("meta", "ingest_batch"):
+        on_time, late = timeliness_hours()
+        wanted = {(t.source, t.batch_id): t for t in run.tables}
+        for b in cat.read("meta", "ingest_batch").where(F.col("status") == "applied").collect():
+            t = wanted.get((b.source, b.batch_id))
+            if t is None or not b.extract_time or b.started_at is None:
+                continue
+            try:
+                extracted = datetime.fromisoformat(str(b.extract_time).strip())
+            except ValueError:
+                continue
+            hours = max(0.0, (b.started_at - extracted).total_seconds() / 3600.0)
+            score = 100.0 if hours <= on_time else max(0.0, 100.0 * (late - hours) / max(late - on_time, 1e-9))
+            for tt in run.tables:
+                if (tt.source, tt.batch_id) == (b.source, b.batch_id):
+                    out.append(dict(run_id=run.run_id, run_time=run.run_time, layer="bronze", source=b.source,
+                                    table=tt.table, batch_id=b.batch_id, dimension="timeliness",
+                                    dimension_zh=DIMENSIONS["timeliness"], expectations=1,
+                                    failed=int(hours > on_time), rows_checked=tt.rows, bad_rows=0,
+                                    score=round(score, 2)))
+    return out
 
 
 def _scores(run: QualityRun) -> list[dict]:
@@ -333,6 +425,10 @@ def _persist(cat: Catalog, run: QualityRun) -> None:
         cat.ensure("meta", "quality_result", RESULT_DDL)
         rows = [Row(**{c: r.get(c) for c in cols}) for r in run.results]
         cat.append(cat.spark.createDataFrame(rows, RESULT_DDL), "meta", "quality_result")
+    if run.dimensions:
+        cat.ensure("meta", "quality_dimension", DIMENSION_DDL)
+        cat.append(cat.spark.createDataFrame([Row(**d) for d in run.dimensions], DIMENSION_DDL), "meta",
+                   "quality_dimension")
     if run.scores:
         cat.ensure("meta", "quality_score", SCORE_DDL)
         cat.append(cat.spark.createDataFrame([Row(**s) for s in run.scores], SCORE_DDL), "meta", "quality_score")

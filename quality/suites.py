@@ -1,19 +1,23 @@
-"""The expectation suites, as code: one place for every quality rule, its severity and its tolerance.
+"""The expectation suites, as code: every quality rule, its severity and its dimension.
 
-A suite is built per warehouse table from the declarative tables below.  Each rule becomes one or two
-Great Expectations expectations, each carrying ``meta = {"severity", "rule", "title", "column"}``:
+A suite is built per warehouse table from the declarative tables below and from ``quality/rules.toml`` (which
+columns each table needs and why, the references, the tolerances).  Each rule becomes one or two Great
+Expectations expectations, each carrying ``meta = {"severity", "rule", "title", "column", "dimension"}``:
 
-* ``blocking``: a failure holds the batch out of silver and gold (see :mod:`yibao.quality.gate`).
-* ``warning``: reported, the batch goes through.
+* ``blocking``: a failure holds the table's new version out of silver and gold (see :mod:`yibao.quality.gate`).
+  Only *structural* breakage blocks: a key missing or repeated, a table collapsing against its last released
+  version, or a row-level rule broken by more rows than its configured tolerance (a shifted column, another
+  code system).  The tolerances' defaults let the field's ordinary dirt through.
+* ``warning``: reported and scored; the rows go through (flagged) or, for references whose orphans are
+  unusable, are quarantined row by row while the rest is released (:mod:`yibao.quality.exclusions`).
 
-Most business rules are *tiered*: a warning as soon as one row breaks the rule, and a blocking twin
-(GE ``mostly``) when more than the tolerance of rows break it, because exchange files always carry
-some dirt (the contract says so) but a file where a tenth of the people lack a name is broken.
-Tolerances are the ``BLOCK_ABOVE_PCT`` constants below.
+Every expectation belongs to one GB/T 36344 dimension (completeness, validity, consistency, uniqueness,
+timeliness, accuracy); stewards see a score per dimension, department, table and batch.
 
 Some rules need values the raw table does not have (the normalised ID number, whether a parent row
-exists, whether the payments add up).  :mod:`yibao.quality.prepare` adds them to the validated DataFrame
-as ``_q_*`` columns, computed in the engine; the expectations then test those columns.
+exists, whether the payments add up, whether the police register agrees).  :mod:`yibao.quality.prepare`
+adds them to the validated DataFrame as ``_q_*`` columns, computed in the engine; the expectations then
+test those columns.
 
 ID numbers: bronze checks the *format* of the normalised value (full-width digits, lower-case x and
 spaces folded, 18 characters or a legacy 15-digit number).  The checksum and the embedded birth date
@@ -23,30 +27,88 @@ the silver suites validate that flag, so the GB 11643 rules exist in one place o
 
 from __future__ import annotations
 
+import os
+import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from yibao.ingestion.contract import TABLES, TableSpec
 
 BLOCKING, WARNING = "blocking", "warning"
 SEVERITY_ZH = {BLOCKING: "阻断", WARNING: "警告"}
 
-# -- tolerances: a tiered rule blocks when more than this share of the checked rows breaks it ------------
-BLOCK_ABOVE_PCT = {
-    "mandatory": 5.0,      # 必填字段为空
-    "certno_format": 5.0,  # 身份证号格式
-    "code": 1.0,           # 代码不在代码表
-    "division": 5.0,       # 行政区划代码不在 GB/T 2260
-    "reference": 1.0,      # 参照完整性 (孤儿记录)
-    "amount": 1.0,         # 金额为负 / 不平衡
-    "date": 1.0,           # 日期不合理
-}
-ROW_COUNT_MIN_RATIO = 0.5  # a table may not shrink below half of its last released version (blocking)
+# Data-quality dimensions (GB/T 36344-2018 数据质量评价指标): every expectation belongs to one.
+DIMENSIONS = {"completeness": "完整性", "validity": "规范性", "consistency": "一致性", "uniqueness": "唯一性",
+              "timeliness": "时效性", "accuracy": "准确性"}
+_DIMENSION_OF = {"key_not_null": "completeness", "required": "completeness", "expected": "completeness",
+                 "key_unique": "uniqueness", "row_count": "completeness", "code": "validity",
+                 "division": "validity", "certno_format": "validity", "certno_valid": "validity",
+                 "non_negative": "validity", "amount": "consistency", "date": "validity",
+                 "reference": "consistency", "accuracy": "accuracy", "range": "validity", "unique": "uniqueness"}
 
-# Employee schemes: 职工基本医疗 310, 公务员医疗补助 320, 大额医疗费用补助 330, 生育 510 (employer fields required,
-# except for 灵活就业人员 psn_type 13, who enroll in 310 on their own without an employer)
-EMPLOYEE_INSUTYPES = ("310", "320", "330", "510")
-_EMPLOYEE_ROW = (f"insutype IN ({', '.join(repr(c) for c in EMPLOYEE_INSUTYPES)}) "
-                 "AND coalesce(psn_type, '') <> '13'")
+
+def dimension_of(rule: str, kind: str | None = None) -> str:
+    """The quality dimension of a rule id (``required.psn_name`` -> completeness)."""
+    head = kind or rule.split(".", 1)[0]
+    return _DIMENSION_OF.get(head, "validity")
+
+
+# -- the rules' settings: quality/rules.toml (or $YIBAO_QUALITY_RULES) ----------------------------------
+
+def rules_file() -> Path:
+    env = os.environ.get("YIBAO_QUALITY_RULES")
+    return Path(env) if env else Path(__file__).with_name("rules.toml")
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> dict:
+    with open(path, "rb") as fh:
+        doc = tomllib.load(fh)
+    levels = {"required", "expected"}
+    for source, tables in doc.get("columns", {}).items():
+        for table, cols in tables.items():
+            for col, rule in cols.items():
+                if rule.get("level") not in levels or not rule.get("why"):
+                    raise ValueError(f"{path}: columns.{source}.{table}.{col} needs level (one of {sorted(levels)}) "
+                                     f"and why")
+    for ref in doc.get("references", []):
+        if ref.get("on_orphan") not in ("quarantine", "flag") or not ref.get("why"):
+            raise ValueError(f"{path}: reference {ref.get('child')} -> {ref.get('parent')} needs on_orphan "
+                             f"(quarantine or flag) and why")
+    return doc
+
+
+def rules_config() -> dict:
+    return _load(str(rules_file()))
+
+
+def hold_above_pct(kind: str) -> float:
+    """Share of bad rows (percent) above which a row-level rule of this kind holds the table (100: never)."""
+    return float(rules_config().get("hold_above_pct", {}).get(kind, 100.0))
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    column: str
+    level: str              # required | expected
+    why: str
+    when: str | None = None  # Spark SQL condition: the rule applies only to these rows
+
+
+def column_rules(source: str, table: str) -> list[ColumnRule]:
+    cols = rules_config().get("columns", {}).get(source, {}).get(table, {})
+    return [ColumnRule(c, r["level"], r["why"], r.get("when")) for c, r in cols.items()]
+
+
+def references_of(source: str, table: str) -> list[dict]:
+    return [r for r in rules_config().get("references", []) if r["child"] == f"{source}/{table}"]
+
+
+def timeliness_hours() -> tuple[float, float]:
+    t = rules_config().get("timeliness", {})
+    return float(t.get("on_time_hours", 24)), float(t.get("late_hours", 168))
+
 
 COLUMN_ZH = {
     "psn_no": "人员编号", "psn_name": "姓名", "gend": "性别", "brdy": "出生日期", "naty": "民族",
@@ -77,12 +139,13 @@ def zh(column: str | None) -> str:
 
 @dataclass(frozen=True)
 class Check:
-    rule: str               # stable id of the rule, e.g. "mandatory.psn_name" (blocking twin: same rule)
+    rule: str               # stable id of the rule, e.g. "required.psn_name" (blocking twin: same rule)
     expectation: str        # GE expectation class name
     kwargs: dict            # GE kwargs
     severity: str
     title: str              # what it checks, in Chinese, for stewards
     column: str | None      # the business column concerned (the validated column may be a _q_ column)
+    dimension: str = "validity"   # GB/T 36344 dimension (DIMENSIONS)
 
     @property
     def id(self) -> str:
@@ -96,6 +159,8 @@ class Reference:
     parent: tuple[str, str]              # (schema, table)
     parent_columns: tuple[str, ...]
     flag: str                            # derived boolean column (null when the child key is null)
+    on_orphan: str = "flag"              # quarantine: orphan rows are kept out of silver; flag: reported only
+    why: str = ""
 
 
 @dataclass
@@ -111,6 +176,7 @@ class Suite:
     unique_flags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # _q_ flag -> key columns
     checks: list[Check] = field(default_factory=list)
     index_columns: tuple[str, ...] = ()   # columns shown with each bad value (keys, line number)
+    accuracy: tuple[str, ...] = ()        # columns compared with the police register (_q_agrees_police)
 
     @property
     def name(self) -> str:
@@ -118,37 +184,6 @@ class Suite:
 
 
 # -- contract rules, per source table -------------------------------------------------------------------
-
-MANDATORY = {
-    # 人员基本信息 12 项必填 (requirements section 1)
-    "psn_info": ("psn_no", "psn_name", "gend", "psn_cert_type", "certno", "tel", "surv_stas", "hsreg_addr",
-                 "hsreg_admdvs", "resd_addr", "resd_admdvs", "hsreg_book_no"),
-    # 参保信息 9 项必填; paus_insu_date and emp_no/emp_name are conditional (see CONDITIONAL)
-    "psn_insu": ("psn_no", "insutype", "psn_type", "psn_insu_stas", "crt_insu_date", "insu_admdvs"),
-    "contrib": ("psn_no", "insutype", "accrym", "clct_flag"),
-    "emp_info": ("emp_no", "emp_name", "admdvs"),
-    "fixmedins": ("fixmedins_code", "fixmedins_name", "fixmedins_type", "admdvs"),
-    "practitioner": ("prac_code", "prac_name", "prac_type", "fixmedins_code"),
-    "setl": ("setl_id", "psn_no", "insutype", "med_type", "fixmedins_code", "begndate", "setl_time",
-             "medfee_sumamt", "insu_admdvs"),
-    "fee_list": ("feedetl_sn", "setl_id", "med_list_codg", "med_chrgitm_type", "det_item_fee_sumamt"),
-    "fund_ledger": ("admdvs", "insutype", "ym", "direction", "item_type", "amount"),
-    "fund_opening": ("admdvs", "insutype", "year", "amount"),
-    "hsreg_psn": ("certno", "psn_name", "gend", "brdy", "hsreg_admdvs", "hsreg_stas"),
-    "resd_permit": ("certno", "psn_name", "resd_admdvs", "expire_date"),
-    "death_cremation": ("certno", "death_date"),
-    "death_cert": ("certno", "death_date"),
-    "birth_cert": ("birth_cert_no", "child_name", "gend", "brdy", "mother_certno"),
-}
-
-# (column, condition in Spark SQL, why) : column must be present where the condition holds
-CONDITIONAL = {
-    "psn_insu": (
-        ("paus_insu_date", "psn_insu_stas IN ('2', '4')", "暂停/终止参保时"),
-        ("emp_no", _EMPLOYEE_ROW, "职工类险种(灵活就业除外)"),
-        ("emp_name", _EMPLOYEE_ROW, "职工类险种(灵活就业除外)"),
-    ),
-}
 
 # column -> code_type of the code_list seed
 CODES = {
@@ -178,18 +213,6 @@ DIVISIONS = {
     "hsreg_psn": ("hsreg_admdvs",), "resd_permit": ("resd_admdvs",), "death_cremation": ("admdvs",),
     "assistance_obj": ("admdvs",), "birth_cert": ("birth_admdvs",), "death_cert": ("admdvs",),
     "pension_insu": ("admdvs",),
-}
-
-# child table -> ((child columns), (parent source, parent table), (parent columns))
-REFERENCES = {
-    "psn_insu": ((("psn_no",), ("medins", "psn_info"), ("psn_no",)),
-                 (("emp_no",), ("medins", "emp_info"), ("emp_no",))),
-    "contrib": ((("psn_no",), ("medins", "psn_info"), ("psn_no",)),),
-    "practitioner": ((("fixmedins_code",), ("medins", "fixmedins"), ("fixmedins_code",)),),
-    "setl": ((("psn_no",), ("medins", "psn_info"), ("psn_no",)),
-             (("fixmedins_code",), ("medins", "fixmedins"), ("fixmedins_code",))),
-    "fee_list": ((("setl_id",), ("medins", "setl"), ("setl_id",)),),
-    "audit_result": ((("setl_id",), ("medins", "setl"), ("setl_id",)),),
 }
 
 NON_NEGATIVE = {
@@ -242,10 +265,15 @@ BIRTH_FROM_CERTNO = ("CASE WHEN {n} RLIKE '^[0-9]{{17}}[0-9X]$' THEN try_cast(co
 
 
 def _tiered(rule: str, kind: str, expectation: str, kwargs: dict, title: str, column: str | None) -> list[Check]:
-    pct = BLOCK_ABOVE_PCT[kind]
-    return [Check(rule, expectation, dict(kwargs), WARNING, title, column),
-            Check(rule, expectation, dict(kwargs, mostly=round(1 - pct / 100, 6)), BLOCKING,
-                  f"{title} (超过 {pct:g}% 即阻断)", column)]
+    """A row-level rule: a warning as soon as one row breaks it, plus a blocking twin (GE ``mostly``) when the
+    configured tolerance for its kind is below 100 % (quality/rules.toml ``hold_above_pct``)."""
+    pct = hold_above_pct(kind)
+    dim = dimension_of(rule, kind)
+    checks = [Check(rule, expectation, dict(kwargs), WARNING, title, column, dim)]
+    if pct < 100.0:
+        checks.append(Check(rule, expectation, dict(kwargs, mostly=round(1 - pct / 100, 6)), BLOCKING,
+                            f"{title} (超过 {pct:g}% 的行不符即暂停发布)", column, dim))
+    return checks
 
 
 UNIQUE_EXPECTATIONS = ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")
@@ -267,14 +295,15 @@ def _flag_uniqueness(s: Suite) -> Suite:
             s.unique_flags[flag] = cols
             s.index_columns += tuple(k for k in cols if k not in s.index_columns)  # samples show the keys
             c = Check(c.rule, "ExpectColumnValuesToBeInSet", {"column": flag, "value_set": [True]}, c.severity,
-                      c.title, c.column)
+                      c.title, c.column, c.dimension)
         checks.append(c)
     s.checks = checks
     return s
 
 
-def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Suite:
-    """The suite of ``bronze.<source>__<table>`` (``columns``: what the table has)."""
+def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str, shrink_hold: float = 0.5) -> Suite:
+    """The suite of ``bronze.<source>__<table>`` (``columns``: what the table has; ``shrink_hold``: the share
+    of the released rows a new version may lose before it is held, Settings.snapshot_shrink_hold)."""
     from yibao.quality.reference import codes
 
     t = spec.name
@@ -283,30 +312,34 @@ def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Su
     has = set(columns)
     add = s.checks.extend
 
-    # keys: present and unique (ingestion already guarantees it; a breach means a broken load)
+    # structural: keys present and unique (ingestion guarantees both; a breach means a broken load)
     for k in spec.keys:
         add([Check(f"key_not_null.{k}", "ExpectColumnValuesToNotBeNull", {"column": k}, BLOCKING,
-                   f"主键 {zh(k)} 不能为空", k)])
+                   f"主键 {zh(k)} 不能为空", k, "completeness")])
     if len(spec.keys) == 1:
         add([Check(f"key_unique.{spec.keys[0]}", "ExpectColumnValuesToBeUnique", {"column": spec.keys[0]},
-                   BLOCKING, f"主键 {zh(spec.keys[0])} 唯一", spec.keys[0])])
+                   BLOCKING, f"主键 {zh(spec.keys[0])} 唯一", spec.keys[0], "uniqueness")])
     elif spec.keys:
         add([Check("key_unique." + "+".join(spec.keys), "ExpectCompoundColumnsToBeUnique",
-                   {"column_list": list(spec.keys)}, BLOCKING, f"主键 ({', '.join(spec.keys)}) 唯一", None)])
+                   {"column_list": list(spec.keys)}, BLOCKING, f"主键 ({', '.join(spec.keys)}) 唯一", None,
+                   "uniqueness")])
 
-    # row count against the last released version (parameter filled in at run time)
+    # structural: the table may not collapse against its last released version (parameter set at run time)
     add([Check("row_count.min", "ExpectTableRowCountToBeBetween", {"min_value": {"$PARAMETER": "min_rows"}},
-               BLOCKING, f"行数不少于上次发布版本的 {ROW_COUNT_MIN_RATIO:.0%} (全量快照骤减)", None)])
+               BLOCKING, f"行数未骤减 (不少于上次发布版本的 {1 - shrink_hold:.0%})", None, "completeness")])
 
-    for c in MANDATORY.get(t, ()):
-        if c in has and c not in spec.keys:
-            add(_tiered(f"mandatory.{c}", "mandatory", "ExpectColumnValuesToNotBeNull", {"column": c},
-                        f"必填字段 {zh(c)} 不能为空", c))
-    for c, cond, why in CONDITIONAL.get(t, ()):
-        if c in has:
-            add(_tiered(f"mandatory_if.{c}", "mandatory", "ExpectColumnValuesToNotBeNull",
-                        {"column": c, "row_condition": cond, "condition_parser": "spark"},
-                        f"{why}必填字段 {zh(c)} 不能为空", c))
+    # fields a user needs (required) or the tender lists (expected): quality/rules.toml [columns]
+    for rule in column_rules(spec.source, t):
+        if rule.column not in has or rule.column in spec.keys:
+            continue
+        kwargs = {"column": rule.column}
+        when = ""
+        if rule.when:
+            kwargs.update(row_condition=rule.when, condition_parser="spark")
+            when = "(适用行) "
+        label = "必填" if rule.level == "required" else "应填"
+        add(_tiered(f"{rule.level}.{rule.column}", rule.level, "ExpectColumnValuesToNotBeNull", kwargs,
+                    f"{when}{label}字段 {zh(rule.column)} 不为空", rule.column))
 
     for c, code_type in CODES.get(t, {}).items():
         if c in has:
@@ -331,13 +364,27 @@ def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Su
     if "certno" in certnos:
         s.derived["_q_birth_from_certno"] = BIRTH_FROM_CERTNO.format(n="_q_certno_norm")
 
-    for cols, (psrc, ptbl), pcols in REFERENCES.get(t, ()):
+    # references: orphans are quarantined or flagged (never a reason to hold); quality/rules.toml [[references]]
+    for ref in references_of(spec.source, t):
+        cols = tuple(ref["columns"])
+        psrc, ptbl = ref["parent"].split("/")
+        pcols = tuple(ref.get("parent_columns") or cols)
         if all(c in has for c in cols):
             flag = f"_q_{'_'.join(cols)}_in_{ptbl}"
-            s.references.append(Reference(cols, ("bronze", f"{psrc}__{ptbl}"), pcols, flag))
-            add(_tiered(f"reference.{'+'.join(cols)}", "reference", "ExpectColumnValuesToBeInSet",
-                        {"column": flag, "value_set": [True]},
-                        f"{'、'.join(zh(c) for c in cols)} 在 {psrc}.{ptbl} 中存在 (无孤儿记录)", cols[0]))
+            s.references.append(Reference(cols, ("bronze", f"{psrc}__{ptbl}"), pcols, flag, ref["on_orphan"],
+                                          ref["why"]))
+            action = "隔离" if ref["on_orphan"] == "quarantine" else "标记"
+            add([Check(f"reference.{'+'.join(cols)}", "ExpectColumnValuesToBeInSet",
+                       {"column": flag, "value_set": [True]}, WARNING,
+                       f"{'、'.join(zh(c) for c in cols)} 在 {psrc}.{ptbl} 中存在 (孤儿记录{action})", cols[0],
+                       "consistency")])
+
+    # accuracy against a reference: the police register is the identity authority
+    if spec.source != "police" and "certno" in has and "psn_name" in has:
+        s.accuracy = tuple(c for c in ("psn_name", "gend", "brdy") if c in has)
+        add(_tiered("accuracy.police", "accuracy", "ExpectColumnValuesToBeInSet",
+                    {"column": "_q_agrees_police", "value_set": [True]},
+                    "姓名、性别、出生日期与公安户籍一致 (同一身份证号)", "psn_name"))
 
     for c in NON_NEGATIVE.get(t, ()):
         if c in has:
@@ -361,9 +408,10 @@ def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str) -> Su
     return _flag_uniqueness(s)
 
 
-def bronze_suites(columns_of: dict[str, list[str]], reference_date: str) -> dict[str, Suite]:
+def bronze_suites(columns_of: dict[str, list[str]], reference_date: str,
+                  shrink_hold: float = 0.5) -> dict[str, Suite]:
     """Suites of every contract table present (``columns_of``: bronze table name -> columns)."""
-    suites = {spec.bronze_name: bronze_suite(spec, columns_of[spec.bronze_name], reference_date)
+    suites = {spec.bronze_name: bronze_suite(spec, columns_of[spec.bronze_name], reference_date, shrink_hold)
               for spec in TABLES if spec.bronze_name in columns_of}
     return {name: suites[name] for name in validation_order(suites)}
 
@@ -441,10 +489,11 @@ def silver_suite(table: str, columns: list[str]) -> Suite | None:
               index_columns=keys + tuple(c for c in ("_line_number",) if c in columns))
     if len(keys) == 1:
         s.checks.append(Check(f"key_unique.{keys[0]}", "ExpectColumnValuesToBeUnique", {"column": keys[0]},
-                              BLOCKING, f"主键 {zh(keys[0])} 唯一", keys[0]))
+                              BLOCKING, f"主键 {zh(keys[0])} 唯一", keys[0], "uniqueness"))
     elif keys:
         s.checks.append(Check("key_unique." + "+".join(keys), "ExpectCompoundColumnsToBeUnique",
-                              {"column_list": list(keys)}, BLOCKING, f"主键 ({', '.join(keys)}) 唯一", None))
+                              {"column_list": list(keys)}, BLOCKING, f"主键 ({', '.join(keys)}) 唯一", None,
+                              "uniqueness"))
     for c in columns:
         if c.endswith("certno_status"):
             base = c[: -len("_status")]
@@ -464,7 +513,7 @@ def gold_suite(table: str, columns: list[str]) -> Suite | None:
     for rule, exp, kw, sev, title, col in rules:
         needed = kw.get("column_list") or [kw["column"]]
         if all(c in have for c in needed):
-            s.checks.append(Check(rule, exp, kw, sev, title, col))
+            s.checks.append(Check(rule, exp, kw, sev, title, col, dimension_of(rule)))
     if "person_id" in have:
         s.index_columns = ("person_id",)
     return _flag_uniqueness(s)

@@ -84,7 +84,7 @@ def _mask_before_storing(ctx) -> None:
 def _expectation(check) -> gxe.Expectation:
     cls = getattr(gxe, check.expectation)
     meta = {"severity": check.severity, "rule": check.rule, "check_id": check.id, "title": check.title,
-            "column": check.column}
+            "column": check.column, "dimension": check.dimension}
     return cls(**check.kwargs, meta=meta, notes=f"[{check.severity}] {check.title}")
 
 

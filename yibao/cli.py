@@ -137,17 +137,25 @@ def tables() -> None:
 
 
 
-@app.command()
+quality_app = typer.Typer(help="Data quality: check and gate a layer (default), list holds, record a steward's "
+                                "release or hold.")
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.callback(invoke_without_command=True)
 def quality(
+    ctx: typer.Context,
     layer: str = typer.Option("bronze", "--layer", help="bronze (gate batches into silver), silver or gold."),
     table: Optional[list[str]] = typer.Option(None, "--table", "-t", help="Only this table of the layer "
                                                                           "(repeatable)."),
     force: bool = typer.Option(False, "--force", help="Re-check bronze tables already released."),
-    fail_on_hold: bool = typer.Option(True, "--fail-on-hold/--no-fail-on-hold",
-                                      help="Exit 1 when a blocking expectation holds a table (a held table is a "
-                                           "normal outcome for the pipeline: dbt keeps reading the last release)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when a table is held (default: exit 0; a hold is "
+                                                        "a normal outcome, downstream keeps reading the last release)."),
 ) -> None:
-    """Run the data-quality checks (Great Expectations), release or hold each batch, write the reports."""
+    """Run the data-quality checks (Great Expectations), release or hold each batch, write the reports.
+    Subcommands: holds, release, hold."""
+    if ctx.invoked_subcommand is not None:
+        return
     from yibao.quality import run_quality
 
     settings = _settings()
@@ -160,12 +168,77 @@ def quality(
     for t in run.held:
         for r in t.blocking:
             console.print(f"[red]held {t.table}: {r['title']} ({r['unexpected_count'] if r['unexpected_count'] is not None else r['observed_value']})")
+    for t in run.tables:
+        if t.note:
+            console.print(f"[yellow]{t.table}: {t.note}")
+    for ex in run.exclusions:
+        if ex.orphan_rows or ex.waiting_rows:
+            console.print(f"{ex.table}: {ex.orphan_rows:,} orphan rows quarantined, {ex.waiting_rows:,} rows waiting")
     for s in run.scores:
         console.print(f"{s['source']} {s['batch_id']}: score {s['score']:.1f}, {s['status']}")
     console.print(f"[green]quality run {run.run_id} in {run.seconds:.1f}s; reports: "
                   f"{Path(settings.data_root).resolve() / 'reports' / 'quality' / 'index.html'}; Data Docs: {run.docs_url}")
-    if not run.ok and fail_on_hold:
+    if not run.ok and strict:
         raise typer.Exit(1)
+
+
+@quality_app.command("holds")
+def quality_holds() -> None:
+    """List what is held now and why: batches held at the door, table versions held by the gate, rows
+    waiting on a held parent; with the command that decides each."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.quality.gate import pending
+
+    settings = _settings()
+    items = pending(Catalog(spark_session(settings), settings))
+    if not items:
+        console.print("[green]nothing is held")
+        return
+    kinds = {"door": "接收暂停 (held at the door: not applied)", "gate": "发布暂停 (held by the quality gate)",
+             "waiting": "等待上级表 (rows waiting on a held parent)"}
+    for i in items:
+        console.print(f"[bold]{i['source']}/{i['source_table']} {i['batch_id']}[/bold]  {kinds[i['kind']]}",
+                      soft_wrap=True)
+        console.print(f"  {i['reason']}", soft_wrap=True, markup=False)
+        console.print(f"  decide: {i['decide']}", soft_wrap=True, markup=False)
+
+
+def _decide(action: str, table: str, batch_id: str, reason: str, user: Optional[str]) -> None:
+    from yibao.catalog import Catalog
+    from yibao.decisions import record
+    from yibao.engine import spark_session
+
+    if "/" not in table:
+        console.print(f"[red]table must be <source>/<table>, e.g. medins/psn_info; got {table!r}")
+        raise typer.Exit(2)
+    source, source_table = table.split("/", 1)
+    settings = _settings()
+    try:
+        d = record(Catalog(spark_session(settings), settings), action, source, source_table, batch_id, reason, user)
+    except ValueError as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(2)
+    console.print(f"[green]recorded {d['action']} of {source}/{source_table} batch {batch_id} by {d['decided_by']} "
+                  f"(decision {d['decision_id']}); the next `yibao run` honours it")
+
+
+@quality_app.command("release")
+def quality_release(table: str = typer.Argument(..., help="<source>/<table>, e.g. police/hsreg_psn."),
+                    batch_id: str = typer.Argument(..., help="The held batch, e.g. 20261102-001."),
+                    reason: str = typer.Option(..., "--reason", help="Why it may go through (kept in the audit)."),
+                    user: Optional[str] = typer.Option(None, "--user", help="Who decides (default: the OS user).")) -> None:
+    """Release a held batch: the next run applies it (held at the door) or publishes it (held by the gate)."""
+    _decide("release", table, batch_id, reason, user)
+
+
+@quality_app.command("hold")
+def quality_hold(table: str = typer.Argument(..., help="<source>/<table>, e.g. medins/psn_info."),
+                 batch_id: str = typer.Argument(..., help="The batch to keep out, e.g. 20261108-001."),
+                 reason: str = typer.Option(..., "--reason", help="Why it must not go through (kept in the audit)."),
+                 user: Optional[str] = typer.Option(None, "--user", help="Who decides (default: the OS user).")) -> None:
+    """Hold a batch: the next runs keep it out of silver and gold until a steward releases it."""
+    _decide("hold", table, batch_id, reason, user)
 
 
 @app.command()
@@ -314,8 +387,12 @@ def transform(
 @app.command("run")
 def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help="Landing zone (default: configured)."),
             serve: bool = typer.Option(True, "--serve/--no-serve", help="Refresh the dashboards' read path at the end."),
+            strict: bool = typer.Option(False, "--strict", help="Exit 1 on any hold or rejection too (for CI and "
+                                                                "bureaus that want that); by default a run that "
+                                                                "completed exits 0 and prints what was held."),
             ) -> None:
-    """Run the whole pipeline once: ingest, quality gate, dbt, quality, fraud, serving refresh; print a summary."""
+    """Run the whole pipeline once: ingest, quality gate, dbt, quality, fraud, serving refresh; print a summary.
+    Exit status: 1 when a stage failed (or, with --strict, when anything was held or rejected), else 0."""
     from yibao.orchestration.pipeline import run_pipeline
 
     settings = _settings()
@@ -330,21 +407,21 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
     console.print(table)
     console.print(f"batches taken: {len(summary.batches_applied)}, rejected: {len(summary.batches_rejected)}; "
                   f"rows landed {summary.rows_landed:,}, quarantined {summary.rows_quarantined:,}")
-    for label, reason in summary.batches_rejected:
-        console.print(f"[red]rejected {label}: {reason}")
     for s in summary.quality_scores:
         console.print(f"quality {s['source']} {s['batch_id']}: {s['score']:.1f} ({s['status']})")
-    if summary.tables_held:
-        console.print(f"[yellow]held by the quality gate: {', '.join(summary.tables_held)}")
     if summary.uninsured is not None:
         console.print(f"uninsured persons: {summary.uninsured:,}")
     if summary.suspects_by_level:
         console.print("suspects: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.suspects_by_level.items())))
+    for item in summary.holds:
+        console.print(f"[yellow]{item}")
+    if summary.holds:
+        console.print("[yellow]a steward decides with `yibao quality holds`, `yibao quality release|hold ...`")
     for err in summary.errors + [f"quality failure in {t}" for t in summary.quality_failures]:
         console.print(f"[red]{err}")
     console.print(f"[green]pipeline finished in {time.time() - started:.1f}s" if summary.ok
                   else f"[red]pipeline finished with errors in {time.time() - started:.1f}s")
-    if not summary.ok:
+    if not summary.ok or (strict and not summary.strict_ok):
         raise typer.Exit(1)
 
 

@@ -16,6 +16,9 @@ Precedence: environment > TOML file > default.  ``yibao config`` prints the effe
 | engine_memory_gib  | YIBAO_ENGINE_MEMORY_GIB | 0 (auto: 40% of RAM)       | embedded engine's query memory; above it joins,|
 |                    |                         |                            | sorts and aggregates spill to spill_dir        |
 | spill_dir          | YIBAO_SPILL_DIR         | <data_root>/spill          | where the embedded engine spills               |
+| snapshot_shrink_hold | YIBAO_SNAPSHOT_SHRINK_HOLD | 0.5                   | a `full` delivery that would remove more than  |
+|                    |                         |                            | this share of a table's rows is held for a     |
+|                    |                         |                            | steward (`yibao quality holds`), not applied   |
 """
 
 from __future__ import annotations
@@ -40,10 +43,13 @@ class Settings:
     session_timeout_s: int = 86400
     engine_memory_gib: float = 0.0
     spill_dir: Path | None = None
+    snapshot_shrink_hold: float = 0.5
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:
             raise ValueError(f"table_format must be one of {TABLE_FORMATS}, got {self.table_format!r}")
+        if not 0.0 < self.snapshot_shrink_hold <= 1.0:
+            raise ValueError(f"snapshot_shrink_hold must be in (0, 1], got {self.snapshot_shrink_hold!r}")
 
     @property
     def landing(self) -> Path:
@@ -86,6 +92,7 @@ _ENV = {
     "session_timeout_s": "YIBAO_SESSION_TIMEOUT_S",
     "engine_memory_gib": "YIBAO_ENGINE_MEMORY_GIB",
     "spill_dir": "YIBAO_SPILL_DIR",
+    "snapshot_shrink_hold": "YIBAO_SNAPSHOT_SHRINK_HOLD",
 }
 
 
@@ -98,7 +105,7 @@ def _coerce(name: str, value):
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     if name == "session_timeout_s":
         return int(value)
-    if name == "engine_memory_gib":
+    if name in ("engine_memory_gib", "snapshot_shrink_hold"):
         return float(value)
     return str(value)
 
