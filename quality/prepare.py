@@ -54,9 +54,10 @@ def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFr
         out = _police_agreement(out, df, suite, read_parent, persist)
     for flag, columns in suite.unique_flags.items():
         aliases = [f"{flag}__{i}" for i in range(len(columns))]
-        dup = persist(flag, df.groupBy(*[F.col(f"`{c}`").alias(a) for c, a in zip(columns, aliases)])
+        keyed = df.where(~_any_null(columns)) if suite.unique_skip_null_keys else df
+        dup = persist(flag, keyed.groupBy(*[F.col(f"`{c}`").alias(a) for c, a in zip(columns, aliases)])
                       .count().where("count > 1").drop("count"))
-        out = _flag_matches(out, dup, columns, aliases, flag, any_null=False, null_safe=True)
+        out = _flag_matches(out, dup, columns, aliases, flag, any_null=suite.unique_skip_null_keys, null_safe=True)
     return out
 
 

@@ -177,6 +177,7 @@ class Suite:
     checks: list[Check] = field(default_factory=list)
     index_columns: tuple[str, ...] = ()   # columns shown with each bad value (keys, line number)
     accuracy: tuple[str, ...] = ()        # columns compared with the police register (_q_agrees_police)
+    unique_skip_null_keys: bool = False   # uniqueness: a key with any null column is not checked (silver)
 
     @property
     def name(self) -> str:
@@ -486,7 +487,8 @@ def silver_suite(table: str, columns: list[str]) -> Suite | None:
     spec = table_spec(source, src_table)
     keys = tuple(k for k in (spec.keys if spec else ()) if k in columns)
     s = Suite("silver", table, source, src_table, keys=keys,
-              index_columns=keys + tuple(c for c in ("_line_number",) if c in columns))
+              index_columns=keys + tuple(c for c in ("_batch_id", "_line_number") if c in columns),
+              unique_skip_null_keys=True)
     if len(keys) == 1:
         s.checks.append(Check(f"key_unique.{keys[0]}", "ExpectColumnValuesToBeUnique", {"column": keys[0]},
                               BLOCKING, f"主键 {zh(keys[0])} 唯一", keys[0], "uniqueness"))
@@ -494,6 +496,12 @@ def silver_suite(table: str, columns: list[str]) -> Suite | None:
         s.checks.append(Check("key_unique." + "+".join(keys), "ExpectCompoundColumnsToBeUnique",
                               {"column_list": list(keys)}, BLOCKING, f"主键 ({', '.join(keys)}) 唯一", None,
                               "uniqueness"))
+    if "_key_versions" in columns:
+        # the dedup rule of the staging models (macro latest_per_key) resolved repeated keys: counted, not blocking
+        s.checks.append(Check("superseded.key", "ExpectColumnValuesToBeInSet",
+                              {"column": "_key_versions", "value_set": [1]}, WARNING,
+                              "主键清洗后重复 (保留最新批次、最新行; 被替代的行见 silver.stg_superseded_row)",
+                              keys[0] if keys else None, "uniqueness"))
     for c in columns:
         if c.endswith("certno_status"):
             base = c[: -len("_status")]

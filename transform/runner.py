@@ -30,8 +30,13 @@ def project_dir() -> Path:
 
 
 def dbt_vars(settings: Settings, extra: dict | None = None) -> dict:
+    """The vars every dbt invocation gets; ``contract_keys`` ({source__table: [key columns]}) comes from the data
+    contract's registry, so the staging models' dedup rule (macro latest_per_key) has no list of its own."""
+    from yibao.ingestion.contract import TABLES
+
     v = {"warehouse_root": str(settings.warehouse), "reference_date": settings.reference_date.isoformat(),
-         "table_format": settings.table_format}
+         "table_format": settings.table_format,
+         "contract_keys": {spec.bronze_name: list(spec.keys) for spec in TABLES}}
     v.update(extra or {})
     return v
 

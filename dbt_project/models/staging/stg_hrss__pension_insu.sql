@@ -1,6 +1,7 @@
 -- 养老保险参保 (HRSS)
+{% call latest_per_key() %}
 with src as (
-    select certno as _certno_in, pension_type, psn_name, stas, admdvs, emp_uscc, updt_time, _batch_id, _ingest_time
+    select certno as _certno_in, pension_type, psn_name, stas, admdvs, emp_uscc, updt_time, _batch_id, _file, _line_number, _ingest_time
     from {{ source('hrss', 'pension_insu') }}
 )
 select
@@ -10,7 +11,8 @@ select
     {{ clean_code('s.stas') }} as stas,
     {{ clean_code('s.admdvs') }} as admdvs,
     {{ clean_code('s.emp_uscc') }} as emp_uscc,
-    s.updt_time, s._batch_id, s._ingest_time,
+    s.updt_time, s._batch_id, s._file, s._line_number, s._ingest_time,
     concat_ws(',', nullif(s.certno_flags, ''), nullif({{ name_flags('s.psn_name') }}, ''),
         case when {{ clean_code('s.stas') }} not in ('1','2','3','4') then 'STAS_INVALID' end) as quality_flags
 from {{ certno_std('src', '_certno_in') }} s
+{% endcall %}

@@ -1,7 +1,8 @@
 -- 人员基本信息, standardised: one row per psn_no (a natural person may have several psn_no).
+{% call latest_per_key() %}
 with src as (
     select psn_no, psn_name, gend, brdy, naty, psn_cert_type, certno as _certno_in, tel, surv_stas,
-           hsreg_addr, hsreg_admdvs, resd_addr, resd_admdvs, hsreg_book_no, updt_time, _batch_id, _ingest_time
+           hsreg_addr, hsreg_admdvs, resd_addr, resd_admdvs, hsreg_book_no, updt_time, _batch_id, _file, _line_number, _ingest_time
     from {{ source('medins', 'psn_info') }}
 ),
 std as (
@@ -25,7 +26,7 @@ select
     trim(s.resd_addr)                                  as resd_addr,
     {{ clean_code('s.resd_admdvs') }}                  as resd_admdvs,
     {{ clean_code('s.hsreg_book_no') }}                as hsreg_book_no,
-    s.updt_time, s._batch_id, s._ingest_time,
+    s.updt_time, s._batch_id, s._file, s._line_number, s._ingest_time,
     concat_ws(',',
         nullif(s.certno_flags, ''),
         nullif({{ name_flags('s.psn_name') }}, ''),
@@ -38,3 +39,4 @@ select
 from std s
 left join {{ ref('gbt2260_divisions') }} dh on dh.code = {{ clean_code('s.hsreg_admdvs') }}
 left join {{ ref('gbt2260_divisions') }} dr on dr.code = {{ clean_code('s.resd_admdvs') }}
+{% endcall %}

@@ -1,4 +1,5 @@
 -- 参保信息: one row per psn_no x insutype
+{% call latest_per_key() %}
 select
     {{ clean_code('i.psn_no') }} as psn_no,
     {{ clean_code('i.insutype') }} as insutype,
@@ -9,7 +10,7 @@ select
     coalesce(d.pooling_region, {{ clean_code('i.insu_admdvs') }}) as insu_pool,
     {{ clean_code('i.emp_no') }} as emp_no,
     trim(i.emp_name) as emp_name,
-    i.updt_time, i._batch_id, i._ingest_time,
+    i.updt_time, i._batch_id, i._file, i._line_number, i._ingest_time,
     concat_ws(',',
         case when {{ clean_code('i.psn_insu_stas') }} not in ('1','2','4') then 'STAS_INVALID' end,
         case when {{ clean_code('i.insutype') }} not in ('310','320','330','390','392','510') then 'INSUTYPE_INVALID' end,
@@ -18,3 +19,4 @@ select
 from {{ source('medins', 'psn_insu') }} i
 left join {{ ref('gbt2260_divisions') }} d on d.code = {{ clean_code('i.insu_admdvs') }}
 left join (select distinct psn_no from {{ source('medins', 'psn_info') }}) p on p.psn_no = i.psn_no
+{% endcall %}

@@ -1,11 +1,12 @@
 -- 结算信息.  Settlements grow every day: incremental, merged by setl_id (a later delivery of the same
 -- settlement, e.g. its reversal, replaces the earlier row).  Only rows ingested after the latest
 -- _ingest_time already in this table are read on an incremental run.
+{% call latest_per_key() %}
 {{ config(materialized='incremental', incremental_strategy='merge', unique_key='setl_id', file_format='delta') }}
 with src as (
     select setl_id, mdtrt_id, psn_no, certno as _certno_in, insutype, med_type, fixmedins_code, atddr_no,
            begndate, enddate, setl_time, dise_codg, medfee_sumamt, fulamt_ownpay_amt, hifp_pay, acct_pay,
-           psn_cash_pay, insu_admdvs, mdtrt_admdvs, refd_setl_flag, updt_time, _batch_id, _ingest_time
+           psn_cash_pay, insu_admdvs, mdtrt_admdvs, refd_setl_flag, updt_time, _batch_id, _file, _line_number, _ingest_time
     from {{ source('medins', 'setl') }}
     {% if is_incremental() %}
     where _ingest_time > (select coalesce(max(_ingest_time), timestamp'1900-01-01 00:00:00') from {{ this }})
@@ -26,8 +27,9 @@ select
     {{ clean_code('s.insu_admdvs') }} as insu_admdvs,
     {{ clean_code('s.mdtrt_admdvs') }} as mdtrt_admdvs,
     coalesce({{ clean_code('s.refd_setl_flag') }}, '0') as refd_setl_flag,
-    s.updt_time, s._batch_id, s._ingest_time,
+    s.updt_time, s._batch_id, s._file, s._line_number, s._ingest_time,
     concat_ws(',', nullif(s.certno_flags, ''),
         case when s.enddate < s.begndate then 'END_BEFORE_BEGIN' end,
         case when s.medfee_sumamt < 0 then 'NEGATIVE_AMOUNT' end) as quality_flags
 from {{ certno_std('src', '_certno_in') }} s
+{% endcall %}

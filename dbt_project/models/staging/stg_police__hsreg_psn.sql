@@ -1,7 +1,8 @@
 -- 户籍人口 (police), standardised.  The police register is the authority for identity fields.
+{% call latest_per_key() %}
 with src as (
     select certno as _certno_in, psn_name, gend, brdy, naty, hsreg_admdvs, hsreg_addr, hsreg_book_no,
-           hsreg_stas, cancel_date, updt_time, _batch_id, _ingest_time
+           hsreg_stas, cancel_date, updt_time, _batch_id, _file, _line_number, _ingest_time
     from {{ source('police', 'hsreg_psn') }}
 )
 select
@@ -16,7 +17,7 @@ select
     {{ clean_code('s.hsreg_book_no') }}                as hsreg_book_no,
     {{ clean_code('s.hsreg_stas') }}                   as hsreg_stas,
     s.cancel_date,
-    s.updt_time, s._batch_id, s._ingest_time,
+    s.updt_time, s._batch_id, s._file, s._line_number, s._ingest_time,
     concat_ws(',',
         nullif(s.certno_flags, ''),
         nullif({{ name_flags('s.psn_name') }}, ''),
@@ -26,3 +27,4 @@ select
     )                                                  as quality_flags
 from {{ certno_std('src', '_certno_in', gend=clean_gend('gend'), brdy='brdy') }} s
 left join {{ ref('gbt2260_divisions') }} dh on dh.code = {{ clean_code('s.hsreg_admdvs') }}
+{% endcall %}
