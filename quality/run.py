@@ -327,6 +327,8 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
     run.scores = _scores(run)
     run.dimensions = _dimensions(run, cat)
     _persist(cat, run)
+    if layer == "bronze":
+        _publish_holds(cat, run)
     if keys:
         run.docs_url = validate.build_docs(ctx, keys)
     if reports:
@@ -417,6 +419,19 @@ def _scores(run: QualityRun) -> list[dict]:
                         warning_failed=sum(1 for r in rs if not r["success"] and r["severity"] != BLOCKING),
                         pass_rate=pass_rate, score=score, status=status))
     return out
+
+
+HOLD_CURRENT_DDL = ("kind string, source string, source_table string, batch_id string, reason string, "
+                    "decide string, as_of timestamp")
+
+
+def _publish_holds(cat: Catalog, run: QualityRun) -> None:
+    """``meta.quality_hold_current``: what is held after this run (at the door, at the gate, rows waiting), for
+    the steward dashboard; replaced on every bronze run."""
+    rows = [(h["kind"], h["source"], h["source_table"], h["batch_id"], h["reason"], h["decide"], run.run_time)
+            for h in gate.pending(cat)]
+    cat.overwrite(cat.spark.createDataFrame(rows, HOLD_CURRENT_DDL) if rows else
+                  cat.spark.createDataFrame([], HOLD_CURRENT_DDL), "meta", "quality_hold_current")
 
 
 def _persist(cat: Catalog, run: QualityRun) -> None:

@@ -120,6 +120,9 @@ def test_held_parent_makes_children_wait_not_orphans_and_a_steward_releases_it(s
     assert all("held because parent medins/psn_info batch 20261108-001 is held" in r["reason"] for r in q)
     assert len(released_rows(settings, "medins__psn_insu")) == 10
     assert released_version(settings, "bronze", "medins__psn_info") == before
+    # the steward dashboard reads what is held now
+    current = {(h["kind"], h["source_table"], h["batch_id"]) for h in read("meta", "quality_hold_current")}
+    assert current == {("gate", "psn_info", "20261108-001"), ("waiting", "psn_insu", "")}
 
     runner = CliRunner()
     env = {"YIBAO_DATA_ROOT": str(settings.data_root)}
