@@ -107,6 +107,8 @@ def _ingest_asset(source: str):
     @multi_asset(name=f"ingest_{source}", specs=specs, check_specs=checks, retry_policy=INGEST_RETRY,
                  description=f"Take every new batch of landing/{source}/ into bronze, then run the quality gate.")
     def _ingest(context: AssetExecutionContext, yibao: YibaoResource):
+        from pyspark.sql import functions as F
+
         from yibao.catalog import Catalog
         from yibao.ingestion.ingest import ingest
         from yibao.quality import run_quality
@@ -124,7 +126,7 @@ def _ingest_asset(source: str):
         cat = Catalog(yibao.spark(), settings)
         logs = {}
         if cat.exists("meta", "ingest_log"):
-            for r in cat.read("meta", "ingest_log").where(f"source = '{source}'").collect():
+            for r in cat.read("meta", "ingest_log").where(F.col("source") == source).collect():
                 logs.setdefault(r.source_table, []).append(r)
         for t in TABLES:
             if t.source != source:
