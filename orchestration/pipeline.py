@@ -94,7 +94,6 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     summary.tables_held = [t.table for t in q.held]
     summary.rows_excluded = {e.table: (e.orphan_rows, e.waiting_rows) for e in q.exclusions
                              if e.orphan_rows or e.waiting_rows}
-    summary.rows_quarantined += sum(o + w for o, w in summary.rows_excluded.values())
     cat = Catalog(spark_session(settings), settings)
     from yibao.quality.gate import pending
     summary.held_at_door = [f"{h['source']}/{h['source_table']} {h['batch_id']}: {h['reason']}"

@@ -407,6 +407,11 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
     console.print(table)
     console.print(f"batches taken: {len(summary.batches_applied)}, rejected: {len(summary.batches_rejected)}; "
                   f"rows landed {summary.rows_landed:,}, quarantined {summary.rows_quarantined:,}")
+    if summary.rows_excluded:
+        orphans = sum(o for o, _ in summary.rows_excluded.values())
+        waiting = sum(w for _, w in summary.rows_excluded.values())
+        console.print(f"kept out of silver by the quality gate: {orphans:,} orphan rows, {waiting:,} rows waiting "
+                      f"on a held parent (meta.quarantine)")
     for s in summary.quality_scores:
         console.print(f"quality {s['source']} {s['batch_id']}: {s['score']:.1f} ({s['status']})")
     if summary.uninsured is not None:
