@@ -55,7 +55,9 @@ def test_asset_graph_and_sensor_merge_a_new_batch(tmp_path: Path):
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert any(c.check_name == "quality_gate" for c in checks)
     assert any(c.check_name == "ge_quality" for c in checks)
-    assert _read(settings, "gold", "fraud_suspect").count() >= 0
+    # the generated province plants fraud of every rule: the graph's fraud asset must have published suspects
+    assert _read(settings, "gold", "fraud_suspect").count() > 0
+    assert _read(settings, "gold", "uninsured_person").count() > 0
     assert (settings.data_root / "serving").is_dir()
     before = {r.certno: r.person_id for r in _read(settings, "gold", "person_master")
               .select("certno", "person_id").collect() if r.certno}
