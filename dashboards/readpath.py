@@ -48,7 +48,8 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("person_id", V), ("certno", V), ("psn_name", V), ("admdvs", V), ("age", INT), ("gend", V),
         ("reason_codes", V), ("in_national_list", BOOL)],
     ("gold", "enrolled_unpaid"): [("person_id", V), ("insutype", V), ("insu_admdvs", V), ("accrym_missing", V)],
-    ("gold", "duplicate_enrollment"): [("person_id", V), ("insutypes", V), ("insu_admdvs_list", V), ("kind", V)],
+    ("gold", "duplicate_enrollment"): [("person_id", V), ("insutypes", V), ("insu_admdvs_list", V), ("kind", V),
+                                       ("local_admdvs_list", V)],
     ("gold", "fund_operation"): [
         ("admdvs", V), ("insutype", V), ("ym", V), ("income", DBL), ("expense", DBL), ("cum_balance", DBL),
         ("months_payable", DBL), ("current_surplus_rate", DBL), ("risk_level", V)],
@@ -89,7 +90,8 @@ CODES: dict[str, dict[str, str]] = {
     "reason": {"TAXPAYER": "纳税未参保", "PENSION_INSURED": "人社参保医保未参保", "SUBSIDY_ELIGIBLE": "救助对象未参保",
                "NEWBORN": "新生儿未参保", "SUSPENDED": "暂停参保", "TERMINATED": "终止参保",
                "NEVER_ENROLLED": "从未参保"},
-    "dup_kind": {"SCHEME": "跨险种重复参保", "REGION": "跨统筹区重复参保", "SCHEME|REGION": "跨险种且跨统筹区"},
+    "dup_kind": {"EMP_RESIDENT": "职工医保与居民医保重复参保", "MULTI_REGION": "省内跨统筹区重复参保",
+                 "CROSS_PROVINCE": "跨省重复参保"},
     "hosp_lv": {"1": "三级", "2": "二级", "3": "一级", "9": "未定级", "ALL": "全部等级"},
     "rule": {"R01_AFTER_DEATH": "死亡后就医", "R02_SPLIT_ADMISSION": "分解住院", "R03_OVERLAP_STAY": "重复住院",
              "R04_GENDER_ITEM": "限性别项目", "R05_HIGH_FREQUENCY": "高频就诊购药", "R06_DUP_CHARGE": "重复收费",
@@ -176,10 +178,13 @@ def serving_views() -> dict[str, str]:
                CAST(e.accrym_missing AS VARCHAR) as accrym_missing, coalesce({months}, 0) as months_missing
         from gold.enrolled_unpaid e {j}"""
     g, j = _geo("x.admdvs")
+    # a row belongs to the province's divisions it involves (local_admdvs_list): a cross-province duplicate also
+    # lists the other province's division in insu_admdvs_list, which no region of this province filters on
     v["duplicate_enrollment"] = f"""
         with x as (
             select d.person_id, d.insutypes, d.kind, d.insu_admdvs_list,
-                   unnest(string_split(coalesce(CAST(d.insu_admdvs_list AS VARCHAR), ''), ',')) as admdvs
+                   unnest(string_split(coalesce(CAST(d.local_admdvs_list AS VARCHAR),
+                                                CAST(d.insu_admdvs_list AS VARCHAR), ''), ',')) as admdvs
             from gold.duplicate_enrollment d)
         select x.person_id, x.insutypes, {names_list('x.insutypes', 'insutype')} as insutypes_name,
                x.kind, {case('x.kind', 'dup_kind')} as kind_name, x.insu_admdvs_list, trim(x.admdvs) as admdvs, {g}

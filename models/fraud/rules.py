@@ -250,29 +250,49 @@ def r06_dup_charge(spark: SparkSession, cfg: dict) -> DataFrame:
 
 
 def r07_idle_bed(spark: SparkSession, cfg: dict) -> DataFrame:
+    """挂床住院 (contract section 5), judged day by day: an *idle day* is a calendar day of an inpatient stay
+    (``begndate <= day <= enddate``, both inclusive; the day is ``fee_ocur_time``'s date) whose fee lines include a
+    bed charge (``bed_charge_types``) and no care charge (``care_charge_types``: exam, lab, treatment, surgery,
+    drugs).  A stay with at least ``min_idle_days`` idle days is a hit even when its other days carry care.
+    Lines dated outside the stay, or without a time, are not judged.  Amount: every charge billed on the idle days."""
     p = cfg["rules"]["R07_IDLE_BED"]
+    bed, care = sql_list(p["bed_charge_types"]), sql_list(p["care_charge_types"])
     return spark.sql(f"""
-        with per as (
-            select l.setl_id,
-                   count(distinct case when l.med_chrgitm_type in ({sql_list(p['bed_charge_types'])}) then cast(l.fee_ocur_time as date) end) as bed_days,
-                   sum(case when l.med_chrgitm_type in ({sql_list(p['bed_charge_types'])}) then l.amt else 0 end) as bed_amt,
-                   sum(case when l.med_chrgitm_type in ({sql_list(p['care_charge_types'])}) then 1 else 0 end) as care_lines,
-                   count(*) as lines
-            from fr_fee l group by l.setl_id
+        with ip as (
+            select setl_id, person_id, fixmedins_code, coalesce(fixmedins_name, fixmedins_code) as inst,
+                   begndate, enddate, medfee
+            from fr_setl where med_type in ({_ip(cfg)})
+        ), days as (
+            select l.setl_id, cast(l.fee_ocur_time as date) as d,
+                   max(case when l.med_chrgitm_type in ({bed}) then 1 else 0 end) as has_bed,
+                   max(case when l.med_chrgitm_type in ({care}) then 1 else 0 end) as has_care,
+                   sum(case when l.med_chrgitm_type in ({bed}) then l.amt else 0 end) as bed_amt,
+                   sum(l.amt) as day_amt
+            from fr_fee l join ip on ip.setl_id = l.setl_id
+            where cast(l.fee_ocur_time as date) between ip.begndate and ip.enddate
+            group by l.setl_id, cast(l.fee_ocur_time as date)
         ), idle as (
-            select s.*, per.bed_days, per.bed_amt, per.care_lines, per.lines
-            from per join fr_setl s on s.setl_id = per.setl_id
-            where s.med_type in ({_ip(cfg)}) and per.bed_days >= {int(p['min_bed_days'])}
-              and per.care_lines <= {int(p['max_care_lines'])}
+            select setl_id, count(*) as idle_days, array_sort(collect_list(d)) as idle_dates,
+                   sum(bed_amt) as bed_amt, sum(day_amt) as idle_amt
+            from days where has_bed = 1 and has_care = 0
+            group by setl_id
+            having count(*) >= {int(p['min_idle_days'])}
+        ), stays as (
+            select ip.*, i.idle_days, i.idle_dates, i.bed_amt, i.idle_amt,
+                   datediff(ip.enddate, ip.begndate) + 1 as stay_days
+            from idle i join ip on ip.setl_id = i.setl_id
         )
         select 'R07_IDLE_BED' as rule_code, 'person' as subject_type, person_id as subject_id, person_id,
                min(fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
-               array_sort(collect_list(setl_id)) as setl_ids, sum(hifp + acct) as amount, min(begndate) as event_date,
-               concat('住院期间只有床位费/护理费，无检查、化验、治疗、药品收费：', array_join(array_sort(collect_list(concat(
-                   coalesce(fixmedins_name, fixmedins_code), ' ', setl_id, '（', cast(begndate as string), '至', cast(enddate as string),
-                   '，床日 ', cast(bed_days as string), ' 天，床位费 ', format_number(bed_amt, 2), ' 元，诊疗收费 ',
-                   cast(care_lines as string), ' 条，医疗费 ', format_number(medfee, 2), ' 元）'))), '；')) as evidence
-        from idle group by person_id""")
+               array_sort(collect_list(setl_id)) as setl_ids, sum(idle_amt) as amount,
+               min(array_min(idle_dates)) as event_date,
+               concat('住院期间有床位费、无检查/化验/治疗/手术/药品收费的空床日（挂床）：', array_join(array_sort(collect_list(concat(
+                   inst, ' ', setl_id, '（', cast(begndate as string), '至', cast(enddate as string), '，住院 ',
+                   cast(stay_days as string), ' 天）空床日 ', cast(idle_days as string), ' 天：',
+                   array_join(transform(idle_dates, x -> cast(x as string)), '、'),
+                   '，空床日床位费 ', format_number(bed_amt, 2), ' 元、空床日费用合计 ', format_number(idle_amt, 2),
+                   ' 元，医疗费 ', format_number(medfee, 2), ' 元'))), '；')) as evidence
+        from stays group by person_id""")
 
 
 def _leave_one_out_median(m: str, groups: list[str]) -> str:
