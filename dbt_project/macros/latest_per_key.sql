@@ -8,7 +8,8 @@
 
   Wrap a staging model's whole select:  {% call latest_per_key() %} select ... {% endcall %}
   Columns added: _key_versions (rows that had this key: > 1 means some were superseded) and _key_superseded
-  (the superseded rows' batch, file and line, null when none), from which silver.stg_superseded_row keeps the
+  (the superseded rows' batch, file and line as a JSON array, null when none; a plain string so that every
+  reader of silver, dbt docs and DuckDB included, takes it), from which silver.stg_superseded_row keeps the
   history.  The keys come from the data contract (yibao.ingestion.contract, passed by yibao.transform as the
   var contract_keys), never from a second list.
 #}
@@ -26,9 +27,9 @@ select ranked.* from (
            case when {{ keyed }} then row_number() over (partition by {{ part }} order by s._batch_id desc, s._line_number desc)
                 else 1 end as _key_rank,
            case when {{ keyed }} and count(*) over (partition by {{ part }}) > 1 then
-                filter(collect_list(named_struct('batch_id', s._batch_id, 'file', s._file, 'line_number', s._line_number))
-                           over (partition by {{ part }}),
-                       x -> not (x.batch_id = s._batch_id and x.line_number = s._line_number))
+                to_json(filter(collect_list(named_struct('batch_id', s._batch_id, 'file', s._file,
+                                                         'line_number', s._line_number)) over (partition by {{ part }}),
+                               x -> not (x.batch_id = s._batch_id and x.line_number = s._line_number)))
            end as _key_superseded
     from (
 {{ caller() }}

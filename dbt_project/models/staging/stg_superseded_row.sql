@@ -12,6 +12,7 @@ select '{{ table.split("__")[0] }}' as source,
        _key_versions as key_versions,
        _batch_id as kept_batch_id, _file as kept_file, _line_number as kept_line_number,
        x.batch_id as superseded_batch_id, x.file as superseded_file, x.line_number as superseded_line_number
-from (select *, explode(_key_superseded) as x from {{ ref('stg_' ~ table) }} where _key_superseded is not null) t
+from (select *, explode(from_json(_key_superseded, 'array<struct<batch_id:string,file:string,line_number:bigint>>')) as x
+      from {{ ref('stg_' ~ table) }} where _key_superseded is not null) t
 {% if not loop.last %}union all{% endif %}
 {% endfor %}
