@@ -3,16 +3,20 @@
 1. *Parse*: the file's byte ranges are parsed in parallel inside the engine (``mapInArrow`` over a
    DataFrame of ranges).  Good rows flow on; refused rows are written by the same task, beside the
    warehouse, to ``_staging/quarantine/<source>__<table>/<range>.parquet`` (one pass over the file).
-2. *Apply*: ``full`` writes the parsed rows straight over the bronze table (one atomic commit);
-   ``incremental`` writes them to ``_staging/<source>__<table>`` and merges them by the contract key,
-   ``del_flag = '1'`` deleting.
+2. *Apply*: ``full`` replaces the bronze table (one atomic commit); ``incremental`` writes the rows to
+   ``_staging/<source>__<table>`` and merges them by the contract key, ``del_flag = '1'`` deleting.
+   A ``full`` file that would remove more than ``snapshot_shrink_hold`` of a non-empty table's rows is
+   parsed to the staging table only, and *held*: bronze is not touched, and a steward decides
+   (:mod:`yibao.decisions`).  Into an empty or new table, or when a steward released it, the file is
+   written straight to bronze.
 3. *Repeated keys*: when a key occurs more than once in a file, the last line wins; the earlier ones
    are quarantined as superseded (and removed from a full snapshot, or left out of the merge).
 4. *Quarantine*: the refused rows replace whatever an earlier attempt of this batch left in
-   ``meta.quarantine`` for this table.
+   ``meta.quarantine`` for this table (ingestion's rows: ``rule`` ``ingest.parse`` or ``ingest.superseded``).
 
 Every step overwrites what an interrupted earlier attempt of the same batch may have left, so running
-it again gives the same state.
+it again gives the same state.  Values reach the engine as data (DataFrame filters, literals), never as
+SQL text.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -36,11 +41,12 @@ from yibao.faults import checkpoint
 from yibao.ingestion.manifest import Manifest, ScannedFile
 from yibao.ingestion.parse import ddl, parse_range
 
-QUARANTINE_DDL = ("source string, source_table string, batch_id string, file string, line_number bigint, "
-                  "reason string, raw_line string, ingest_time timestamp, rule string")
 # meta.quarantine.rule: ingest.parse (a row that cannot be read or typed), ingest.superseded (a key repeated
 # later in the same file); the quality gate adds gate.reference.* (orphans) and gate.waiting.* (rows waiting
-# on a held parent batch), see yibao.quality.exclusions
+# on a held parent batch), see yibao.quality.exclusions.  Ingestion replaces only its own rows.
+PARSE_RULE, SUPERSEDED_RULE = "ingest.parse", "ingest.superseded"
+QUARANTINE_DDL = ("source string, source_table string, batch_id string, file string, line_number bigint, "
+                  "reason string, raw_line string, ingest_time timestamp, rule string")
 _QUARANTINE_COLS = ("_source", "_batch_id", "_file", "_line_number", "_reject_reason", "_raw_line", "_ingest_time")
 
 
@@ -50,6 +56,8 @@ class FileResult:
     rows_landed: int
     rows_quarantined: int
     rows_deleted: int
+    rows_before: int | None = None      # full files: the bronze table's rows before
+    held: str | None = None             # why a full file was held instead of applied
 
 
 def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_dir: Path):
@@ -62,10 +70,10 @@ def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_di
 
     def parse_partition(batches):
         for batch in batches:
-            for start, end, first_line in zip(*(batch.column(i).to_pylist() for i in range(3))):
+            for start, end, first_line, multiline in zip(*(batch.column(i).to_pylist() for i in range(4))):
                 refused = []
                 for rb in parse_range(path, spec, header, header_bytes, start, end, first_line,
-                                      encoding, delimiter, lineage):
+                                      encoding, delimiter, lineage, multiline=bool(multiline)):
                     if rb.column("_reject_reason").null_count < rb.num_rows:
                         bad = pc.is_valid(rb.column("_reject_reason"))
                         refused.append(rb.filter(bad).select(list(_QUARANTINE_COLS)))
@@ -78,8 +86,8 @@ def _parser(f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_di
 
 
 def _parsed(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime, reject_dir: Path) -> DataFrame:
-    ranges = [(s, e, line) for s, e, line in f.ranges] if not f.compressed else [(0, -1, 2)]
-    df = cat.spark.createDataFrame(ranges, "start long, end long, first_line long")
+    ranges = [(s, e, line, bool(multi)) for s, e, line, multi in f.ranges]
+    df = cat.spark.createDataFrame(ranges, "start long, end long, first_line long, multiline boolean")
     tasks = _parse_tasks(len(ranges))
     if tasks > 1:
         df = df.repartition(tasks)
@@ -106,10 +114,10 @@ def _superseded(rows: DataFrame, keys: list[str]) -> DataFrame | None:
     columns; only when some hash repeats (a repeated key, or very rarely a collision) are the keys
     themselves grouped.
     """
-    if not rows.groupBy(F.xxhash64(*keys)).count().where("count > 1").limit(1).collect():
+    if not rows.groupBy(F.xxhash64(*keys)).count().where(F.col("count") > 1).limit(1).collect():
         return None
     dup = (rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n"), F.max("_line_number").alias("_last"))
-           .where("_n > 1").drop("_n"))
+           .where(F.col("_n") > 1).drop("_n"))
     if not dup.limit(1).collect():
         return None
     return rows.join(dup, on=keys, how="inner").where(F.col("_line_number") != F.col("_last"))
@@ -123,52 +131,87 @@ def _as_quarantine(df: DataFrame, table: str, rule: str) -> DataFrame:
                      F.lit(rule).alias("rule"))
 
 
-def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime) -> FileResult:
-    """Parse, apply and quarantine one file; returns its row counts."""
-    spec, keys = f.spec, list(f.spec.keys)
-    reject_dir = cat.root / "_staging" / "quarantine" / spec.bronze_name
+def shrink_reason(f: ScannedFile, manifest: Manifest, before: int, landed: int, threshold: float) -> str | None:
+    """Why a full snapshot is held (it would remove more than ``threshold`` of the table's rows), or None."""
+    removed = before - landed
+    if before <= 0 or removed <= threshold * before:
+        return None
+    return (f"full snapshot would remove {removed:,} of {before:,} rows ({removed / before:.0%}, threshold "
+            f"{threshold:.0%}); held for a steward: yibao quality release {manifest.source}/{f.spec.name} "
+            f"{manifest.batch_id} --reason ...")
+
+
+def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime,
+         shrink_hold: float | None = None, rows_before: int | None = None,
+         on_apply: Callable[[int], None] | None = None) -> FileResult:
+    """Parse, apply and quarantine one file; returns its row counts.
+
+    ``shrink_hold``: a full file that would remove more than this share of the bronze table's rows is
+    not applied (``FileResult.held`` says why); None applies it whatever it removes (a steward's release).
+    ``rows_before``: the table's rows before this batch (default: counted now); ``on_apply(rows_before)``
+    is called before a checked full file replaces a non-empty table, so that an interrupted run can
+    resume with the same count.
+    """
+    spec, keys, name = f.spec, list(f.spec.keys), f.spec.bronze_name
+    full = manifest.mode == "full"
+    before = None
+    if full:
+        before = rows_before if rows_before is not None else (
+            cat.read("bronze", name).count() if cat.exists("bronze", name) else 0)
+    staged = not full or (shrink_hold is not None and before > 0)
+    reject_dir = cat.root / "_staging" / "quarantine" / name
     shutil.rmtree(reject_dir, ignore_errors=True)
     reject_dir.mkdir(parents=True)
     parsed = _parsed(cat, f, manifest, ingest_time, reject_dir)
-    if manifest.mode == "full":
-        cat.overwrite(parsed, "bronze", spec.bronze_name)
-        rows = cat.read("bronze", spec.bronze_name)
-    else:
-        cat.overwrite(parsed, "_staging", spec.bronze_name)
-        rows = cat.read("_staging", spec.bronze_name)
+    target = "_staging" if staged else "bronze"
+    cat.overwrite(parsed, target, name)
+    rows = cat.read(target, name)
     superseded = _superseded(rows, keys)
-    message = F.concat(F.lit(f"duplicate key ({', '.join(keys)}) in this file; superseded by line "),
-                       F.col("_last").cast("string"))
-    line = F.concat_ws(manifest.delimiter, *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in spec.all_columns])
-    dup_quarantine = None
-    if superseded is not None:
-        dup_quarantine = _as_quarantine(superseded.withColumn("_reject_reason", message)
-                                        .withColumn("_raw_line", line), spec.name, "ingest.superseded")
-    refused = [cat.spark.read.parquet(str(reject_dir))] if any(reject_dir.glob("*.parquet")) else []
-    quarantine = [_as_quarantine(r, spec.name, "ingest.parse") for r in refused] + ([dup_quarantine] if dup_quarantine else [])
-    cat.ensure("meta", "quarantine", QUARANTINE_DDL)
-    cat.delete_where("meta", "quarantine", f"source = '{manifest.source}' AND batch_id = '{manifest.batch_id}' "
-                                           f"AND source_table = '{spec.name}'")
-    n_quarantined = 0
-    if quarantine:
-        q = quarantine[0]
-        for other in quarantine[1:]:
-            q = q.unionByName(other)
-        cat.append(q, "meta", "quarantine")
-        n_quarantined = cat.read("meta", "quarantine").where(
-            f"source = '{manifest.source}' AND batch_id = '{manifest.batch_id}' AND source_table = '{spec.name}'"
-        ).count()
+    n_quarantined = _quarantine(cat, f, manifest, reject_dir, superseded)
     checkpoint("quarantined")
-    deleted = 0
-    if manifest.mode == "full":
-        if superseded is not None:
-            cat.delete_matching(superseded.select(*keys, "_line_number"), "bronze", spec.bronze_name,
-                                keys + ["_line_number"])
-    else:
+    landed, deleted = f.rows - n_quarantined, 0
+    held = shrink_reason(f, manifest, before, landed, shrink_hold) if full and staged else None
+    if full and staged and not held:
+        if on_apply is not None:
+            on_apply(before)
+        good = rows if superseded is None else rows.join(
+            superseded.select(*keys, "_line_number"), on=keys + ["_line_number"], how="left_anti")
+        cat.overwrite(good, "bronze", name)
+    elif full and not staged and superseded is not None:
+        cat.delete_matching(superseded.select(*keys, "_line_number"), "bronze", name, keys + ["_line_number"])
+    elif not full:
         applied = rows if superseded is None else rows.join(
             superseded.select(*keys, "_line_number"), on=keys + ["_line_number"], how="left_anti")
-        deleted = applied.where(F.col("del_flag") == "1").count()
-        cat.ensure("bronze", spec.bronze_name, ddl(spec, with_reject=False))
-        cat.upsert(applied, "bronze", spec.bronze_name, spec.keys, delete_flag="del_flag")
+        deleted = applied.where(F.col("del_flag") == F.lit("1")).count()
+        cat.ensure("bronze", name, ddl(spec, with_reject=False))
+        cat.upsert(applied, "bronze", name, spec.keys, delete_flag="del_flag")
     shutil.rmtree(reject_dir, ignore_errors=True)
-    return FileResult(f.rows, f.rows - n_quarantined, n_quarantined, deleted)
+    return FileResult(f.rows, 0 if held else landed, n_quarantined, deleted, before, held)
+
+
+def _quarantine(cat: Catalog, f: ScannedFile, manifest: Manifest, reject_dir: Path,
+                superseded: DataFrame | None) -> int:
+    """Replace this file's rows in meta.quarantine (refused by the parser, superseded by a later line);
+    returns how many there are."""
+    spec, keys = f.spec, list(f.spec.keys)
+    quarantine = [_as_quarantine(cat.spark.read.parquet(str(reject_dir)), spec.name, PARSE_RULE)] \
+        if any(reject_dir.glob("*.parquet")) else []
+    if superseded is not None:
+        message = F.concat(F.lit(f"duplicate key ({', '.join(keys)}) in this file; superseded by line "),
+                           F.col("_last").cast("string"))
+        line = F.concat_ws(manifest.delimiter,
+                           *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in spec.all_columns])
+        quarantine.append(_as_quarantine(superseded.withColumn("_reject_reason", message)
+                                         .withColumn("_raw_line", line), spec.name, SUPERSEDED_RULE))
+    cat.ensure_columns("meta", "quarantine", QUARANTINE_DDL)
+    # this file's rows from ingestion (rule ingest.*, or null: rows from before the column), values as data
+    mine = (Catalog.matching({"source": manifest.source, "batch_id": manifest.batch_id, "source_table": spec.name})
+            & (F.col("rule").isNull() | F.col("rule").startswith("ingest.")))
+    cat.delete_where("meta", "quarantine", mine)
+    if not quarantine:
+        return 0
+    q = quarantine[0]
+    for other in quarantine[1:]:
+        q = q.unionByName(other)
+    cat.append(q, "meta", "quarantine")
+    return cat.read("meta", "quarantine").where(mine).count()

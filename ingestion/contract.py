@@ -8,9 +8,14 @@ that cannot be typed is unusable downstream and must be quarantined at the door.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SOURCES = ("medins", "national", "police", "civil_affairs", "tax", "health", "hrss")
+# A batch id sorts in delivery order (e.g. 20261101-001).  Folder names that do not match are refused:
+# the id is recorded as data, never trusted further.
+BATCH_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
+FILE_SUFFIXES = (".csv", ".csv.gz")   # a table's file is <table>.csv or <table>.csv.gz
 MODES = ("full", "incremental")
 ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gbk": "gbk", "gb2312": "gbk", "gb18030": "gb18030"}
 
@@ -101,6 +106,15 @@ _BY_KEY = {(t.source, t.name): t for t in TABLES}
 
 def table_spec(source: str, name: str) -> TableSpec | None:
     return _BY_KEY.get((source, name))
+
+
+def is_batch_id(value) -> bool:
+    return isinstance(value, str) and BATCH_ID.fullmatch(value) is not None
+
+
+def file_names(table: str) -> tuple[str, ...]:
+    """The names the contract allows for a table's file."""
+    return tuple(table + suffix for suffix in FILE_SUFFIXES)
 
 
 def tables_of(source: str) -> tuple[TableSpec, ...]:

@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 
 from yibao.ingestion.contract import (DATE, ENCODINGS, FLAG, MONEY, QUANTITY, STRING, TIMESTAMP, YEAR,
                                       YEARMONTH, TableSpec)
+from yibao.ingestion.records import open_regular, record_start_lines
 
 LINEAGE = (("_extra", pa.string(), "string"), ("_source", pa.string(), "string"),
            ("_batch_id", pa.string(), "string"), ("_file", pa.string(), "string"),
@@ -267,24 +268,89 @@ def _csv_line(values: list, delimiter: str) -> str:
     return buf.getvalue()
 
 
-def _line_numbers(n_before: int, count: int, first_line: int, invalid_lines: list[int]) -> np.ndarray:
-    """Physical line numbers of good rows ``n_before .. n_before+count-1`` of a range.
+def _record_indices(n_before: int, count: int, invalid_records: list[int]) -> np.ndarray:
+    """Record indices (from the range start) of good rows ``n_before .. n_before+count-1`` of a range.
 
-    Good rows fill the lines the parser did not refuse: with the refused lines at sorted offsets r_j
-    from the range start, good row k sits at offset k + #{j : r_j - j <= k}.
+    Good rows fill the records the parser did not refuse: with the refused records at sorted indices
+    r_j, good row k is record k + #{j : r_j - j <= k}.
     """
     k = np.arange(n_before, n_before + count, dtype=np.int64)
-    if not invalid_lines:
-        return k + first_line
-    r = np.asarray(invalid_lines, dtype=np.int64) - first_line
+    if not invalid_records:
+        return k
+    r = np.asarray(invalid_records, dtype=np.int64)
     adjusted = r - np.arange(len(r), dtype=np.int64)
-    return k + np.searchsorted(adjusted, k, side="right") + first_line
+    return k + np.searchsorted(adjusted, k, side="right")
+
+
+class LineMap:
+    """The physical line on which each record of a range starts: the range's first line plus the
+    record index, unless records span several lines (then ``starts`` lists each record's line)."""
+
+    def __init__(self, first_line: int, starts: np.ndarray | None = None):
+        self.first_line, self.starts = first_line, starts
+
+    def lines(self, records: np.ndarray) -> np.ndarray:
+        if self.starts is None or not len(self.starts):
+            return records + self.first_line
+        # the scan and the parser read records by the same rules (tests/test_ingestion_hostile.py checks it);
+        # clamped so that a disagreement could misplace a line number, never fail the file
+        return self.starts[np.minimum(records, len(self.starts) - 1)]
+
+    def line(self, record: int | None) -> int | None:
+        return None if record is None else int(self.lines(np.array([record], np.int64))[0])
+
+
+def _open_range(path: str, header_bytes: bytes, start: int, end: int):
+    """The bytes of one range: (file object positioned at the range, its length or -1 for to the end).
+
+    A ``.gz`` file is one range: its content after the header."""
+    raw = open_regular(path)
+    if path.endswith(".gz"):
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+        raw.read(len(header_bytes))  # the header is supplied separately
+        return raw, -1
+    raw.seek(start)
+    return raw, (-1 if end < 0 else end - start)
+
+
+class _Limited(io.RawIOBase):
+    """At most ``length`` bytes of ``raw`` (all of it for -1)."""
+
+    def __init__(self, raw, length: int):
+        self._raw, self._left = raw, length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left == 0:
+            return b""
+        want = size if self._left < 0 else (self._left if size < 0 else min(size, self._left))
+        data = self._raw.read(want)
+        if self._left > 0:
+            self._left -= len(data)
+        return data
+
+
+def _line_map(path: str, header_bytes: bytes, start: int, end: int, first_line: int, delimiter: str,
+              multiline: bool) -> LineMap:
+    if not multiline:
+        return LineMap(first_line)
+    raw, length = _open_range(path, header_bytes, start, end)
+    try:
+        return LineMap(first_line, record_start_lines(_Limited(raw, length), delimiter, first_line))
+    finally:
+        raw.close()
 
 
 def parse_range(path: str, spec: TableSpec, header: list[str], header_bytes: bytes, start: int, end: int,
                 first_line: int,
-                encoding: str, delimiter: str, lineage: dict, batch_rows: int = 65536) -> Iterator[pa.RecordBatch]:
-    """Yield typed Arrow batches (schema :func:`arrow_schema`) for one byte range of one file."""
+                encoding: str, delimiter: str, lineage: dict, batch_rows: int = 65536,
+                multiline: bool = False) -> Iterator[pa.RecordBatch]:
+    """Yield typed Arrow batches (schema :func:`arrow_schema`) for one byte range of one file.
+
+    ``multiline``: some quoted field of the range holds a line break (RFC 4180); the parser then allows
+    it, and each record is given the line it starts on.  Otherwise records are lines (the faster parse)."""
     schema = arrow_schema(spec)
     invalid: list[tuple[int, str, int, int]] = []
 
@@ -292,14 +358,8 @@ def parse_range(path: str, spec: TableSpec, header: list[str], header_bytes: byt
         invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    if path.endswith(".gz"):
-        raw = gzip.open(path, "rb")
-        raw.readline()  # the header is supplied separately
-        length = -1
-    else:
-        raw = open(path, "rb")
-        raw.seek(start)
-        length = -1 if end < 0 else end - start
+    line_map = _line_map(path, header_bytes, start, end, first_line, delimiter, multiline)
+    raw, length = _open_range(path, header_bytes, start, end)
     try:
         stream = _Utf8Stream(raw, header_bytes, length, encoding)
         reader = pacsv.open_csv(
@@ -307,7 +367,7 @@ def parse_range(path: str, spec: TableSpec, header: list[str], header_bytes: byt
             read_options=pacsv.ReadOptions(use_threads=False, block_size=_BLOCK, column_names=header,
                                            skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
-                                             ignore_empty_lines=False, newlines_in_values=False),
+                                             ignore_empty_lines=False, newlines_in_values=multiline),
             # empty fields (quoted or not) are null; nothing else is
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  null_values=[""], strings_can_be_null=True,
@@ -316,16 +376,16 @@ def parse_range(path: str, spec: TableSpec, header: list[str], header_bytes: byt
         names = list(header)
         n_done = 0
         for batch in reader:
-            yield from _type_batch(batch, names, spec, schema, n_done, first_line, invalid, delimiter, lineage,
+            yield from _type_batch(batch, names, spec, schema, n_done, line_map, invalid, delimiter, lineage,
                                    batch_rows, stream.saw_replacement)
             n_done += batch.num_rows
-        yield from _invalid_rows(invalid, spec, schema, first_line, lineage)
+        yield from _invalid_rows(invalid, spec, schema, line_map, lineage)
     finally:
         raw.close()
 
 
 def _type_batch(batch: pa.RecordBatch, names: list[str], spec: TableSpec, schema: pa.Schema, n_done: int,
-                first_line: int, invalid: list, delimiter: str, lineage: dict, batch_rows: int,
+                line_map: LineMap, invalid: list, delimiter: str, lineage: dict, batch_rows: int,
                 may_hold_replacement: bool = True):
     """Type one parsed batch and say for each row why it is refused (``may_hold_replacement``: a U+FFFD
     has been read, so look for undecodable bytes)."""
@@ -334,8 +394,8 @@ def _type_batch(batch: pa.RecordBatch, names: list[str], spec: TableSpec, schema
         return
     cols = dict(zip(names, batch.columns))
     missing = pa.nulls(n, pa.string())
-    bad_lines = sorted(x[0] - 2 + first_line for x in invalid if x[0] is not None)
-    lines = pa.array(_line_numbers(n_done, n, first_line, bad_lines), pa.int64())
+    refused = sorted(x[0] - 2 for x in invalid if x[0] is not None)   # row.number counts the header as 1
+    lines = pa.array(line_map.lines(_record_indices(n_done, n, refused)), pa.int64())
     out = {}
     problems: list[tuple[pa.Array, object]] = []   # (row mask, message, or (raw values, message template))
     for col in spec.all_columns:
@@ -420,13 +480,13 @@ def _lineage(n: int, lineage: dict, lines: pa.Array, reason: pa.Array, raw_line:
     }
 
 
-def _invalid_rows(invalid: list, spec: TableSpec, schema: pa.Schema, first_line: int, lineage: dict):
+def _invalid_rows(invalid: list, spec: TableSpec, schema: pa.Schema, line_map: LineMap, lineage: dict):
     if not invalid:
         return
     n = len(invalid)
     out = {c: pa.nulls(n, _ARROW[spec.type_of(c)]) for c in spec.all_columns}
     out["_extra"] = pa.nulls(n, pa.string())
-    lines = pa.array([None if num is None else num - 2 + first_line for num, *_ in invalid], pa.int64())
+    lines = pa.array([line_map.line(None if num is None else num - 2) for num, *_ in invalid], pa.int64())
     reason = pa.array([f"wrong number of fields: expected {exp}, got {act}" for _, _, exp, act in invalid])
     raw_line = pa.array([text for _, text, _, _ in invalid], pa.string())
     out.update(_lineage(n, lineage, lines, reason, raw_line))

@@ -30,3 +30,43 @@ def write_batch(landing: Path, source: str, batch_id: str, files: dict[str, list
     manifest.update(manifest_overrides or {})
     (batch / "_manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     return batch
+
+
+def rewrite_file(batch: Path, table: str, data: bytes, *, name: str | None = None, rows: int | None = None) -> Path:
+    """Replace the bytes of ``table``'s file in ``batch`` (optionally under another ``name``) and make the
+    manifest match them (sha256, name; ``rows`` when given)."""
+    manifest_path = batch / "_manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    entry = next(e for e in manifest["files"] if e["table"] == table)
+    (batch / entry["name"]).unlink(missing_ok=True)
+    entry["name"] = name or entry["name"]
+    (batch / entry["name"]).write_bytes(data)
+    entry["sha256"] = hashlib.sha256(data).hexdigest()
+    if rows is not None:
+        entry["rows"] = rows
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return batch / entry["name"]
+
+
+def delta_versions(settings) -> dict[str, int]:
+    """The Delta version of every bronze and meta table."""
+    from deltalake import DeltaTable
+    out = {}
+    for schema in ("bronze", "meta"):
+        for p in sorted((settings.warehouse / schema).iterdir()):
+            out[f"{schema}.{p.name}"] = DeltaTable(str(p)).version()
+    return out
+
+
+def table_state(settings, schemas: tuple[str, ...] = ("bronze", "meta")) -> dict:
+    """Every table's rows, without the wall-clock columns, as comparable sets."""
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+    clock = {"_ingest_time", "ingest_time", "started_at", "finished_at"}
+    out = {}
+    for schema in schemas:
+        for p in sorted((settings.warehouse / schema).iterdir()):
+            table = ds.dataset(DeltaTable(str(p)).file_uris(), format="parquet").to_table()
+            cols = [c for c in table.column_names if c not in clock]
+            out[f"{schema}.{p.name}"] = sorted(map(repr, table.select(cols).to_pylist()))
+    return out

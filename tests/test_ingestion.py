@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from landing import write_batch
+from landing import delta_versions, table_state, write_batch
 
 from yibao.ingestion.ingest import ingest
 
@@ -123,15 +123,18 @@ def test_undecodable_bytes_quarantine_only_their_row(settings, read):
 @pytest.mark.parametrize("case, overrides, reason_start", [
     ("row count", {"file_overrides": {"psn_info": {"rows": 5}}}, "file psn_info.csv: 2 data rows, the manifest says 5"),
     ("checksum", {"file_overrides": {"psn_info": {"sha256": "0" * 64}}}, "file psn_info.csv: sha256 "),
-    ("missing file", {"file_overrides": {"psn_info": {"name": "nope.csv"}}},
-     "file nope.csv listed in the manifest is missing"),
+    ("missing file", {"delete": "psn_info.csv"}, "file psn_info.csv listed in the manifest is missing"),
     ("bad mode", {"manifest_overrides": {"mode": "sometimes"}}, "mode 'sometimes' is not one of full, incremental"),
     ("wrong source", {"manifest_overrides": {"source": "tax"}}, "manifest source 'tax' does not match folder"),
 ])
 def test_manifest_mismatch_rejects_the_whole_batch(settings, read, case, overrides, reason_start):
-    write_batch(settings.landing, "medins", "20261101-001",
-                {"psn_info": [PSN_HEADER, psn("P1"), psn("P2")],
-                 "setl": [SETL_HEADER, setl("S1")]}, **overrides)
+    overrides = dict(overrides)
+    gone = overrides.pop("delete", None)
+    batch = write_batch(settings.landing, "medins", "20261101-001",
+                        {"psn_info": [PSN_HEADER, psn("P1"), psn("P2")],
+                         "setl": [SETL_HEADER, setl("S1")]}, **overrides)
+    if gone:
+        (batch / gone).unlink()
     write_batch(settings.landing, "police", "20261101-001", {"resd_permit": [
         "certno,psn_name,gend,brdy,resd_admdvs,resd_addr,issue_date,expire_date",
         "610102198501011234,张三,1,1985-01-01,610102,西安,2025-01-01,2027-01-01"]})
@@ -198,29 +201,23 @@ def test_full_batch_replaces_and_incremental_upserts_and_deletes(settings, read)
         (4, "duplicate key (psn_no) in this file; superseded by line 5")]
     log = {r["batch_id"]: r for r in read("meta", "ingest_log")}
     assert log["20261108-001"]["rows_deleted"] == 1
-    # a later full snapshot replaces everything
-    write_batch(settings.landing, "medins", "20261115-001", {"psn_info": [PSN_HEADER, psn("P9")]})
+    # a later full snapshot replaces everything (it removes one row of three: below the shrink hold)
+    write_batch(settings.landing, "medins", "20261115-001",
+                {"psn_info": [PSN_HEADER, psn("P1"), psn("P2", name="王五"), psn("P9")]})
     ingest(settings)
-    assert [r["psn_no"] for r in read("bronze", "medins__psn_info")] == ["P9"]
-
-
-def _delta_versions(settings) -> dict[str, int]:
-    from deltalake import DeltaTable
-    out = {}
-    for schema in ("bronze", "meta"):
-        for p in sorted((settings.warehouse / schema).iterdir()):
-            out[f"{schema}.{p.name}"] = DeltaTable(str(p)).version()
-    return out
+    rows = {r["psn_no"]: r for r in read("bronze", "medins__psn_info")}
+    assert sorted(rows) == ["P1", "P2", "P9"] and rows["P2"]["psn_name"] == "王五"
+    assert {r["_batch_id"] for r in rows.values()} == {"20261115-001"}
 
 
 def test_redelivery_changes_nothing(settings, read):
     write_batch(settings.landing, "medins", "20261101-001",
                 {"psn_info": [PSN_HEADER, psn("P1")], "setl": [SETL_HEADER, setl("S1"), setl("S2", amount="x")]})
     ingest(settings)
-    before = _delta_versions(settings)
+    before = delta_versions(settings)
     summary = ingest(settings)
     assert summary.batches_skipped == ["medins/20261101-001"] and not summary.batches_applied
-    assert _delta_versions(settings) == before
+    assert delta_versions(settings) == before
 
 
 def test_out_of_order_and_changed_redelivery_are_refused(settings, read):
@@ -233,20 +230,6 @@ def test_out_of_order_and_changed_redelivery_are_refused(settings, read):
     assert reasons["medins/20261101-001"] == "arrived after the later batch 20261108-001 was applied (out of order)"
     assert reasons["medins/20261108-001"].startswith("re-delivered with different content after it was applied")
     assert [r["psn_no"] for r in read("bronze", "medins__psn_info")] == ["P1"]
-
-
-def _state(settings) -> dict:
-    """Every table's rows, without the wall-clock columns, as comparable sets."""
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
-    clock = {"_ingest_time", "ingest_time", "started_at", "finished_at"}
-    out = {}
-    for schema in ("bronze", "meta"):
-        for p in sorted((settings.warehouse / schema).iterdir()):
-            table = ds.dataset(DeltaTable(str(p)).file_uris(), format="parquet").to_table()
-            cols = [c for c in table.column_names if c not in clock]
-            out[f"{schema}.{p.name}"] = sorted(map(repr, table.select(cols).to_pylist()))
-    return out
 
 
 @pytest.mark.parametrize("fault", ["quarantined:2", "file:3"])
@@ -271,7 +254,7 @@ def test_killed_run_then_rerun_equals_one_clean_run(tmp_path, fault):
     env.pop("YIBAO_FAULT_AT")
     rerun = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert _state(crashed) == _state(clean)
+    assert table_state(crashed) == table_state(clean)
 
 
 def test_large_file_parsed_in_ranges_keeps_exact_lines(settings, read, monkeypatch):
@@ -348,7 +331,7 @@ def test_chunk_boundaries_do_not_change_the_parse(tmp_path, monkeypatch):
 
     from yibao.ingestion import parse
     from yibao.ingestion.contract import table_spec
-    from yibao.ingestion.manifest import _scan_bytes, parse_header
+    from yibao.ingestion.manifest import parse_header, scan_file
     lines = [PSN_HEADER] + [psn(f"P{i}", name="张三丰" if i % 3 else "王五",
                                 brdy="19850101" if i % 4 else "1985-01-01") for i in range(40)]
     for encoding, bad in (("utf-8", b"\xe5\xbc"), ("gbk", b"\x81\x20")):
@@ -357,7 +340,8 @@ def test_chunk_boundaries_do_not_change_the_parse(tmp_path, monkeypatch):
         data[at:at] = bad                            # undecodable bytes at the end of one row
         path = tmp_path / f"psn_info_{encoding}.csv"
         path.write_bytes(bytes(data))
-        _, _, header_bytes, ranges = _scan_bytes(path, 1 << 20)
+        scan = scan_file(path, 1 << 20, ",", encoding)
+        header_bytes, ranges = scan.header, scan.ranges
         header = parse_header(header_bytes, encoding, ",")
         lineage = {"source": "medins", "batch_id": "b", "file": path.name, "ingest_time": dt.datetime(2026, 1, 1)}
 
@@ -419,7 +403,8 @@ def test_manifest_mismatch_reason_is_the_first_in_manifest_order(tmp_path):
                         {"psn_info": [PSN_HEADER, psn("P1")], "setl": [SETL_HEADER, setl("S1")],
                          "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs",
                                        "H001,医院,1,1,610100"]},
-                        file_overrides={"setl": {"rows": 9}, "fixmedins": {"name": "gone.csv"}})
+                        file_overrides={"setl": {"rows": 9}})
+    (batch / "fixmedins.csv").unlink()     # a later mismatch in manifest order: a missing file
     with pytest.raises(BatchRejected) as exc:
         verify_batch(batch, read_manifest(batch))
     assert exc.value.reason == "file setl.csv: 1 data rows, the manifest says 9"

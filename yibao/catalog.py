@@ -4,6 +4,10 @@ Layout: ``<warehouse>/<schema>/<table>/`` holds one table (Delta by default).  T
 the truth; the engine's catalog is rebuilt from them at session start.  All writes go through this
 module so that the Delta path (atomic commits, MERGE) and the Parquet path (a JVM Spark without
 Delta, used to prove portability) stay in one place.
+
+SQL text is built here only from validated names (schemas, tables and columns: identifiers; locations:
+warehouse paths without quote, backslash or backtick); values always travel as data (DataFrames,
+literals), never inside SQL text.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
+from functools import reduce
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from yibao.config import Settings
@@ -30,9 +36,33 @@ _registered: dict[tuple[str, str, str], str] = {}
 
 
 def _ident(name: str) -> str:
-    if not _IDENT.match(name):
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
         raise ValueError(f"not a valid table or schema name: {name!r}")
     return name
+
+
+def _col(name: str) -> str:
+    """A column name quoted for SQL text (identifiers only)."""
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise ValueError(f"not a valid column name: {name!r}")
+    return f"`{name}`"
+
+
+_UNSAFE_IN_LOCATION = re.compile(r"['\\`\x00-\x1f\x7f]")
+
+
+def _location(path: Path) -> str:
+    """A warehouse path as it appears in SQL text (``LOCATION '...'``, ``delta.`...```)."""
+    text = str(path)
+    if _UNSAFE_IN_LOCATION.search(text):
+        raise ValueError(f"warehouse path {text!r} contains a quote, backslash, backtick or control character; "
+                         f"choose a warehouse_root without them")
+    return text
+
+
+# Column types compared by value in a MERGE that deletes rows matched on every column.
+_EXACT_TYPES = (T.StringType, T.BooleanType, T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.DecimalType,
+                T.DateType, T.TimestampType, T.TimestampNTZType, T.BinaryType)
 
 
 class Catalog:
@@ -59,8 +89,8 @@ class Catalog:
             return found
         # schemas starting with '_' hold work files (e.g. ingestion staging), not published tables
         for sdir in sorted(p for p in self.root.iterdir()
-                           if p.is_dir() and _IDENT.match(p.name) and not p.name.startswith("_")):
-            for tdir in sorted(p for p in sdir.iterdir() if p.is_dir() and _IDENT.match(p.name)):
+                           if p.is_dir() and _IDENT.fullmatch(p.name) and not p.name.startswith("_")):
+            for tdir in sorted(p for p in sdir.iterdir() if p.is_dir() and _IDENT.fullmatch(p.name)):
                 if self.exists(sdir.name, tdir.name):
                     found.append((sdir.name, tdir.name))
         return found
@@ -77,13 +107,13 @@ class Catalog:
         self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
         if key in _registered:  # the name points at another warehouse: drop the entry (data stays)
             self.spark.sql(f"DROP TABLE IF EXISTS {schema}.{_ident(table)}")
-        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {schema}.{_ident(table)} USING {self.fmt} "
-                       f"LOCATION '{location}'")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {schema}.{_ident(table)} USING {_ident(self.fmt)} "
+                       f"LOCATION '{_location(Path(location))}'")
         _registered[key] = location
 
     def _target(self, schema: str, table: str) -> str:
         """SQL name of a Delta table by location, independent of the catalog."""
-        return f"delta.`{self.path(schema, table)}`"
+        return f"delta.`{_location(self.path(schema, table))}`"
 
     def rebuild(self) -> list[tuple[str, str]]:
         """Register every table on disk in the engine's catalog (Sail keeps it in memory only)."""
@@ -152,24 +182,77 @@ class Catalog:
         if not self.exists(schema, table):
             self.overwrite(self.spark.createDataFrame([], ddl), schema, table)
 
-    def delete_where(self, schema: str, table: str, condition: str) -> None:
+    def ensure_columns(self, schema: str, table: str, ddl: str) -> None:
+        """Create the table empty with ``ddl``, or add the columns of ``ddl`` it lacks (null in existing rows;
+        on Delta a commit of the schema only)."""
         if not self.exists(schema, table):
+            self.ensure(schema, table, ddl)
+            return
+        current = self.read(schema, table)
+        missing = [f for f in self.spark.createDataFrame([], ddl).schema.fields if f.name not in current.columns]
+        if not missing:
             return
         if self.fmt == "delta":
-            self.spark.sql(f"DELETE FROM {self._target(schema, table)} WHERE {condition}")
+            (self.spark.createDataFrame([], T.StructType(current.schema.fields + missing)).write.format("delta")
+             .mode("append").option("mergeSchema", "true").save(str(self.path(schema, table))))
+            self.register(schema, table)
         else:
-            kept = self.read(schema, table).where(f"NOT ({condition}) OR ({condition}) IS NULL")
-            self._swap_parquet(kept, schema, table)
+            self.overwrite(current.select("*", *[F.lit(None).cast(f.dataType).alias(f.name) for f in missing]),
+                           schema, table)
+
+    @staticmethod
+    def matching(values: dict) -> Column:
+        """Rows whose columns equal ``values`` ({column: value}; None matches null), as a filter."""
+        if not values:
+            raise ValueError("matching needs at least one column")
+        return reduce(lambda a, b: a & b, [F.col(c).eqNullSafe(F.lit(v)) for c, v in values.items()])
+
+    def delete_where(self, schema: str, table: str, condition: Column | dict) -> None:
+        """Delete the rows that satisfy ``condition``: a Column, or {column: value} (equality, None = null).
+
+        Values are passed as data, never formatted into SQL text.  Nothing is committed when no row
+        matches.  On Delta the rows are deleted by a MERGE against the matching rows (from a dict: one row
+        of the values), so only files holding them are rewritten."""
+        if isinstance(condition, dict):
+            where = self.matching(condition)
+        elif isinstance(condition, Column):
+            where = condition
+        else:
+            raise TypeError(f"delete_where takes a Column or a dict of column values, not {type(condition).__name__}")
+        if not self.exists(schema, table):
+            return
+        current = self.read(schema, table)
+        if not current.where(where).limit(1).collect():
+            return
+        fields = current.schema.fields
+        if self.fmt != "delta" or (not isinstance(condition, dict)
+                                   and not all(isinstance(f.dataType, _EXACT_TYPES) for f in fields)):
+            self.overwrite(current.where(~where | where.isNull()), schema, table)    # rows where it is null stay
+        elif isinstance(condition, dict):
+            by_name = {f.name: f for f in fields}
+            keys = list(condition)
+            source = self.spark.createDataFrame([tuple(condition[c] for c in keys)],
+                                                T.StructType([by_name[c] for c in keys]))
+            self._merge_delete(source, schema, table, keys, null_safe=True)
+        else:
+            self._merge_delete(current.where(where).distinct(), schema, table, [f.name for f in fields],
+                               null_safe=True)
+
+    def _merge_delete(self, source: DataFrame, schema: str, table: str, keys: list[str], null_safe: bool) -> None:
+        view = f"_delete_{uuid.uuid4().hex}"
+        source.select(*keys).createOrReplaceTempView(view)
+        eq = "<=>" if null_safe else "="
+        on = " AND ".join(f"t.{_col(k)} {eq} s.{_col(k)}" for k in keys)
+        try:
+            self.spark.sql(f"MERGE INTO {self._target(schema, table)} t USING {view} s ON {on} "
+                           f"WHEN MATCHED THEN DELETE")
+        finally:
+            self.spark.catalog.dropTempView(view)
 
     def delete_matching(self, df: DataFrame, schema: str, table: str, keys: list[str]) -> None:
         """Delete the table's rows that match a row of ``df`` on ``keys`` (all non-null)."""
         if self.fmt == "delta":
-            view = f"_delete_{uuid.uuid4().hex}"
-            df.select(*keys).createOrReplaceTempView(view)
-            on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-            self.spark.sql(f"MERGE INTO {self._target(schema, table)} t USING {view} s ON {on} "
-                           f"WHEN MATCHED THEN DELETE")
-            self.spark.catalog.dropTempView(view)
+            self._merge_delete(df, schema, table, list(keys), null_safe=False)
         else:
             kept = self.read(schema, table).join(df.select(*keys), on=keys, how="left_anti")
             self._swap_parquet(kept, schema, table)
@@ -183,28 +266,29 @@ class Catalog:
         if not keys:
             raise ValueError(f"upsert into {schema}.{table} needs key columns")
         cols = df.columns
+        kept = df.where(F.coalesce(F.col(delete_flag), F.lit("0")) != F.lit("1")) if delete_flag else df
         if not self.exists(schema, table):
-            new = df.where(f"coalesce({delete_flag}, '0') <> '1'") if delete_flag else df
-            self.overwrite(new, schema, table)
+            self.overwrite(kept, schema, table)
             return
         if self.fmt == "delta":
             view = f"_upsert_{uuid.uuid4().hex}"
             df.createOrReplaceTempView(view)
-            on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-            sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
-            ins_cols = ", ".join(f"`{c}`" for c in cols)
-            ins_vals = ", ".join(f"s.`{c}`" for c in cols)
-            deleted = f"coalesce(s.`{delete_flag}`, '0') = '1'" if delete_flag else "false"
-            self.spark.sql(
-                f"MERGE INTO {self._target(schema, table)} t USING {view} s ON {on} "
-                f"WHEN MATCHED AND {deleted} THEN DELETE "
-                f"WHEN MATCHED THEN UPDATE SET {sets} "
-                f"WHEN NOT MATCHED AND NOT ({deleted}) THEN INSERT ({ins_cols}) VALUES ({ins_vals})")
-            self.spark.catalog.dropTempView(view)
+            on = " AND ".join(f"t.{_col(k)} = s.{_col(k)}" for k in keys)
+            sets = ", ".join(f"t.{_col(c)} = s.{_col(c)}" for c in cols)
+            ins_cols = ", ".join(_col(c) for c in cols)
+            ins_vals = ", ".join(f"s.{_col(c)}" for c in cols)
+            deleted = f"coalesce(s.{_col(delete_flag)}, '0') = '1'" if delete_flag else "false"
+            try:
+                self.spark.sql(
+                    f"MERGE INTO {self._target(schema, table)} t USING {view} s ON {on} "
+                    f"WHEN MATCHED AND {deleted} THEN DELETE "
+                    f"WHEN MATCHED THEN UPDATE SET {sets} "
+                    f"WHEN NOT MATCHED AND NOT ({deleted}) THEN INSERT ({ins_cols}) VALUES ({ins_vals})")
+            finally:
+                self.spark.catalog.dropTempView(view)
         else:
             old = self.read(schema, table).join(df.select(*keys), on=list(keys), how="left_anti")
-            new = df.where(f"coalesce({delete_flag}, '0') <> '1'") if delete_flag else df
-            self._swap_parquet(old.unionByName(new.select(*old.columns)), schema, table)
+            self._swap_parquet(old.unionByName(kept.select(*old.columns)), schema, table)
 
     def _swap_parquet(self, df: DataFrame, schema: str, table: str,
                       partition_by: list[str] | None = None) -> None:
@@ -226,7 +310,7 @@ class Catalog:
         staging.rename(target)
         shutil.rmtree(old, ignore_errors=True)
         self.register(schema, table)
-        self.spark.sql(f"REFRESH TABLE {schema}.{table}")
+        self.spark.sql(f"REFRESH TABLE {_ident(schema)}.{_ident(table)}")
 
 
 def _value_bytes(v) -> int:

@@ -85,8 +85,13 @@ def generate(
 
 @app.command()
 def ingest(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help="Landing zone (default: "
-                                                                                 "configured).")) -> None:
+                                                                                 "configured)."),
+           strict: bool = typer.Option(False, "--strict", help="Exit 1 when this run rejected a batch or a file, "
+                                                               "or held a snapshot for a steward (the summary is "
+                                                               "printed either way).")) -> None:
     """Take every new batch of the landing zone, in order, into bronze Delta tables."""
+    from rich.markup import escape
+
     from yibao.ingestion.ingest import ingest as run
 
     settings = _settings()
@@ -94,30 +99,44 @@ def ingest(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help=
     s = run(settings, landing)
     console.print(f"[green]ingested in {time.time() - started:.1f}s: {len(s.batches_applied)} batch(es) applied, "
                   f"{len(s.batches_skipped)} already taken, {len(s.batches_rejected)} rejected; "
+                  f"{len(s.files_rejected)} file(s) rejected, {len(s.files_held)} held for a steward, "
+                  f"{len(s.files_released)} released; "
                   f"{s.rows_landed:,} rows landed, {s.rows_quarantined:,} quarantined")
-    for label, reason in s.batches_rejected:
-        console.print(f"[red]rejected batch {label}: {reason}")
-    for label, reason in s.files_rejected:
-        console.print(f"[red]rejected file {label}: {reason}")
+    for kind, colour, items in (("rejected batch", "red", s.batches_rejected), ("rejected file", "red",
+                                s.files_rejected), ("held", "yellow", s.files_held),
+                                ("released", "green", s.files_released)):
+        for label, reason in items:
+            console.print(f"[{colour}]{kind} {escape(label)}: {escape(reason)}")
+    if strict and s.refused:
+        raise typer.Exit(1)
 
 
 @app.command("log")
 def show_log(limit: int = typer.Option(50, help="Most recent batches to show.")) -> None:
-    """Show the ingestion log: each batch with its status and row counts."""
+    """Show the ingestion log: each batch x table with its status and row counts, and batches rejected whole."""
+    from pyspark.sql import functions as F
+    from rich.markup import escape
+
     from yibao.catalog import Catalog
     from yibao.engine import spark_session
 
     settings = _settings()
     cat = Catalog(spark_session(settings), settings)
-    if not cat.exists("meta", "ingest_log"):
+    rows = []
+    if cat.exists("meta", "ingest_log"):
+        rows += [(r.source, r.batch_id, r.source_table, r.status, r.rows_read, r.rows_landed, r.rows_quarantined,
+                  r.reason) for r in cat.read("meta", "ingest_log").collect()]
+    if cat.exists("meta", "ingest_batch"):   # a batch rejected whole has no table rows
+        rows += [(r.source, r.batch_id, "(batch)", r.status, r.rows, None, None, r.reason)
+                 for r in cat.read("meta", "ingest_batch").where(F.col("status") == F.lit("rejected")).collect()]
+    if not rows:
         console.print("nothing ingested yet")
         raise typer.Exit(0)
-    rows = (cat.read("meta", "ingest_log").orderBy("batch_id", "source", "source_table", ascending=False)
-            .limit(limit).collect())
+    rows = sorted(rows, key=lambda r: (r[1] or "", r[0] or "", r[2] or ""), reverse=True)[:limit]
     table = Table("source", "batch", "table", "status", "read", "landed", "quarantined", "reason")
-    for r in rows:
-        table.add_row(r.source, r.batch_id, r.source_table, r.status, *(f"{x or 0:,}" for x in
-                      (r.rows_read, r.rows_landed, r.rows_quarantined)), r.reason or "")
+    for source, batch_id, source_table, status, *counts, reason in rows:
+        table.add_row(*(escape(str(v or "")) for v in (source, batch_id, source_table, status)),
+                      *("" if x is None else f"{x:,}" for x in counts), escape(reason or ""))
     console.print(table)
 
 

@@ -1,0 +1,53 @@
+"""Files written for people to open in a spreadsheet (CSV, xlsx): cells that cannot run as formulas.
+
+A cell whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to
+Excel, LibreOffice and WPS (CSV injection: ``=HYPERLINK(...)``, ``=cmd|' /C calc'!A0``).  Values come
+from departments' files (institution and person names), so every export escapes them the one way the
+OWASP CSV-injection guidance gives: such a cell gets a leading single quote, which spreadsheets read as
+"this is text".  In xlsx every string is also written as a string cell, never as a formula.
+
+Numbers stay numbers: only text is escaped (a negative amount is a float, not the text "-12.5").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value):
+    """The value as it is safe to put in a spreadsheet cell: text starting with a formula character gets a
+    leading single quote; anything else is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def escape_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with every text cell (and column name) passed through :func:`escape_cell`."""
+    out = df.rename(columns=escape_cell)
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(escape_cell)
+    return out
+
+
+def write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> None:
+    """Write ``df`` as RFC 4180 CSV for spreadsheets (UTF-8 with BOM by default, for Excel), cells escaped.
+
+    CRLF record ends: the CSV writer then quotes every field holding a CR or LF (with LF ends it leaves a
+    lone CR unquoted, which a spreadsheet reads as a new row)."""
+    escape_frame(df).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+
+
+def write_xlsx(df: pd.DataFrame, path: Path, sheet_name: str = "Sheet1") -> None:
+    """Write ``df`` as xlsx, cells escaped and every text cell stored as a string (never a formula)."""
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        escape_frame(df).to_excel(writer, index=False, sheet_name=sheet_name)
+        for row in writer.sheets[sheet_name].iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"    # openpyxl stores text starting with "=" as a formula
