@@ -226,8 +226,14 @@ LEVELS = {"high": "高", "medium": "中", "low": "低", "高": "高", "中": "�
 def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, levels: list[str] | None = None,
            role: str | None = None, user: str | None = None, status: str | None = None,
            config: str | None = None) -> dict:
-    """Write the filtered suspect list with Chinese headers, masking per role; record it in meta.export_audit."""
+    """Write the filtered suspect list with Chinese headers, masking per role; record it in meta.export_audit.
+
+    Cells that a spreadsheet would run as a formula are escaped (:mod:`yibao.export`); filters reach the
+    engine as data, never as SQL text."""
+    from pyspark.sql import functions as F
+
     from yibao.engine import spark_session
+    from yibao.export import write_csv, write_xlsx
 
     cfg = load_config(config)
     role = role or cfg["export"]["default_role"]
@@ -241,14 +247,14 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
     df = cat.read("gold", "fraud_suspect")
     filt = {}
     if region:
-        df = df.where(f"region like '{_q(region)}%'")
+        df = df.where(F.col("region").startswith(F.lit(region)))
         filt["region"] = region
     if levels:
         lv = [LEVELS.get(x.strip(), x.strip()) for item in levels for x in item.split(",")]
         df = df.where(df.risk_level.isin(lv))
         filt["level"] = lv
     if status:
-        df = df.where(f"status = '{_q(status)}'")
+        df = df.where(F.col("status") == F.lit(status))
         filt["status"] = status
     s = df.orderBy("rank").toPandas()
     c = cfg["common"]
@@ -269,9 +275,9 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":
-        table.to_excel(out, index=False, sheet_name="疑点清单")
+        write_xlsx(table, out, sheet_name="疑点清单")
     else:
-        table.to_csv(out, index=False, encoding="utf-8-sig")
+        write_csv(table, out, encoding="utf-8-sig")
     os_user = getpass.getuser()
     unmasked = ",".join(k for k in ("certno", "tel", "name") if perm.get(f"unmask_{k}"))
     rec = {"export_id": uuid.uuid4().hex, "user": user or os_user, "os_user": os_user, "role": role,
