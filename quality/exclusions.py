@@ -183,7 +183,7 @@ def _replace_quarantine(cat: Catalog, spec: TableSpec, stored: DataFrame) -> Non
     from yibao.ingestion.bronze import QUARANTINE_DDL
     from yibao.quality.gate import delete_gate_quarantine
 
-    cat.ensure("meta", "quarantine", QUARANTINE_DDL)
+    cat.ensure_columns("meta", "quarantine", QUARANTINE_DDL)   # warehouses from before the rule column
     delete_gate_quarantine(cat, spec)
     rows = stored.select(F.col("_source").alias("source"), F.lit(spec.name).alias("source_table"),
                          F.col("_batch_id").alias("batch_id"), F.col("_file").alias("file"),

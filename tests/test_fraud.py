@@ -189,6 +189,10 @@ def test_review_survives_rescore_and_feeds_training(world):
     review(settings, b, "已排除", "李四", "合理就医")
     with pytest.raises(ValueError):
         review(settings, a, "待核查", "张三")           # 已确认 → 待核查 is not a transition
+    # a suspect id is data, never SQL text: quote doubling was defeated by a backslash on Sail
+    for hostile in ("x\\' OR 1=1 --", "x' OR '1'='1", s.suspect_id.iloc[2] + "' OR 'a'='a"):
+        with pytest.raises(ValueError, match="unknown suspect"):
+            review(settings, hostile, "核查中", "攻击者")
     summary = run_fraud(settings)
     s2 = _read(settings, "gold", "fraud_suspect").set_index("suspect_id")
     assert s2.status[a] == "已确认" and s2.status[b] == "已排除"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from yibao.catalog import _IDENT, _location
 from yibao.config import Settings
 
 
@@ -60,8 +61,8 @@ def sync_catalog(spark, settings: Settings, schemas: tuple[str, ...] = ("silver"
         except Exception:  # the schema does not exist yet
             continue
         for name in names:
-            if (schema, name) not in on_disk:
-                spark.sql(f"DROP TABLE IF EXISTS {schema}.{name}")
+            if (schema, name) not in on_disk and _IDENT.fullmatch(name):   # a name is never formatted unchecked
+                spark.sql(f"DROP TABLE IF EXISTS {schema}.`{name}`")
                 _registered.pop((remote_url() or "", schema, name), None)
 
 
@@ -144,7 +145,7 @@ def describe_tables(spark, settings: Settings, schemas: tuple[str, ...] = ("bron
             continue
         cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}" for f in cat.read(schema, table).schema.fields)
         spark.sql(f"DROP TABLE IF EXISTS {schema}.{table}")
-        spark.sql(f"CREATE TABLE {schema}.{table} ({cols}) USING delta LOCATION '{cat.path(schema, table)}'")
+        spark.sql(f"CREATE TABLE {schema}.{table} ({cols}) USING delta LOCATION '{_location(cat.path(schema, table))}'")
         n += 1
     return n
 

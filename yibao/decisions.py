@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import uuid
 from datetime import datetime, timezone
 
@@ -30,7 +29,6 @@ from yibao.catalog import Catalog
 DDL = ("decision_id string, decided_at timestamp, decided_by string, action string, source string, "
        "source_table string, batch_id string, reason string")
 ACTIONS = ("release", "hold")
-BATCH_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 
 
 def _now() -> datetime:
@@ -51,13 +49,13 @@ def record(cat: Catalog, action: str, source: str, source_table: str, batch_id: 
            user: str | None = None) -> dict:
     """Append one decision and return it.  ``reason`` is required: a decision nobody can explain later
     is not an audit record."""
-    from yibao.ingestion.contract import table_spec
+    from yibao.ingestion.contract import is_batch_id, table_spec
 
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
     if table_spec(source, source_table) is None:
         raise ValueError(f"{source}/{source_table} is not a table of the data contract")
-    if not BATCH_ID.match(batch_id or ""):
+    if not is_batch_id(batch_id):
         raise ValueError(f"not a batch id: {batch_id!r}")
     if not (reason or "").strip():
         raise ValueError("a reason is required (--reason)")

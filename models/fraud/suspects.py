@@ -159,6 +159,9 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
 
 # ------------------------------------------------------------------------------------------- review
 def review(settings, suspect: str, status: str, reviewer: str, note: str = "", config: str | None = None) -> dict:
+    """Record a reviewer's decision on one suspect.  The suspect id reaches the engine as data, never as SQL text."""
+    from pyspark.sql import functions as F
+
     from yibao.engine import spark_session
 
     cfg = load_config(config)
@@ -168,7 +171,7 @@ def review(settings, suspect: str, status: str, reviewer: str, note: str = "", c
     cat = Catalog(spark, settings)
     if not cat.exists("gold", "fraud_suspect"):
         raise ValueError("no suspect list yet: run `yibao suspects score` first")
-    row = cat.read("gold", "fraud_suspect").where(f"suspect_id = '{_q(suspect)}'").select(
+    row = cat.read("gold", "fraud_suspect").where(F.col("suspect_id") == F.lit(str(suspect))).select(
         "suspect_id", "subject_type", "subject_id", "status").collect()
     if not row:
         raise ValueError(f"unknown suspect {suspect}")
@@ -183,14 +186,10 @@ def review(settings, suspect: str, status: str, reviewer: str, note: str = "", c
     # reflect the status in the published list (one MERGE; the review table stays the truth)
     view = f"_review_{uuid.uuid4().hex}"
     spark.createDataFrame([(suspect, status)], "suspect_id string, status string").createOrReplaceTempView(view)
-    spark.sql(f"MERGE INTO delta.`{cat.path('gold', 'fraud_suspect')}` t USING {view} s ON t.suspect_id = s.suspect_id "
+    spark.sql(f"MERGE INTO {cat._target('gold', 'fraud_suspect')} t USING {view} s ON t.suspect_id = s.suspect_id "
               f"WHEN MATCHED THEN UPDATE SET t.status = s.status")
     spark.catalog.dropTempView(view)
     return {"suspect_id": suspect, "prev_status": prev, "status": status, "reviewer": reviewer, "updated_at": now}
-
-
-def _q(s: str) -> str:
-    return str(s).replace("'", "''")
 
 
 # ------------------------------------------------------------------------------------------- export
