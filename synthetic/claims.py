@@ -27,6 +27,30 @@ INST_MIX = {
     "51": [("1", "3", 0.5), ("1", "2", 0.5)],
     "52": [("1", "2", 0.6), ("1", "1", 0.4)],
 }
+# R07 (挂床住院, contract section 5): an inpatient day is idle when it carries a bed charge and no treatment,
+# drug, exam or lab charge.  The charge types and the number of idle days a hit needs are the fraud module's
+# configuration (models/fraud/rules.toml, or $YIBAO_FRAUD_CONFIG); these are the defaults when it cannot be read.
+R07_DEFAULTS = {"min_idle_days": 2, "bed_charge_types": ["01"], "care_charge_types": ["03", "04", "05", "06", "09", "10", "11"]}
+DAY_KEY = 4096      # (settlement row, day of stay) packed as s * DAY_KEY + day
+
+
+def r07_config() -> dict:
+    """The R07 settings the generator plants against: ``min_idle_days`` (read as ``min_idle_days``, else the
+    older ``min_bed_days``), bed and care charge types, and ``source`` (where they came from)."""
+    out = dict(R07_DEFAULTS, source="defaults")
+    try:
+        from yibao.fraud.config import config_path, load_config
+        p = load_config()["rules"]["R07_IDLE_BED"]
+        out["min_idle_days"] = int(p.get("min_idle_days", p.get("min_bed_days", out["min_idle_days"])))
+        out["bed_charge_types"] = [str(x) for x in p.get("bed_charge_types", out["bed_charge_types"])]
+        out["care_charge_types"] = [str(x) for x in p.get("care_charge_types", out["care_charge_types"])]
+        out["source"] = str(config_path())
+    except Exception:       # the generator also runs without the fraud module
+        pass
+    out["min_idle_days"] = max(1, out["min_idle_days"])
+    return out
+
+
 SPEC_COLS = ["i", "pid", "psn_no", "certno", "insutype", "insu_pool", "gend", "age", "med_type", "inst", "doc",
              "begn", "end", "fraud", "decoy", "grp", "mode", "extra_item"]
 
@@ -222,11 +246,47 @@ def _inpatient_dates(rng, S, picker: InstPicker, end) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- planted fraud and decoys
-def _rows(E, ei, **cols) -> pd.DataFrame:
-    d = pd.DataFrame({"e": np.asarray(ei, dtype=np.int64)})
+def _rows(E, ei, **cols) -> dict:
+    """One planted case's settlement specs as column arrays (framed together by :func:`_frame`)."""
+    e = np.asarray(ei, dtype=np.int64).ravel()
+    d = {"e": e}
     for k, v in cols.items():
-        d[k] = v
+        a = np.asarray(v)
+        if a.ndim == 0:
+            a = np.full(len(e), v, dtype=a.dtype if a.dtype.kind in "iuMf" else object)
+        elif a.dtype.kind == "U":
+            a = a.astype(object)
+        d[k] = a
     return d
+
+
+_SPEC_DEFAULTS = {"inst": -1, "doc": -1, "fraud": "", "decoy": "", "mode": "", "extra_item": -1, "idle_k": 0, "grp": ""}
+
+
+def _frame(specs: list[dict]) -> pd.DataFrame:
+    """One DataFrame of many cases' specs (columns a case lacks take their defaults; ``end`` NaT)."""
+    specs = [d for d in specs if len(d["e"])]
+    if not specs:
+        return pd.DataFrame(columns=["e"])
+    cols = list(dict.fromkeys(k for d in specs for k in d))
+    out = {}
+    for c in cols:
+        parts = []
+        for d in specs:
+            if c in d:
+                parts.append(d[c])
+            elif c in ("end", "begn"):
+                parts.append(np.full(len(d["e"]), np.datetime64("NaT", "D")))
+            else:
+                dv = _SPEC_DEFAULTS.get(c, None)
+                parts.append(np.full(len(d["e"]), dv, dtype=object if isinstance(dv, str) or dv is None else np.int64))
+        kinds = {x.dtype.kind for x in parts}
+        if kinds <= {"M"}:
+            parts = [x.astype("datetime64[D]") for x in parts]
+        elif len(kinds) > 1:
+            parts = [x.astype(object) for x in parts]
+        out[c] = np.concatenate(parts)
+    return pd.DataFrame(out)
 
 
 def plant(rng, ctx: Context, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicker, world: World,
@@ -250,13 +310,16 @@ def plant(rng, ctx: Context, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicke
     # R01: care after death (someone uses the card); decoy: an inpatient stay ending on the death date
     dead = E["dead"].to_numpy()
     dd = E["death_date"].to_numpy().astype("datetime64[D]")
-    sel = take(dead & (dd < end - _days(10)), max(k, int(dead.sum() * 0.5)))
+    # half of the deaths of the last 11 months are kept for decoys (persons who died in hospital)
+    recent = dead & (dd > start + _days(30))
+    reserved = recent & (rng.random(n) < 0.5)
+    sel = take(dead & (dd < end - _days(10)) & ~reserved, max(k, int(dead.sum() * 0.5)))
     for j in sel:
         m = int(rng.integers(1, 4))
         lo = max(dd[j] + _days(3), start)
         days = lo + _days(rng.integers(0, max(1, int((end - lo) / DAY) - 1), m))
         specs.append(_rows(E, [j] * m, med_type=rng.choice(["41", "11"], m), begn=days, fraud="R01_AFTER_DEATH", grp=f"R01-{ctx.chunk}-{j}"))
-    sel = take(dead & (dd > start + _days(30)), max(2, len(sel) // 2))
+    sel = take(recent, max(2, len(sel) // 2))
     for j in sel:
         specs.append(_rows(E, [j], med_type="21", begn=dd[j] - _days(int(rng.integers(3, 12))), end=dd[j], decoy="R01_AFTER_DEATH",
                            grp=f"R01D-{ctx.chunk}-{j}"))
@@ -318,18 +381,32 @@ def plant(rng, ctx: Context, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicke
         tag = dict(decoy="R06_DUP_CHARGE") if decoy else dict(fraud="R06_DUP_CHARGE")
         specs.append(_rows(E, sel, med_type=mt, begn=start + _days(rng.integers(0, span - 20, len(sel))),
                            mode="dup_diff" if decoy else "dup_same", grp=[f"R06-{ctx.chunk}-{j}" for j in sel], **tag))
-    # R07: inpatient days with bed charges only; decoy: short observation stay with a lab test
+    # R07: idle bed days (bed charge, no treatment/drug/exam/lab that day).  Hits: stays with min_idle_days to
+    # min_idle_days + 2 idle days among treated days (60%), or stays with bed and nursing charges only (40%).
+    # Decoys: stays with one idle day fewer than a hit needs (a fully treated stay when one idle day is a hit).
+    thr = r07_config()["min_idle_days"]
     for decoy in (False, True):
         sel = take(alive & (E["age"].to_numpy() >= 40), k)
+        m = len(sel)
+        b = start + _days(rng.integers(0, span - 30, m))
+        if decoy:
+            kk = np.full(m, thr - 1)
+            los = kk + rng.integers(3, 8, m)
+            mode = np.where(kk > 0, "idle_days", "")
+        else:
+            all_idle = rng.random(m) < 0.4
+            kk = np.where(all_idle, 0, rng.integers(thr, thr + 3, m))
+            los = np.where(all_idle, thr + rng.integers(0, 4, m), kk + rng.integers(3, 8, m))
+            mode = np.where(all_idle, "idle", "idle_days")
         tag = dict(decoy="R07_IDLE_BED") if decoy else dict(fraud="R07_IDLE_BED")
-        specs.append(_rows(E, sel, med_type="21", begn=start + _days(rng.integers(0, span - 30, len(sel))),
-                           mode="idle_decoy" if decoy else "idle", grp=[f"R07-{ctx.chunk}-{j}" for j in sel], **tag))
-    specs = [s for s in specs if len(s)]
-    S = pd.concat(specs, ignore_index=True) if specs else pd.DataFrame(columns=["e"])
-    for c, v in (("inst", -1), ("doc", -1), ("fraud", ""), ("decoy", ""), ("mode", ""), ("extra_item", -1)):
+        specs.append(_rows(E, sel, med_type="21", begn=b, end=b + _days(los), mode=mode, idle_k=kk.astype(np.int64),
+                           grp=[f"R07-{ctx.chunk}-{j}" for j in sel], **tag))
+    S = _frame(specs)
+    for c, v in (("inst", -1), ("doc", -1), ("fraud", ""), ("decoy", ""), ("mode", ""), ("extra_item", -1), ("idle_k", 0)):
         if c not in S:
             S[c] = v
         S[c] = S[c].fillna(v)
+    S["idle_k"] = S["idle_k"].astype(np.int64)
     S["inst"] = S["inst"].astype(np.int64)
     S["extra_item"] = S["extra_item"].astype(np.int64)
     S = _attach(S, E)
@@ -391,7 +468,7 @@ def _gangs(rng, ctx, E, used, picker: InstPicker, world: World, start, span) -> 
             out.append(_rows(E, members, med_type="11", begn=d, inst=inst, doc=doc, decoy="R08_GANG", grp=f"F{ctx.chunk:05d}{f:07d}"))
     if not out:
         return pd.DataFrame()
-    S = pd.concat(out, ignore_index=True)
+    S = _frame(out)
     S["mode"] = ""
     S["extra_item"] = -1
     S = _attach(S, E)
@@ -409,7 +486,7 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     days = np.maximum((S["end"].to_numpy().astype("datetime64[D]") - S["begn"].to_numpy().astype("datetime64[D]")).astype(np.int64), 1)
     cf = world.fixmedins["cost_factor"].to_numpy()[S["inst"].to_numpy()]
     parts = []
-    idle = np.isin(mode, ["idle", "idle_decoy"])
+    idle = mode == "idle"                 # planted R07: bed and nursing charges only
     for med, tpl in catalog.TEMPLATES.items():
         sm = (mt == med) & ~idle
         if not sm.any():
@@ -435,9 +512,6 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
         parts.append(pd.DataFrame({"s": sel, "item": pool[rng.integers(0, len(pool), len(sel))]}))
     ex = np.flatnonzero(S["extra_item"].to_numpy() >= 0)
     parts.append(pd.DataFrame({"s": ex, "item": S["extra_item"].to_numpy()[ex]}))
-    # R07 decoy: a short stay with a single lab test
-    idd = np.flatnonzero(mode == "idle_decoy")
-    parts.append(pd.DataFrame({"s": idd, "item": catalog.group_index("LAB")[0]}))
     L = pd.concat(parts, ignore_index=True)
     # every settlement has at least one billed line (a drug at a pharmacy, a consultation elsewhere)
     empty = np.setdiff1d(np.flatnonzero(~idle & ~np.isin(mt, catalog.INPATIENT)), L["s"].to_numpy())
@@ -456,6 +530,7 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     base_cnt = np.where(is_ip & np.isin(chrg, ["09", "05"]), base_cnt * np.maximum(d_s // 2, 1), base_cnt)
     base_cnt = np.where(chrg == "10", base_cnt * 7, base_cnt)
     L["cnt"] = base_cnt
+    L = _treat_every_day(rng, S, L, ip & ~idle, days)
     # per-day bed fees and per-stay nursing / ward-round lines for inpatients
     ip_s = np.flatnonzero(ip)
     bed = catalog.group_index("BED")[0]
@@ -483,6 +558,103 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     # dup_diff on an outpatient visit: keep the day, move the time only; inpatient day capped by stay
     L["day"] = np.minimum(L["day"].to_numpy(), np.maximum(days[L["s"].to_numpy()] - 1, 0))
     return L
+
+
+def _treat_every_day(rng, S: pd.DataFrame, L: pd.DataFrame, treated: np.ndarray, days: np.ndarray) -> pd.DataFrame:
+    """Inpatient stays are treated every day (a stay's days are judged one by one for R07): a day of a stay
+    without a treatment, drug, exam or lab line gets a daily infusion line, except the planted idle days of
+    ``idle_days`` stays, whose care lines are moved to the admission day."""
+    care = np.array(r07_config()["care_charge_types"], dtype=object)
+    chrg = catalog.items()["chrgitm"].to_numpy()
+    mode = S["mode"].to_numpy()
+    idle_k = S["idle_k"].to_numpy() if "idle_k" in S else np.zeros(len(S), dtype=np.int64)
+    planted = np.flatnonzero((mode == "idle_days") & (idle_k > 0))
+    idle_keys = [np.array([], dtype=np.int64)]
+    for j in planted:        # a few per chunk: idle days strictly inside the stay, among treated days
+        nd = int(days[j])
+        kk = min(int(idle_k[j]), max(nd - 2, 0))
+        idle_keys.append(j * DAY_KEY + 1 + rng.choice(max(nd - 2, 0), size=kk, replace=False))
+    idle_keys = np.concatenate(idle_keys).astype(np.int64)
+    key = L["s"].to_numpy() * DAY_KEY + L["day"].to_numpy()
+    is_care = np.isin(chrg[L["item"].to_numpy()], care)
+    move = is_care & np.isin(key, idle_keys)
+    if move.any():
+        L.loc[move, "day"] = 0
+        key = L["s"].to_numpy() * DAY_KEY + L["day"].to_numpy()
+    ts = np.flatnonzero(treated)
+    nd = days[ts]
+    all_keys = np.repeat(ts, nd) * DAY_KEY + (np.arange(nd.sum()) - np.repeat(np.cumsum(nd) - nd, nd))
+    need = all_keys[~np.isin(all_keys, key[is_care]) & ~np.isin(all_keys, idle_keys)]
+    if len(need) == 0:
+        return L
+    fill = pd.DataFrame({"s": need // DAY_KEY, "item": catalog.item_index("001204000010000"),   # 静脉输液
+                         "day": need % DAY_KEY, "sec": 10 * 3600 + 7 * 60, "cnt": 1})
+    return pd.concat([L, fill], ignore_index=True)
+
+
+def idle_bed_days(S: pd.DataFrame, L: pd.DataFrame, batch_id: str, inpatient=catalog.INPATIENT) -> pd.DataFrame:
+    """Truth of R07 per stay, judged day by day on the fee lines as written (fee_ocur_time's date): bed days,
+    idle days (bed charge and no care charge that day) and their dates, for every inpatient stay with an idle
+    day and every planted R07 case or decoy."""
+    cfg = r07_config()
+    chrg = catalog.items()["chrgitm"].to_numpy()[L["item"].to_numpy()]
+    s = L["s"].to_numpy()
+    ip = np.isin(S["med_type"].to_numpy(), list(inpatient))
+    keep = ip[s]
+    key = s * DAY_KEY + L["day"].to_numpy()
+    bed_k = np.unique(key[keep & np.isin(chrg, cfg["bed_charge_types"])])
+    care_k = np.unique(key[keep & np.isin(chrg, cfg["care_charge_types"])])
+    idle_k = bed_k[~np.isin(bed_k, care_k)]
+    n = len(S)
+    idle_n = np.bincount(idle_k // DAY_KEY, minlength=n)
+    bed_n = np.bincount(bed_k // DAY_KEY, minlength=n)
+    r07 = (S["fraud"].to_numpy() == "R07_IDLE_BED") | (S["decoy"].to_numpy() == "R07_IDLE_BED")
+    rows = np.flatnonzero((idle_n > 0) | r07)
+    begn = S["begn"].to_numpy().astype("datetime64[D]")
+    by_stay = pd.Series(idle_k % DAY_KEY).groupby(idle_k // DAY_KEY).apply(list) if len(idle_k) else pd.Series(dtype=object)
+    dates = [sorted(str(begn[j] + np.timedelta64(int(d), "D")) for d in by_stay.get(j, [])) for j in rows]
+    return pd.DataFrame({
+        "setl_id": S["setl_id"].to_numpy()[rows], "person_id": [f"P{int(x):010d}" for x in S["pid"].to_numpy()[rows]],
+        "fixmedins_code": S["fixmedins_code"].to_numpy()[rows], "med_type": S["med_type"].to_numpy()[rows],
+        "begndate": begn[rows], "enddate": S["end"].to_numpy().astype("datetime64[D]")[rows],
+        "bed_days": bed_n[rows].astype(np.int32), "idle_days": idle_n[rows].astype(np.int32), "idle_dates": dates,
+        "refd_setl_flag": S["refd"].to_numpy()[rows],
+        "planted": np.where(S["fraud"].to_numpy()[rows] == "R07_IDLE_BED", "hit",
+                            np.where(S["decoy"].to_numpy()[rows] == "R07_IDLE_BED", "decoy", "")),
+        "batch_id": batch_id,
+    })
+
+
+def orphan_settlements(rng, ctx: Context, world: World, k: int, start: np.datetime64, end: np.datetime64,
+                       psn_no: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``k`` outpatient settlements (one registration fee line each) of psn_no values that exist in no psn_info:
+    genuinely orphaned child rows, as written."""
+    fm = world.fixmedins
+    hosp = np.flatnonzero(fm["fixmedins_type"].to_numpy() == "1")
+    inst = hosp[rng.integers(0, len(hosp), k)]
+    doc = pick_doctor(rng, world, inst)
+    span = int((end - start) / DAY)
+    d = start + _days(rng.integers(0, span - 1, k))
+    sid = dirt.zcat(f"S9{ctx.chunk:05d}", np.arange(k), 9)
+    pric = np.round(catalog.items()["price_cents"].to_numpy()[catalog.item_index("001101000010000")]).astype(np.int64)
+    amt = np.full(k, pric, dtype=np.int64)
+    doc_code = world.practitioner["prac_code"].to_numpy()[doc]
+    setl = pd.DataFrame({
+        "setl_id": sid, "mdtrt_id": dirt.zcat(f"M9{ctx.chunk:05d}", np.arange(k), 9), "psn_no": psn_no, "certno": None,
+        "insutype": "390", "med_type": "11", "fixmedins_code": fm["fixmedins_code"].to_numpy()[inst], "atddr_no": doc_code,
+        "begndate": dirt.fmt_dates(d), "enddate": dirt.fmt_dates(d), "setl_time": dirt.fmt_ts(d, np.full(k, 10 * 3600)),
+        "dise_codg": "J06.900", "medfee_sumamt": dirt.fmt_money(amt), "fulamt_ownpay_amt": dirt.fmt_money(np.zeros(k, np.int64)),
+        "hifp_pay": dirt.fmt_money(np.zeros(k, np.int64)), "acct_pay": dirt.fmt_money(np.zeros(k, np.int64)),
+        "psn_cash_pay": dirt.fmt_money(amt), "insu_admdvs": psn_no.astype("U6") if len(psn_no) else psn_no,
+        "mdtrt_admdvs": fm["pool"].to_numpy()[inst], "refd_setl_flag": "0"})
+    it = catalog.items()
+    r = catalog.item_index("001101000010000")
+    fee = pd.DataFrame({
+        "feedetl_sn": dirt.zcat(f"F9{ctx.chunk:05d}", np.arange(k), 10), "setl_id": sid, "med_list_codg": it["code"].to_numpy()[r],
+        "med_chrgitm_type": it["chrgitm"].to_numpy()[r], "list_name": it["name"].to_numpy()[r], "cnt": "1",
+        "pric": dirt.fmt_money(amt), "det_item_fee_sumamt": dirt.fmt_money(amt), "bilg_dr_codg": doc_code,
+        "fee_ocur_time": dirt.fmt_ts(d, np.full(k, 9 * 3600))})
+    return setl, fee
 
 
 def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, setl_start: int, fee_start: int,
@@ -551,6 +723,8 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
     S["mdtrt_admdvs"] = fm["pool"].to_numpy()[inst]
     S["atddr_no"] = world.practitioner["prac_code"].to_numpy()[S["doc"].to_numpy()]
     L["bilg_dr_codg"] = world.practitioner["prac_code"].to_numpy()[L["doc"].to_numpy()]
+    S["compact"] = rng.random(n) < 0.05     # begndate / enddate written YYYYMMDD
+    S["u_dirt"] = rng.random(n)             # med_type dirt (sources.setl_tables)
     return S, L
 
 

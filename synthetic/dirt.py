@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import ids, names
 
@@ -97,14 +99,20 @@ def fmt_ts(d: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     return s
 
 
+_CENTS = np.array([f".{k:02d}" for k in range(100)], dtype=object)
+
+
 def fmt_money(cents: np.ndarray) -> np.ndarray:
+    """Integer cents → 'yuan.cc' strings (Arrow casts the yuan part; the cents come from a lookup table)."""
     c = np.asarray(cents, dtype=np.int64)
     if c.size == 0:
         return np.array([], dtype=object)
-    neg = c < 0
     a = np.abs(c)
-    s = np.char.add(np.char.add((a // 100).astype("U"), "."), np.char.zfill((a % 100).astype("U2"), 2))
-    return np.where(neg, np.char.add("-", s), s).astype(object)
+    whole = pc.cast(pa.array(a // 100), pa.string())
+    s = pc.binary_join_element_wise(whole, pa.array(_CENTS[a % 100], type=pa.string()), "")
+    if (c < 0).any():
+        s = pc.if_else(pa.array(c < 0), pc.binary_join_element_wise(pa.scalar("-"), s, ""), s)
+    return np.asarray(s.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def zcat(prefix, nums, width: int) -> np.ndarray:
@@ -114,3 +122,34 @@ def zcat(prefix, nums, width: int) -> np.ndarray:
         return np.array([], dtype=object)
     pre = prefix if isinstance(prefix, str) else np.asarray(prefix).astype("U")
     return np.char.add(pre, np.char.zfill(nums.astype(f"U{width}"), width)).astype(object)
+
+
+# ----------------------------------------------------------------------------- field dirt on written values
+INVALID_CODES = np.array(["0", "A", "99"], dtype=object)
+
+
+def trailing_space(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Append one ASCII space where ``mask`` (nulls stay null): codes and names as exchange files carry them."""
+    out = np.asarray(values, dtype=object).copy()
+    m = np.asarray(mask, dtype=bool) & np.array([v is not None for v in out], dtype=bool) if len(out) else np.zeros(0, bool)
+    out[m] = [v + " " for v in out[m]]
+    return out
+
+
+def null_where(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = np.asarray(values, dtype=object).copy()
+    out[np.asarray(mask, dtype=bool)] = None
+    return out
+
+
+def band(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Rows whose fixed per-row uniform falls in [lo, hi): disjoint bands give disjoint kinds of dirt, and the
+    same row gets the same dirt in every batch (views stay pure functions of the latent state)."""
+    u = np.asarray(u, dtype=float)
+    return (u >= lo) & (u < hi)
+
+
+def invalid_code(u: np.ndarray) -> np.ndarray:
+    """A code outside every code table ('0', 'A', '99'), picked from a per-row uniform."""
+    u = np.asarray(u, dtype=float)
+    return INVALID_CODES[np.minimum((u * 1e6).astype(np.int64) % 3, 2)]

@@ -8,7 +8,12 @@ import pandas as pd
 from . import dirt
 from .divisions import load as load_divisions
 from .institutions import World
-from .population import Context, DAY, _days, ym_of
+from .population import Context, DAY, _days, in_target, ym_of
+
+# share of eligible active enrollments with periods assessed but unpaid (clct_flag 0), and with periods the core
+# system never assessed (no contrib row at all)
+UNPAID_RATE = 0.035
+MISSING_RATE = 0.015
 
 DUP_CERT_KINDS = ("", "LEGACY15", "TYPO", "MISSING", "LOWER_X", "FULLWIDTH", "SPACES")
 DUP_CERT_P = (0.30, 0.20, 0.15, 0.10, 0.09, 0.08, 0.08)
@@ -105,8 +110,10 @@ def records(rng, ctx: Context, P: pd.DataFrame, world: World) -> tuple[pd.DataFr
         m = ins & (scheme[idx] == sch)
         j = idx[m]
         add_insu(j, psn[m], sch, psn_type[j], stas[j], crt[j], paus[j], insu_pool[j], "MAIN")
-    # SCHEME duplicate: an employee also enrolled as a resident (same or another psn_no)
-    active = has_rec & (stas == "1") & ~dead
+    # SCHEME duplicate: an employee also enrolled as a resident (same or another psn_no).  Duplicates are planted
+    # on persons of the target population only, so that whether an analysis restricts to it changes nothing.
+    target = in_target(P, ref)
+    active = has_rec & (stas == "1") & ~dead & target
     dup_scheme = active & (scheme == "310") & (P["employed"].to_numpy()) & (rng.random(n) < 0.004)
     same = dup_scheme & (rng.random(n) < 0.5)
     res_type = np.where(age < 18, "22", "21")
@@ -145,25 +152,63 @@ def records(rng, ctx: Context, P: pd.DataFrame, world: World) -> tuple[pd.DataFr
     add_rec(third, 3, insu_pool, "DUP_PLAIN", cert3, np.full(n, "", dtype=object))
     R = pd.concat(rec_rows, ignore_index=True)
     I = pd.concat(insu_rows, ignore_index=True) if insu_rows else pd.DataFrame()
-    # unpaid contributions on a few active enrollments
+    # CROSS_PROVINCE: a person actively enrolled here whom the national platform also reports actively enrolled
+    # in another province; decoy: the other province's enrollment is terminated (psn_insu_stas 4)
+    ux = rng.random(n)
+    xdup = active & (ux < 0.003)
+    xdecoy = active & (ux >= 0.003) & (ux < 0.004)
+    other_prov = D.other_pool[rng.integers(0, len(D.other_pool), n)]
+    P["elsewhere_dup"] = xdup
+    P["elsewhere_decoy"] = xdecoy
+    P["elsewhere_pool"] = np.where(P["elsewhere"].to_numpy(), P["elsewhere_pool"].to_numpy(),
+                                   np.where(xdup | xdecoy, other_prov, None))
+    P["dup_planted"] = dup_scheme | dup_region | xdup | xdecoy
+    I["u_dirt"] = rng.random(len(I))          # per-row draw for written dirt (psn_type codes, trailing spaces)
+    # contribution periods left unpaid (assessed, clct_flag 0: the last 1-4 months, or the 390 annual period) or
+    # never assessed (no contrib row: 1-3 random months, or the 390 annual period).  Only on MAIN enrollments of
+    # persons without a second enrollment of the same insutype (so a period is unambiguously the person's), and
+    # for 390 only when the enrollment began by January of the reference year: a 390 enrollment begun later in
+    # the year always has its annual period paid, so "owed since the enrollment date" reads the same whether
+    # the annual period is owed by enrollments of the whole year or only by those begun by January.
     I["unpaid_months"] = 0
-    act = (I["psn_insu_stas"].to_numpy() == "1") & (I["insu_kind"].to_numpy() == "MAIN")
-    ptype = I["psn_type"].to_numpy()
-    un = act & (ptype != "12") & (rng.random(len(I)) < 0.035)
-    I.loc[un, "unpaid_months"] = np.where(I.loc[un, "insutype"] == "310", rng.integers(1, 5, un.sum()), 1)
+    I["missing_months"] = 0
+    it = I["insutype"].to_numpy()
+    y = int(str(ref)[:4])
+    jan_end = np.datetime64(f"{y}-02-01", "D")
+    two_390 = np.zeros(n, dtype=bool)
+    np.logical_or.at(two_390, I["i"].to_numpy()[(it == "390") & (I["insu_kind"].to_numpy() == "DUP_REGION")], True)
+    elig = ((I["psn_insu_stas"].to_numpy() == "1") & (I["insu_kind"].to_numpy() == "MAIN")
+            & (I["psn_type"].to_numpy() != "12")
+            & ((it == "310") | ((I["crt_insu_date"].to_numpy() < jan_end) & ~two_390[I["i"].to_numpy()])))
+    u = rng.random(len(I))
+    un = elig & (u < UNPAID_RATE)
+    miss = elig & (u >= UNPAID_RATE) & (u < UNPAID_RATE + MISSING_RATE)
+    I.loc[un, "unpaid_months"] = np.where(it[un] == "310", rng.integers(1, 5, un.sum()), 1)
+    I.loc[miss, "missing_months"] = np.where(it[miss] == "310", rng.integers(1, 4, miss.sum()), 1)
     return R, I
 
 
-def contributions(rng, ctx: Context, P: pd.DataFrame, I: pd.DataFrame, world: World) -> pd.DataFrame:
-    """contrib rows (assessed; clct_flag 1 paid / 0 unpaid) and what tax collected (medins_clct)."""
-    ref_ym = int(ym_of(np.array([ctx.ref]))[0])
-    months = []
+def window_months(ref: np.datetime64) -> np.ndarray:
+    """The 12 whole calendar months that ended before the reference date (contract section 4), as YYYYMM."""
+    ref_ym = int(ym_of(np.array([ref]))[0])
     y, m = divmod(ref_ym, 100)
+    out = []
     for k in range(12, 0, -1):
         mm = m - k
         yy = y + (mm - 1) // 12
-        months.append(yy * 100 + (mm - 1) % 12 + 1)
-    months = np.array(months)
+        out.append(yy * 100 + (mm - 1) % 12 + 1)
+    return np.array(out)
+
+
+C_COLUMNS = ["psn_no", "i", "pid", "insutype", "accrym", "psn_amt", "emp_amt", "paid", "in_core", "emp_idx"]
+
+
+def contributions(rng, ctx: Context, P: pd.DataFrame, I: pd.DataFrame, world: World) -> pd.DataFrame:
+    """Contribution periods of every enrollment: what the core system assessed (``in_core``: a contrib row, paid
+    when clct_flag 1) and what tax collected (``tax_amt`` >= 0: a medins_clct row)."""
+    months = window_months(ctx.ref)
+    ref_ym = int(ym_of(np.array([ctx.ref]))[0])
+    y = ref_ym // 100
     wage = P["wage_base"].to_numpy()
     rows = []
     # 310: monthly, employees and flexible workers (retirees do not pay)
@@ -184,17 +229,29 @@ def contributions(rng, ctx: Context, P: pd.DataFrame, I: pd.DataFrame, world: Wo
         # the last `unpaid_n` months of the window are unpaid
         pos = np.searchsorted(months, mo)
         unpaid = pos >= len(months) - unpaid_n
+        # `missing_n` random months of the enrollment's window were never assessed
+        missing_n = e["missing_months"].to_numpy()[ii]
+        missing = np.zeros(len(ii), dtype=bool)
+        cand = np.flatnonzero(missing_n > 0)
+        if len(cand):
+            order = cand[np.lexsort((rng.random(len(cand)), ii[cand]))]
+            grp = ii[order]
+            first = np.r_[True, grp[1:] != grp[:-1]]
+            starts = np.flatnonzero(first)
+            rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+            missing[order[rank < missing_n[order]]] = True
         rows.append(pd.DataFrame({"psn_no": e["psn_no"].to_numpy()[ii], "i": e["i"].to_numpy()[ii], "pid": e["pid"].to_numpy()[ii],
                                   "insutype": "310", "accrym": mo, "psn_amt": psn_amt, "emp_amt": emp_amt,
-                                  "paid": ~unpaid, "emp_idx": e["emp_idx"].to_numpy()[ii]}))
+                                  "paid": ~unpaid & ~missing, "in_core": ~missing, "emp_idx": e["emp_idx"].to_numpy()[ii]}))
     # 390: yearly contribution for the current year (accrym = January)
     r = I[(I["insutype"] == "390")]
     r = r[(r["psn_insu_stas"] == "1") | (ym_of(r["paus_insu_date"].to_numpy().astype("datetime64[D]")) >= y * 100 + 1)]
     if len(r):
         rows.append(pd.DataFrame({"psn_no": r["psn_no"].to_numpy(), "i": r["i"].to_numpy(), "pid": r["pid"].to_numpy(),
                                   "insutype": "390", "accrym": y * 100 + 1, "psn_amt": np.int64(40000), "emp_amt": np.int64(0),
-                                  "paid": r["unpaid_months"].to_numpy() == 0, "emp_idx": -1}))
-    C = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["psn_no", "i", "pid", "insutype", "accrym", "psn_amt", "emp_amt", "paid", "emp_idx"])
+                                  "paid": (r["unpaid_months"].to_numpy() == 0) & (r["missing_months"].to_numpy() == 0),
+                                  "in_core": r["missing_months"].to_numpy() == 0, "emp_idx": -1}))
+    C = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=C_COLUMNS)
     n = len(C)
     acc = C["accrym"].to_numpy()
     acc_month = (np.asarray(acc // 100 - 1970) * 12 + acc % 100 - 1).astype("datetime64[M]").astype("datetime64[D]")
@@ -203,14 +260,20 @@ def contributions(rng, ctx: Context, P: pd.DataFrame, I: pd.DataFrame, world: Wo
     pay_day = np.minimum(pay_day, ctx.ref - DAY)
     C["pay_date"] = pay_day
     C["pay_sec"] = rng.integers(8 * 3600, 18 * 3600, n)
-    # reconciliation with tax: most paid rows are in tax; some differ
+    # reconciliation with tax: most paid rows are in tax; some differ; tax collected some periods the core system
+    # has not booked (clct_flag 0) or never assessed (no contrib row)
     u = rng.random(n)
-    paid = C["paid"].to_numpy()
+    paid = C["paid"].to_numpy().astype(bool)
+    core = C["in_core"].to_numpy().astype(bool)
     status = np.where(paid, np.where(u < 0.004, "RECORDED_NOT_COLLECTED", np.where(u < 0.008, "AMOUNT_MISMATCH", "MATCH")),
-                      np.where(u < 0.25, "COLLECTED_NOT_RECORDED", "ASSESSED_NOT_COLLECTED"))
+                      np.where(core, np.where(u < 0.25, "COLLECTED_NOT_RECORDED", "ASSESSED_NOT_COLLECTED"),
+                               np.where(u < 0.3, "COLLECTED_NOT_ASSESSED", "NOT_ASSESSED")))
     C["recon"] = status
     tax_amt = (C["psn_amt"] + C["emp_amt"]).to_numpy()
     mism = status == "AMOUNT_MISMATCH"
     tax_amt = np.where(mism, tax_amt - np.maximum(100, (tax_amt * rng.uniform(0.05, 0.5, n)).astype(np.int64)), tax_amt)
-    C["tax_amt"] = np.where(np.isin(status, ["MATCH", "AMOUNT_MISMATCH", "COLLECTED_NOT_RECORDED"]), tax_amt, -1)
+    C["tax_amt"] = np.where(np.isin(status, TAX_COLLECTED), tax_amt, -1)
     return C
+
+
+TAX_COLLECTED = ["MATCH", "AMOUNT_MISMATCH", "COLLECTED_NOT_RECORDED", "COLLECTED_NOT_ASSESSED"]

@@ -11,11 +11,13 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import batch2 as b2
-from . import claims, enrollment, fund, population, sources, truth
+from . import claims, dirt, enrollment, fund, names, population, sources, truth
 from .institutions import World, build_world
-from .schema import EXTRA, SOURCES, encoding_of
+from .schema import EXTRA, KEYS, SOURCES, encoding_of
 from .writer import BadRowPlan, LandingWriter, to_csv_bytes
 
 CORRUPT_SOURCE = "hrss"
@@ -60,8 +62,91 @@ def _ref64(d: date) -> np.datetime64:
     return np.datetime64(d.isoformat(), "D")
 
 
+# In-file repeated keys: a few rows of these files are delivered twice, an older version of the row first
+# (ingestion keeps the last line and quarantines the earlier one as superseded).  (source, table) → how the
+# earlier line differs, and which rows may be repeated.
+REPEAT_RATE = 0.0005          # share of a file's rows delivered twice (at least one per chunk and file)
+REPEAT_MIN_POS = 10           # never among a chunk piece's first rows (where planted unparseable copies go)
+
+
+def _stale_time(v: pd.Series) -> np.ndarray:
+    return np.array([None if x is None else x[:11] + "07:59:59" for x in v], dtype=object)
+
+
+REPEATS_B1 = {
+    ("medins", "psn_info"): (lambda df, rng: df.assign(tel=names.sample_mobiles(rng, len(df))), None),
+    ("medins", "contrib"): (lambda df, rng: df.assign(clct_flag="0", clct_time=None), lambda df: df["clct_flag"].to_numpy() == "1"),
+    ("medins", "setl"): (lambda df, rng: df.assign(setl_time=_stale_time(df["setl_time"])), None),
+    ("police", "hsreg_psn"): (lambda df, rng: df.assign(hsreg_addr=None), None),
+    ("tax", "medins_clct"): (lambda df, rng: df.assign(clct_amt="0.00"), None),
+    ("health", "birth_cert"): (lambda df, rng: df.assign(child_certno=None), None),
+    ("civil_affairs", "assistance_obj"): (lambda df, rng: df.assign(end_date=None), None),
+    ("national", "insured_elsewhere"): (lambda df, rng: df.assign(psn_insu_stas="2"), None),
+    ("hrss", "pension_insu"): (lambda df, rng: df.assign(stas="3"), None),
+}
+REPEATS_B2 = {
+    ("medins", "psn_insu"): (lambda df, rng: df.assign(psn_insu_stas="1", paus_insu_date=None), None),
+    ("police", "hsreg_psn"): (lambda df, rng: df.assign(hsreg_addr=None), None),
+    ("tax", "taxpayer"): (lambda df, rng: df.assign(last_tax_ym=[str(int(v) - 100) for v in df["last_tax_ym"]]), None),
+}
+
+
+def repeat_in_file(rng, df: pd.DataFrame, mutate, eligible=None) -> tuple[pd.DataFrame, int]:
+    """Insert, just before a few rows, an earlier version of the same row (same key, other values)."""
+    n = len(df)
+    if n < REPEAT_MIN_POS + 2:
+        return df, 0
+    cand = np.arange(REPEAT_MIN_POS, n)
+    if eligible is not None:
+        cand = cand[np.asarray(eligible(df), dtype=bool)[REPEAT_MIN_POS:]]
+    k = min(len(cand), max(1, int(round(n * REPEAT_RATE))))
+    if k == 0:
+        return df, 0
+    pos = np.sort(rng.choice(cand, size=k, replace=False))
+    early = mutate(df.iloc[pos].copy(), rng)
+    order = np.insert(np.arange(n), pos, n + np.arange(k))      # each earlier version just before its row
+    return pd.DataFrame({c: np.concatenate([df[c].to_numpy(), early[c].to_numpy()])[order] for c in df.columns}), k
+
+
+def _joined(df: pd.DataFrame, cols: list[str]) -> pa.Array:
+    """Each row's values in ``cols`` joined into one string (null and empty alike), for set comparisons."""
+    arrs = []
+    for c in cols:
+        v = df[c].to_numpy(dtype=object) if c in df else np.full(len(df), None, dtype=object)
+        try:
+            a = pa.array(v, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            a = pa.array([None if x is None else str(x) for x in v], type=pa.string())
+        arrs.append(pc.fill_null(a, ""))
+    if not arrs or len(df) == 0:
+        return pa.array([], type=pa.string())
+    return pc.binary_join_element_wise(*arrs, "\x1f") if len(arrs) > 1 else arrs[0]
+
+
+def _isin(a: pa.Array, b: pa.Array) -> np.ndarray:
+    if len(a) == 0:
+        return np.zeros(0, dtype=bool)
+    return pc.is_in(a, value_set=b).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def redelivery(src: str, table: str, bid: str, prev_bid: str, prev: pd.DataFrame, cur: pd.DataFrame, mode: str) -> dict:
+    """Keys of a later batch compared with the earlier batch of the same source (per chunk, summed later).
+    Both frames are as built, before in-file repeats are added: one row per key."""
+    keys = KEYS[table]
+    cols = list(SOURCES[src][table])
+    dels = cur["del_flag"].to_numpy() == "1" if "del_flag" in cur else np.zeros(len(cur), dtype=bool)
+    kp, kc = _joined(prev, keys), _joined(cur, keys)
+    rep = _isin(kc, kp)
+    back = _isin(kp, kc)
+    changed = ~_isin(_joined(cur[rep], cols), _joined(prev[back], cols)) & ~dels[rep]
+    return {"source": src, "source_table": table, "batch_id": bid, "compared_with": prev_bid, "mode": mode,
+            "rows": int(len(cur)), "keys_repeated": int(rep.sum()), "keys_changed": int(changed.sum()),
+            "keys_new": int((~rep).sum()), "keys_deleted": int(dels.sum()),
+            "keys_absent": int((~back).sum()) if mode == "full" else 0}
+
+
 def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, persons: int, ref: date, batches: int) -> dict:
-    """Everything one chunk contributes: encoded file pieces, truth frames and fund accumulators."""
+    """Everything one chunk contributes: encoded file pieces, truth frames, counts and fund accumulators."""
     world = _world(persons, seed)
     rng = np.random.default_rng([seed, chunk])
     ctx = population.Context(seed=seed, chunk=chunk, start=start, n=n, n_chunks=n_chunks, ref=_ref64(ref), batches=batches)
@@ -80,7 +165,10 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     C = enrollment.contributions(rng, ctx, P, I, world)
     sources.source_dirt(rng, P)
     sources.dress_records(rng, P, R)
-    T1 = truth.persons(ctx, P, I, C, R)
+    # duplicate enrollment and enrolled_unpaid truth describe the state after the last batch
+    final_dup = truth.duplicate_rows(P, I) if batches < 2 else None
+    final_eu = truth.enrolled_unpaid_rows(ctx.ref, P, I, C) if batches < 2 else None
+    T1 = truth.persons(ctx, P, I, C, R, dup=final_dup, eu=final_eu, light=batches >= 2)
     on_list = truth.national_membership(rng, ctx, P, T1)
     T1["in_national_list"] = on_list
     # care in the 12 months before the reference date, with planted fraud
@@ -96,23 +184,65 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     audit_df, audit_truth = audits(rng, ctx, S, world)
 
     b1 = batch_id(ref, 1)
+    bt = batch_id(ref + timedelta(days=7), 1)
+    bl = batch_id(ref + timedelta(days=7), 2)
+    natural = (S["fraud"].to_numpy() == "") & (S["decoy"].to_numpy() == "")
+    audited = S["setl_id"].isin(audit_df["setl_id"]).to_numpy()
+    spare = natural & ~audited & (S["refd"].to_numpy() == "0")
+    u_s = rng.random(len(S))
+    # late-arriving settlements: cleared months ago, first delivered in the late medins batch of the next week
+    held = (spare & (S["begn"].to_numpy().astype("datetime64[D]") < ctx.ref - np.timedelta64(30, "D")) & (u_s < 0.005)
+            if batches >= 2 else np.zeros(len(S), dtype=bool))
+    # reversals (冲正) of delivered settlements, re-delivered in batch 2 with refd_setl_flag 1
+    rev = spare & ~held & (u_s >= 0.5) & (u_s < 0.502) if batches >= 2 else np.zeros(len(S), dtype=bool)
+    s_batch = np.where(held, bl, b1).astype(object)
+    vd: list = []
     pieces: list[tuple[str, str, str, pd.DataFrame]] = []
-    med, recs = sources.medins_person_tables(ctx, P, R, I, C, world)
+    med, recs = sources.medins_person_tables(ctx, P, R, I, C, world, vd)
+    # genuinely orphaned child rows: enrollments (with a contribution) and settlements of psn_no in no psn_info
+    k_o = max(1, n // 25_000)
+    o_pool = P["insu_pool"].to_numpy()[rng.integers(0, n, 2 * k_o)]
+    o_psn = dirt.zcat(o_pool.astype("U6"), 900_000_000_000 + chunk * 1000 + np.arange(2 * k_o), 12)
+    o_day = ctx.ref - np.timedelta64(1, "D") * rng.integers(60, 900, k_o)
+    y = ref.year
+    o_insu = pd.DataFrame({"psn_no": o_psn[:k_o], "insutype": "390", "psn_type": "21", "psn_insu_stas": "1",
+                           "crt_insu_date": dirt.fmt_dates(o_day), "paus_insu_date": None, "insu_admdvs": o_pool[:k_o],
+                           "emp_no": None, "emp_name": None, "updt_time": dirt.fmt_ts(o_day, np.full(k_o, 36000))})
+    o_contrib = pd.DataFrame({"psn_no": o_psn[:k_o], "insutype": "390", "accrym": f"{y}01", "psn_clct_amt": "400.00",
+                              "emp_clct_amt": "0.00", "clct_flag": "1", "clct_time": f"{y - 1}-12-15 10:00:00"})
+    o_setl, o_fee = claims.orphan_settlements(rng, ctx, world, k_o, start_d, ctx.ref, o_psn[k_o:])
+    med["psn_insu"] = pd.concat([med["psn_insu"], o_insu], ignore_index=True)
+    med["contrib"] = pd.concat([med["contrib"], o_contrib], ignore_index=True)
+    orphans = pd.concat([
+        pd.DataFrame({"source": "medins", "source_table": "psn_insu", "batch_id": b1,
+                      "source_key": sources.keycat(o_insu["psn_no"].to_numpy(), o_insu["insutype"].to_numpy())}),
+        pd.DataFrame({"source": "medins", "source_table": "contrib", "batch_id": b1,
+                      "source_key": sources.keycat(o_contrib["psn_no"].to_numpy(), o_contrib["insutype"].to_numpy(),
+                                                   o_contrib["accrym"].to_numpy())}),
+        pd.DataFrame({"source": "medins", "source_table": "setl", "batch_id": b1, "source_key": o_setl["setl_id"].to_numpy()}),
+    ], ignore_index=True)
+    orphans["column"] = "psn_no"
+    orphans["value"] = np.r_[o_psn[:k_o], o_psn[:k_o], o_psn[k_o:]]
+    orphans["parent"] = "medins/psn_info"
+    orphans["expected_action"] = np.where(orphans["source_table"] == "setl", "flag", "quarantine")
     for t, df in med.items():
         pieces.append(("medins", b1, t, df))
-    for t, df in sources.setl_tables(S, L).items():
+    setl1 = sources.setl_tables(S[~held], L[~held[L["s"].to_numpy()]], vd)
+    setl1["setl"] = pd.concat([setl1["setl"], o_setl], ignore_index=True)
+    setl1["fee_list"] = pd.concat([setl1["fee_list"], o_fee], ignore_index=True)
+    for t, df in setl1.items():
         pieces.append(("medins", b1, t, df))
     pieces.append(("medins", b1, "audit_result", audit_df))
     snapshot_builders = [
-        ("police", lambda PP, TT, CC: sources.police_tables(ctx, PP)),
-        ("civil_affairs", lambda PP, TT, CC: sources.civil_tables(ctx, PP)),
-        ("tax", lambda PP, TT, CC: sources.tax_tables(ctx, PP, CC, world)),
-        ("health", lambda PP, TT, CC: sources.health_tables(ctx, PP)),
-        ("hrss", lambda PP, TT, CC: sources.hrss_tables(ctx, PP, world)),
-        ("national", lambda PP, TT, CC: sources.national_tables(ctx, PP, TT)),
+        ("police", lambda PP, TT, CC, v=None: sources.police_tables(ctx, PP, v)),
+        ("civil_affairs", lambda PP, TT, CC, v=None: sources.civil_tables(ctx, PP, v)),
+        ("tax", lambda PP, TT, CC, v=None: sources.tax_tables(ctx, PP, CC, world, v)),
+        ("health", lambda PP, TT, CC, v=None: sources.health_tables(ctx, PP, v)),
+        ("hrss", lambda PP, TT, CC, v=None: sources.hrss_tables(ctx, PP, world, v)),
+        ("national", lambda PP, TT, CC, v=None: sources.national_tables(ctx, PP, TT, v)),
     ]
     for src, fn in snapshot_builders:
-        tabs, r = fn(P, T1, C)
+        tabs, r = fn(P, T1, C, vd)
         recs += r
         for t, df in tabs.items():
             pieces.append((src, b1, t, df))
@@ -123,16 +253,21 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     records = pd.concat(recs, ignore_index=True)
     records["batch_id"] = b1
     records["deleted_in_batch"] = None
+    value_dirt = pd.concat(vd, ignore_index=True) if vd else pd.DataFrame()
+    if len(value_dirt):
+        value_dirt.insert(2, "batch_id", b1)
+    else:
+        value_dirt = pd.DataFrame(columns=["source", "source_table", "batch_id", "source_key", "column", "written", "clean", "kind"])
     acc = _accumulate(S, I)
-    unpaid = truth.enrolled_unpaid_rows(C, I)
-    recon = truth.recon_rows(P, C)
-    T = T1
+    late_rows = []
+    redeliveries = []
+    Pf, If, Cf, T = P, I, C, T1
     if batches >= 2:
         rng2 = np.random.default_rng([seed, chunk, 2])
         P2, R2, I2, C2, incr = b2.apply(rng2, ctx, P, R, I, C)
-        bt = batch_id(ref + timedelta(days=7), 1)
         upd = (ctx.ref.astype("datetime64[s]") + rng2.integers(86400, 6 * 86400, 1)[0].astype("timedelta64[s]"))
         upd_s = str(upd).replace("T", " ")
+        upd_late = str(ctx.ref.astype("datetime64[s]") + np.timedelta64(7 * 86400 + 13 * 3600, "s")).replace("T", " ")
         m2, _ = sources.medins_person_tables(ctx, P2, pd.concat([incr["rec_upsert"], incr["rec_delete"]], ignore_index=True),
                                              incr["insu_upsert"], incr["contrib_upsert"], world)
         ndel = len(incr["rec_delete"])
@@ -141,54 +276,142 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
         m2["psn_insu"]["del_flag"] = "0"
         m2["psn_insu"]["updt_time"] = upd_s
         m2["contrib"]["del_flag"] = "0"
-        for t, df in m2.items():
-            pieces.append(("medins", bt, t, df))
         E2 = claims.eligible(P2, I2, R2)
         S2 = claims.natural_specs(rng2, E2, P2, picker, world, ctx.ref, ctx.ref + np.timedelta64(7, "D"))
+        setl2 = {"setl": [], "fee_list": []}
+        late_dirt = []          # value dirt of rows first delivered in batch 2
         if len(S2):
             S2, L2 = claims.finalize(rng2, ctx, S2, world, 2, 0, 0, reverse=False)
-            for t, df in sources.setl_tables(S2, L2).items():
-                df["del_flag"] = "0"
-                pieces.append(("medins", bt, t, df))
-        T2 = truth.persons(ctx, P2, I2, C2, R2)
+            vd2: list = []
+            for t, df in sources.setl_tables(S2, L2, vd2).items():
+                setl2[t].append(df)
+            late_dirt.append((bt, vd2))
+        S.loc[rev, "refd"] = "1"
+        setl2["setl"].append(sources.setl_tables(S[rev], L.iloc[:0])["setl"])
+        for t, dfs in setl2.items():
+            df = pd.concat(dfs, ignore_index=True)
+            df["del_flag"] = "0"
+            m2[t] = df
+        for t, df in m2.items():
+            pieces.append(("medins", bt, t, df))
+        # the late medins batch of the same week: person records whose enrollments came in bt (parent after
+        # child), contributions booked late for periods never assessed, settlements cleared months ago
+        ml, _ = sources.medins_person_tables(ctx, P2, incr["rec_late"], incr["insu_upsert"].iloc[:0], incr["contrib_late"], world)
+        ml.pop("psn_insu")
+        vdl: list = []
+        ml.update(sources.setl_tables(S[held], L[held[L["s"].to_numpy()]], vdl))
+        late_dirt.append((bl, vdl))
+        for t, df in ml.items():
+            df["del_flag"] = "0"
+            if "updt_time" in df:
+                df["updt_time"] = upd_late
+            pieces.append(("medins", bl, t, df))
+        final_dup = truth.duplicate_rows(P2, I2)
+        final_eu = truth.enrolled_unpaid_rows(ctx.ref, P2, I2, C2)
+        T2 = truth.persons(ctx, P2, I2, C2, R2, dup=final_dup, eu=final_eu)
+        b2_frames, b2_recs = {}, []
         for src, fn in snapshot_builders:
             tabs, r = fn(P2, T1, C2)
+            b2_recs += r
             for t, df in tabs.items():
                 pieces.append((src, bt, t, df))
-            # records of batch-2 snapshots (same keys as batch 1 plus late deaths)
-        new_recs = sources.medins_person_tables(ctx, P2, incr["rec_upsert"], incr["insu_upsert"].iloc[:0], incr["contrib_upsert"].iloc[:0], world)[1][0]
+                b2_frames[(src, t)] = df
+        new_recs = sources.medins_person_tables(ctx, P2, pd.concat([incr["rec_upsert"], incr["rec_late"]], ignore_index=True),
+                                                incr["insu_upsert"].iloc[:0], incr["contrib_upsert"].iloc[:0], world)[1][0]
         new_recs = new_recs[~new_recs["source_key"].isin(records.loc[records["source_table"] == "psn_info", "source_key"])]
-        new_recs["batch_id"] = bt
+        new_recs["batch_id"] = np.where(new_recs["source_key"].isin(incr["rec_late"]["psn_no"]), bl, bt)
         new_recs["deleted_in_batch"] = None
         records.loc[(records["source_table"] == "psn_info") & records["source_key"].isin(incr["rec_delete"]["psn_no"]), "deleted_in_batch"] = bt
         late = sources.pid_str(P2["pid"].to_numpy()[incr["late_deaths"]])
-        late_recs = []
-        for src, fn in snapshot_builders[:4]:
-            _, rr = fn(P2, T1, C2)
-            for x in rr:
-                late_recs.append(x[x["person_id"].isin(late) & x["source_table"].isin(["hsreg_psn", "death_cremation", "death_cert"])])
-        lr = pd.concat(late_recs, ignore_index=True)
-        lr = lr[lr["source_table"] != "hsreg_psn"]
+        lr = pd.concat([x[x["person_id"].isin(late) & x["source_table"].isin(["death_cremation", "death_cert"])]
+                        for x in b2_recs], ignore_index=True)
         lr["batch_id"] = bt
         lr["deleted_in_batch"] = None
         records = pd.concat([records, new_recs, lr], ignore_index=True)
-        unpaid = truth.enrolled_unpaid_rows(C2, I2)
         T = T2
         T["in_national_list"] = on_list
+        Pf, If, Cf = P2, I2, C2
+        for bid, v in late_dirt:
+            if v:
+                value_dirt = pd.concat([value_dirt] + [x.assign(batch_id=bid) for x in v], ignore_index=True)
+        # truth of late and out-of-order rows
+        hs = S[held]
+        late_rows += [
+            pd.DataFrame({"source": "medins", "source_table": "setl", "batch_id": bl, "source_key": hs["setl_id"].to_numpy(),
+                          "business_date": dirt.fmt_dates(hs["begn"].to_numpy()), "kind": "LATE_ROW",
+                          "person_id": sources.pid_str(hs["pid"].to_numpy())}),
+            pd.DataFrame({"source": "medins", "source_table": "contrib", "batch_id": bl,
+                          "source_key": sources.keycat(incr["contrib_late"]["psn_no"].to_numpy(), incr["contrib_late"]["insutype"].to_numpy(),
+                                                       incr["contrib_late"]["accrym"].astype(str).to_numpy()),
+                          "business_date": incr["contrib_late"]["accrym"].astype(str).to_numpy(), "kind": "LATE_ROW",
+                          "person_id": sources.pid_str(incr["contrib_late"]["pid"].to_numpy())}),
+            pd.DataFrame({"source": "medins", "source_table": "psn_info", "batch_id": bl,
+                          "source_key": incr["rec_late"]["psn_no"].to_numpy(), "business_date": None,
+                          "kind": "PARENT_AFTER_CHILD", "person_id": sources.pid_str(incr["rec_late"]["pid"].to_numpy())}),
+        ]
+        kids = incr["insu_upsert"][incr["insu_upsert"]["psn_no"].isin(incr["rec_late"]["psn_no"])]
+        late_rows.append(pd.DataFrame({"source": "medins", "source_table": "psn_insu", "batch_id": bt,
+                                       "source_key": sources.keycat(kids["psn_no"].to_numpy(), kids["insutype"].to_numpy()),
+                                       "business_date": dirt.fmt_dates(kids["crt_insu_date"].to_numpy()),
+                                       "kind": "CHILD_BEFORE_PARENT", "person_id": sources.pid_str(kids["pid"].to_numpy())}))
+        ck = incr["contrib_upsert"][incr["contrib_upsert"]["psn_no"].isin(incr["rec_late"]["psn_no"])]
+        late_rows.append(pd.DataFrame({"source": "medins", "source_table": "contrib", "batch_id": bt,
+                                       "source_key": sources.keycat(ck["psn_no"].to_numpy(), ck["insutype"].to_numpy(),
+                                                                    ck["accrym"].astype(str).to_numpy()),
+                                       "business_date": ck["accrym"].astype(str).to_numpy(),
+                                       "kind": "CHILD_BEFORE_PARENT", "person_id": sources.pid_str(ck["pid"].to_numpy())}))
+        was = np.r_[C["tax_amt"].to_numpy(), np.zeros(len(C2) - len(C), dtype=np.int64)]   # batch-2 new rows: not late
+        lt = C2[(C2["tax_amt"].to_numpy() >= 0) & (was < 0)]
+        late_rows.append(pd.DataFrame({"source": "tax", "source_table": "medins_clct", "batch_id": bt,
+                                       "source_key": sources.keycat(P2["cert_tax"].to_numpy()[lt["i"].to_numpy()],
+                                                                    lt["insutype"].to_numpy(), lt["accrym"].astype(str).to_numpy()),
+                                       "business_date": lt["accrym"].astype(str).to_numpy(), "kind": "LATE_ROW",
+                                       "person_id": sources.pid_str(lt["pid"].to_numpy())}))
+        # keys re-delivered with changed values, per table (batch 2 against batch 1)
+        b1_frames = {(s_, t_): df for s_, b_, t_, df in pieces if b_ == b1}
+        for (src, t), df in b2_frames.items():
+            redeliveries.append(redelivery(src, t, bt, b1, b1_frames[(src, t)], df, "full"))
+        for bid in (bt, bl):
+            for t, df in (m2 if bid == bt else ml).items():
+                redeliveries.append(redelivery("medins", t, bid, b1, b1_frames[("medins", t)], df, "incremental"))
+    # in-file repeated keys (superseded), silver-level key twins
+    superseded: dict = {}
+    twins: dict = {}
+    out_pieces = []
+    for src, bid, t, df in pieces:
+        spec = REPEATS_B1.get((src, t)) if bid == b1 else REPEATS_B2.get((src, t)) if bid == bt else None
+        if spec is not None and len(df):
+            df, k = repeat_in_file(rng, df, spec[0], spec[1])
+            superseded[(src, bid, t)] = superseded.get((src, bid, t), 0) + k
+        if "_twin" in df and bid != batch_id(ref, 2):
+            twins[(src, bid, t)] = twins.get((src, bid, t), 0) + int((df["_twin"].to_numpy() != "").sum())
+        out_pieces.append((src, bid, t, df))
     T["insured_after_batch1"] = T1["insured"].to_numpy()
     T["in_target_after_batch1"] = T1["in_target_population"].to_numpy()
     T["uninsured_after_batch1"] = T1["uninsured"].to_numpy()
     nat = T[on_list]
     national = pd.DataFrame({"certno": P["cert_national"].to_numpy()[on_list], "person_id": nat["person_id"].to_numpy(),
                              "stale_reason": truth.stale_reason(nat)})
+    idle = claims.idle_bed_days(S, L, b1)
+    if len(idle):
+        idle["batch_id"] = s_batch[np.searchsorted(S["setl_id"].to_numpy(), idle["setl_id"].to_numpy())]
     encoded = []
-    for src, bid, t, df in pieces:
+    for src, bid, t, df in out_pieces:
         incremental = bid != b1 and src == "medins"
         cols = columns_of(src, t, incremental)
         encoded.append((src, bid, t, cols, to_csv_bytes(df, cols, encoding_of(src)), len(df)))
-    return {"files": encoded, "truth": {"persons": T, "records": records, "national_list": national,
-                                        "fraud": fraud_truth, "audits": audit_truth, "enrolled_unpaid": unpaid,
-                                        "contrib_recon": recon}, "acc": acc}
+    dup = final_dup.copy()
+    dup["in_target_population"] = T["in_target_population"].to_numpy()[dup["i"].to_numpy()]
+    unpaid = final_eu
+    counts = {"superseded": superseded, "twins": twins,
+              "orphans": {k: int(v) for k, v in orphans.groupby(["source", "batch_id", "source_table", "expected_action"]).size().items()}}
+    return {"files": encoded, "counts": counts, "redelivery": redeliveries,
+            "truth": {"persons": T, "records": records, "national_list": national, "fraud": fraud_truth,
+                      "audits": audit_truth, "enrolled_unpaid": unpaid.drop(columns=["i"]),
+                      "duplicate_enrollment": dup.drop(columns=["i"]), "contrib_recon": truth.recon_rows(Pf, Cf),
+                      "r07_idle_days": idle, "orphans": orphans, "value_dirt": value_dirt,
+                      "late_arrivals": pd.concat(late_rows, ignore_index=True) if late_rows else pd.DataFrame()},
+            "acc": acc}
 
 
 def audits(rng, ctx, S: pd.DataFrame, world: World) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -210,7 +433,7 @@ def audits(rng, ctx, S: pd.DataFrame, world: World) -> tuple[pd.DataFrame, pd.Da
     from .dirt import fmt_dates, fmt_money
     idx = np.flatnonzero(sel)
     df = pd.DataFrame({"setl_id": S["setl_id"].to_numpy()[idx], "violation_code": np.where(code[idx] == "", None, code[idx]),
-                       "deduct_amt": fmt_money(deduct[idx]), "audit_date": fmt_dates(adate[idx])})
+                       "deduct_amt": fmt_money(deduct[idx]), "audit_date": fmt_dates(adate[idx], rng.random(len(idx)) < 0.05)})
     tr = pd.DataFrame({"setl_id": df["setl_id"], "person_id": sources.pid_str(S["pid"].to_numpy()[idx]),
                        "fixmedins_code": S["fixmedins_code"].to_numpy()[idx], "violation_code": df["violation_code"],
                        "deduct_amt": deduct[idx] / 100.0, "planted_rule": np.where(fraud[idx] == "", None, fraud[idx]),
@@ -228,14 +451,32 @@ def _accumulate(S: pd.DataFrame, I: pd.DataFrame) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ driver
-def _plan_bad_rows(w: LandingWriter, b1: str) -> None:
-    w.plan_bad_row("medins", b1, "setl", BadRowPlan("BAD_AMOUNT", "medfee_sumamt", "12.3.4", 2))
-    w.plan_bad_row("medins", b1, "setl", BadRowPlan("BAD_DATE", "begndate", "2026-02-30", 7))
-    w.plan_bad_row("medins", b1, "fee_list", BadRowPlan("FIELD_COUNT", None, None, 4))
-    w.plan_bad_row("medins", b1, "fee_list", BadRowPlan("BAD_AMOUNT", "det_item_fee_sumamt", "abc", 9))
-    w.plan_bad_row("civil_affairs", b1, "death_cremation", BadRowPlan("BAD_DATE", "death_date", "2026-02-30", 1))
-    w.plan_bad_row("tax", b1, "medins_clct", BadRowPlan("BAD_AMOUNT", "clct_amt", "abc", 3))
-    w.plan_bad_row("police", b1, "hsreg_psn", BadRowPlan("FIELD_COUNT", None, None, 5))
+# Unparseable lines: each is an extra copy of a real row (placed just before it) with the defect, so the real
+# row still lands and the truth is unaffected.  (source, which batch, table, plan)
+BAD_ROWS = [
+    ("medins", "b1", "setl", BadRowPlan("BAD_AMOUNT", "medfee_sumamt", "12.3.4", 2)),
+    ("medins", "b1", "setl", BadRowPlan("BAD_DATE", "begndate", "2026-02-30", 7)),
+    ("medins", "b1", "fee_list", BadRowPlan("FIELD_COUNT", None, None, 4)),
+    ("medins", "b1", "fee_list", BadRowPlan("BAD_AMOUNT", "det_item_fee_sumamt", "abc", 9)),
+    ("medins", "b1", "psn_info", BadRowPlan("EMPTY_KEY", "psn_no", "", 8)),
+    ("civil_affairs", "b1", "death_cremation", BadRowPlan("BAD_DATE", "death_date", "2026-02-30", 1)),
+    ("tax", "b1", "medins_clct", BadRowPlan("BAD_AMOUNT", "clct_amt", "abc", 3)),
+    ("tax", "b1", "taxpayer", BadRowPlan("EMPTY_KEY", "certno", "", 6)),
+    ("police", "b1", "hsreg_psn", BadRowPlan("FIELD_COUNT", None, None, 5)),
+    ("health", "b1", "death_cert", BadRowPlan("EMPTY_KEY", "certno", "", 0)),
+    ("medins", "bt", "psn_insu", BadRowPlan("BAD_DATE", "crt_insu_date", "2026-13-01", 0)),
+    ("health", "bt", "birth_cert", BadRowPlan("BAD_DATE", "brdy", "20260230", 2)),
+    ("hrss", "bt", "pension_insu", BadRowPlan("EMPTY_KEY", "certno", "", 3)),
+    ("national", "bt", "insured_elsewhere", BadRowPlan("FIELD_COUNT", None, None, 1)),
+    ("medins", "bl", "setl", BadRowPlan("BAD_AMOUNT", "psn_cash_pay", "1,234.50", 0)),
+]
+BAD_CLASS = {"FIELD_COUNT": "FIELD_COUNT", "BAD_AMOUNT": "UNTYPEABLE", "BAD_DATE": "UNTYPEABLE", "EMPTY_KEY": "EMPTY_KEY"}
+
+
+def _plan_bad_rows(w: LandingWriter, ids: dict) -> None:
+    for src, which, table, plan in BAD_ROWS:
+        if which in ids:
+            w.plan_bad_row(src, ids[which], table, plan)
 
 
 def generate(out: Path, persons: int, seed: int = 42, reference_date: date = date(2026, 11, 1), batches: int = 1,
@@ -247,17 +488,22 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda *_: None)
+    week2 = reference_date + timedelta(days=7)
     b1 = batch_id(reference_date, 1)
-    bt = batch_id(reference_date + timedelta(days=7), 1)
-    ids_ = [b1] + ([bt] if batches >= 2 else [])
+    bt = batch_id(week2, 1)
+    bl = batch_id(week2, 2)
+    ids_ = [b1] + ([bt, bl] if batches >= 2 else [])
     w = LandingWriter(out, gzip=gzip)
     ext = lambda d: f"{d:%Y-%m-%d} 02:00:00"
     for src in SOURCES:
         w.open_batch(src, b1, ext(reference_date), "full")
         if batches >= 2:
-            w.open_batch(src, bt, ext(reference_date + timedelta(days=7)), "incremental" if src == "medins" else "full")
-    w.open_batch(CORRUPT_SOURCE, batch_id(reference_date, 2), f"{reference_date:%Y-%m-%d} 14:00:00", "full")
-    _plan_bad_rows(w, b1)
+            w.open_batch(src, bt, ext(week2), "incremental" if src == "medins" else "full")
+    if batches >= 2:
+        w.open_batch("medins", bl, f"{week2:%Y-%m-%d} 14:00:00", "incremental")
+    corrupt_id = batch_id(reference_date, 2)
+    w.open_batch(CORRUPT_SOURCE, corrupt_id, f"{reference_date:%Y-%m-%d} 14:00:00", "full")
+    _plan_bad_rows(w, {"b1": b1, **({"bt": bt, "bl": bl} if batches >= 2 else {})})
     tw = truth.TruthWriter(out / "_truth")
     report("world", 0, 1)
     world = _world(persons, seed)
@@ -269,6 +515,8 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
             for c in range(n_chunks)]
     hifp: dict = {}
     insured: dict = {}
+    counts: dict = {"superseded": {}, "twins": {}, "orphans": {}}
+    redeliveries: dict = {}
     done = 0
 
     def consume(res):
@@ -281,6 +529,15 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
             hifp[k] = hifp.get(k, 0.0) + v
         for k, v in res["acc"]["insured"].items():
             insured[k] = insured.get(k, 0) + v
+        for kind, d in res["counts"].items():
+            for k, v in d.items():
+                counts[kind][k] = counts[kind].get(k, 0) + v
+        for r in res["redelivery"]:
+            k = (r["source"], r["source_table"], r["batch_id"], r["compared_with"], r["mode"])
+            acc = redeliveries.setdefault(k, dict.fromkeys(("rows", "keys_repeated", "keys_changed", "keys_new",
+                                                            "keys_deleted", "keys_absent"), 0))
+            for c in acc:
+                acc[c] += r[c]
         done += 1
         report("persons", min(done * chunk_size, persons), persons)
 
@@ -310,22 +567,54 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
                         "group_id": None, "person_ids": [], "fixmedins_codes": [c], "is_decoy": r == "decoy"}
                        for c, r in zip(r09["fixmedins_code"], r09["r09"])])
     tw.write("institutions", fm.assign(cost_factor=fm["cost_factor"].round(3)))
-    corrupt = {(CORRUPT_SOURCE, batch_id(reference_date, 2)): 1}
+    corrupt = {(CORRUPT_SOURCE, corrupt_id): 1}
     files = w.close(corrupt)
-    tw.write("bad_rows", pd.DataFrame(w.bad_rows))
-    st = w.files[(CORRUPT_SOURCE, batch_id(reference_date, 2), "pension_insu")]
-    tw.write("rejected_batches", pd.DataFrame([{"source": CORRUPT_SOURCE, "batch_id": batch_id(reference_date, 2),
+    bad = pd.DataFrame(w.bad_rows)
+    tw.write("bad_rows", bad)
+    st = w.files[(CORRUPT_SOURCE, corrupt_id, "pension_insu")]
+    tw.write("rejected_batches", pd.DataFrame([{"source": CORRUPT_SOURCE, "batch_id": corrupt_id,
                                                 "file": st.path.name, "reason": "ROW_COUNT_MISMATCH",
                                                 "manifest_rows": st.rows + 1, "actual_rows": st.rows}]))
+    tw.write("planted_quarantine", planted_quarantine(bad, counts))
+    if redeliveries:
+        tw.write("redelivery", pd.DataFrame([dict(zip(("source", "source_table", "batch_id", "compared_with", "mode"), k), **v)
+                                             for k, v in sorted(redeliveries.items())]))
+    r07 = claims.r07_config()
     tw.write("meta", pd.DataFrame([{"persons": persons, "seed": seed, "reference_date": reference_date.isoformat(),
-                                    "batches": ",".join(ids_), "truth_state_after_batch": ids_[-1], "chunk_size": chunk_size}]))
+                                    "batches": ",".join(ids_), "truth_state_after_batch": ids_[-1], "chunk_size": chunk_size,
+                                    "r07_min_idle_days": r07["min_idle_days"], "r07_config": r07["source"],
+                                    "r07_bed_charge_types": ",".join(r07["bed_charge_types"]),
+                                    "r07_care_charge_types": ",".join(r07["care_charge_types"])}]))
     tw.close()
     rows: dict = {}
     for (src, bid, t), s in w.files.items():
-        if bid == batch_id(reference_date, 2):
+        if bid == corrupt_id:
             continue
         rows[(src, t)] = rows.get((src, t), 0) + s.rows
     from .readme_truth import TRUTH_README
     (out / "_truth" / "README.md").write_text(TRUTH_README, encoding="utf-8")
     return GenerateSummary(out=out, persons=persons, seed=seed, batch_ids=ids_, rows=rows, files=files,
                            truth_rows=dict(tw.rows), seconds=time.time() - t0)
+
+
+def planted_quarantine(bad: pd.DataFrame, counts: dict) -> pd.DataFrame:
+    """Rows per (source, table, batch, reason class) that ingestion or the gate must keep out, and the rows
+    the silver layer must supersede."""
+    acc: dict = {}
+
+    def add(src, table, bid, cls, stage, action, n):
+        if n:
+            k = (src, table, bid, cls, stage, action)
+            acc[k] = acc.get(k, 0) + int(n)
+
+    for r in bad.itertuples() if len(bad) else ():
+        add(r.source, r.source_table, r.batch_id, BAD_CLASS[r.kind], "ingest", "quarantine", 1)
+    for (src, bid, t), n in counts["superseded"].items():
+        add(src, t, bid, "SUPERSEDED", "ingest", "quarantine", n)
+    for (src, bid, t, action), n in counts["orphans"].items():
+        add(src, t, bid, "ORPHAN_REFERENCE", "gate", action, n)
+    for (src, bid, t), n in counts["twins"].items():
+        add(src, t, bid, "KEY_REPEAT_AFTER_CLEANING", "silver", "supersede", n)
+    return pd.DataFrame([dict(zip(("source", "source_table", "batch_id", "reason_class", "stage", "action"), k), rows=v)
+                         for k, v in sorted(acc.items())],
+                        columns=["source", "source_table", "batch_id", "reason_class", "stage", "action", "rows"])

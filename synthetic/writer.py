@@ -100,10 +100,12 @@ class FileState:
 
 @dataclass
 class BadRowPlan:
-    kind: str              # FIELD_COUNT / BAD_AMOUNT / BAD_DATE
+    """An unparseable line: a copy of the row at ``row_hint`` (0-based, in the first non-empty piece written to
+    the file) with the defect, inserted just before that row, which itself stays intact."""
+    kind: str              # FIELD_COUNT (last field dropped) / BAD_AMOUNT / BAD_DATE (column = value) / EMPTY_KEY (column emptied)
     column: str | None
     value: str | None
-    row_hint: int          # 0-based row inside the first non-empty chunk
+    row_hint: int
 
 
 class LandingWriter:
@@ -139,40 +141,45 @@ class LandingWriter:
 
     def write(self, source: str, batch_id: str, table: str, df: pd.DataFrame, columns: list[str]) -> None:
         st = self._state(source, batch_id, table, columns)
-        data = to_csv_bytes(df, st.columns, st.encoding)
-        plans = self.bad_plans.get((source, batch_id, table))
-        if plans and len(df):
-            data = self._inject(source, batch_id, table, st, data, plans)
-            del self.bad_plans[(source, batch_id, table)]
-        st.write(data)
-        st.rows += len(df)
+        self.write_bytes(source, batch_id, table, columns, to_csv_bytes(df, st.columns, st.encoding), len(df))
 
     def write_bytes(self, source: str, batch_id: str, table: str, columns: list[str], data: bytes, nrows: int) -> None:
         st = self._state(source, batch_id, table, columns)
         plans = self.bad_plans.get((source, batch_id, table))
         if plans and nrows:
-            data = self._inject(source, batch_id, table, st, data, plans)
+            data, extra = self._inject(source, batch_id, table, st, data, plans)
+            nrows += extra
             del self.bad_plans[(source, batch_id, table)]
         st.write(data)
         st.rows += nrows
 
-    def _inject(self, source, batch_id, table, st: FileState, data: bytes, plans: list[BadRowPlan]) -> bytes:
+    def _inject(self, source, batch_id, table, st: FileState, data: bytes, plans: list[BadRowPlan]) -> tuple[bytes, int]:
         lines = data.decode(st.encoding).split("\n")
         n = len(lines) - 1
+        bad = []
         for p in plans:
             j = min(p.row_hint, n - 1)
             fields = next(csv.reader([lines[j]]))
             if p.kind == "FIELD_COUNT":
                 fields = fields[:-1]
+            elif p.kind == "EMPTY_KEY":
+                fields[st.columns.index(p.column)] = ""
             else:
                 fields[st.columns.index(p.column)] = p.value
             sio = io.StringIO()
             csv.writer(sio, lineterminator="").writerow(fields)
-            lines[j] = sio.getvalue()
+            bad.append((j, sio.getvalue(), p))
+        bad.sort(key=lambda x: x[0])
+        out, prev = [], 0
+        for k, (j, line, p) in enumerate(bad):
+            out += lines[prev:j]
+            out.append(line)
+            prev = j
             self.bad_rows.append({"source": source, "source_table": table, "batch_id": batch_id,
-                                  "file": f"{source}/{batch_id}/{st.path.name}", "row_number": st.rows + j + 1,
+                                  "file": f"{source}/{batch_id}/{st.path.name}", "row_number": st.rows + j + k + 1,
                                   "kind": p.kind, "column": p.column, "value": p.value})
-        return "\n".join(lines).encode(st.encoding)
+        out += lines[prev:]
+        return "\n".join(out).encode(st.encoding), len(bad)
 
     def close(self, corrupt: dict | None = None) -> list[Path]:
         """Close every file and write the manifests. ``corrupt``: {(source, batch): rows delta} to falsify."""

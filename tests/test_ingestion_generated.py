@@ -41,16 +41,28 @@ def test_quarantine_holds_exactly_the_planted_bad_rows(province):
     settings, summary = province
     truth = pq.read_table(settings.landing / "_truth" / "bad_rows.parquet").to_pylist()
     q = [r.asDict() for r in _table(settings, "meta", "quarantine").collect()]
-    assert sorted((r["source"], r["source_table"], r["batch_id"], r["line_number"]) for r in q) == sorted(
+    parsed = [r for r in q if r["rule"] == "ingest.parse"]
+    assert sorted((r["source"], r["source_table"], r["batch_id"], r["line_number"]) for r in parsed) == sorted(
         (t["source"], t["source_table"], t["batch_id"], t["row_number"] + 1) for t in truth)
-    by_line = {(r["source"], r["source_table"], r["line_number"]): r["reason"] for r in q}
+    by_line = {(r["source"], r["source_table"], r["batch_id"], r["line_number"]): r["reason"] for r in parsed}
     for t in truth:
-        reason = by_line[(t["source"], t["source_table"], t["row_number"] + 1)]
+        reason = by_line[(t["source"], t["source_table"], t["batch_id"], t["row_number"] + 1)]
         if t["kind"] == "FIELD_COUNT":
             assert reason.startswith("wrong number of fields")
+        elif t["kind"] == "EMPTY_KEY":
+            assert f"key column {t['column']} is empty" in reason
         else:
             assert reason.startswith(f"{t['column']}: '{t['value']}' is not")
-    assert summary.rows_quarantined == len(truth)
+    # keys repeated inside one file: the earlier lines, as many as planted per file
+    planted = pq.read_table(settings.landing / "_truth" / "planted_quarantine.parquet").to_pandas()
+    want = planted[planted.stage == "ingest"].groupby(["source", "source_table", "batch_id"])["rows"].sum().to_dict()
+    got = {}
+    for r in q:
+        if r["rule"] in ("ingest.parse", "ingest.superseded"):
+            k = (r["source"], r["source_table"], r["batch_id"])
+            got[k] = got.get(k, 0) + 1
+    assert got == want
+    assert summary.rows_quarantined == sum(want.values())
 
 
 def test_every_delivered_row_is_landed_or_quarantined(province):
@@ -74,11 +86,12 @@ def test_full_tables_hold_the_last_snapshot_and_incremental_ones_merge(province)
     assert hsreg.count() == last.rows_landed
     assert {r[0] for r in hsreg.select("_batch_id").distinct().collect()} == {"20261108-001"}
     setl = _table(settings, "bronze", "medins__setl")
-    first, second = log[("medins", "20261101-001", "setl")], log[("medins", "20261108-001", "setl")]
-    assert second.mode == "incremental"
+    first = log[("medins", "20261101-001", "setl")]
+    later = [log[("medins", b, "setl")] for b in ("20261108-001", "20261108-002")]   # the week's two medins batches
+    assert all(x.mode == "incremental" for x in later)
     batches = {r[0]: r[1] for r in setl.groupBy("_batch_id").count().collect()}
-    assert batches["20261108-001"] > 0 and batches["20261101-001"] > 0
-    assert setl.count() <= first.rows_landed + second.rows_landed - second.rows_deleted
+    assert batches["20261108-001"] > 0 and batches["20261101-001"] > 0 and batches["20261108-002"] > 0
+    assert setl.count() <= first.rows_landed + sum(x.rows_landed - x.rows_deleted for x in later)
     assert setl.select("setl_id").distinct().count() == setl.count()
 
 
