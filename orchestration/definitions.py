@@ -298,34 +298,63 @@ def serving_read_path(yibao: YibaoResource) -> MaterializeResult:
 
 
 # ---------------------------------------------------------------------------------------------- sensor
-def _known_batches(settings: Settings) -> set[tuple[str, str]]:
-    """(source, batch_id) of meta.ingest_batch rows already applied or rejected (read without the engine)."""
+def _ledger(settings: Settings) -> dict[tuple[str, str], tuple[str, str]]:
+    """(source, batch_id) -> (status, fingerprint) of meta.ingest_batch, read without the engine."""
     path = settings.warehouse / "meta" / "ingest_batch"
+    cols = ["source", "batch_id", "status", "fingerprint"]
     if settings.table_format == "delta":
         if not (path / "_delta_log").is_dir():
-            return set()
+            return {}
+        import pyarrow.dataset as ds
         from deltalake import DeltaTable
 
-        tbl = DeltaTable(str(path)).to_pyarrow_table(columns=["source", "batch_id", "status"])
+        # read through the file list, not to_pyarrow_table (which can abort the interpreter at exit: stack.md)
+        tbl = ds.dataset(DeltaTable(str(path)).file_uris(), format="parquet").to_table(columns=cols)
     else:
         if not path.is_dir():
-            return set()
+            return {}
         import pyarrow.parquet as pq
 
-        tbl = pq.read_table(str(path), columns=["source", "batch_id", "status"])
-    return {(r["source"], r["batch_id"]) for r in tbl.to_pylist() if r["status"] in ("applied", "rejected")}
+        tbl = pq.read_table(str(path), columns=cols)
+    return {(r["source"], r["batch_id"]): (r["status"], r["fingerprint"]) for r in tbl.to_pylist()}
 
 
-def new_batches(settings: Settings) -> list[tuple[str, str]]:
-    """Batch folders of the landing zone with a manifest that meta.ingest_batch has not taken yet."""
-    from yibao.ingestion.ingest import discover
+def _quiet(batch_dir: Path, now: float, settle: float) -> bool:
+    """No file of the folder (nor the folder itself) changed in the last ``settle`` seconds."""
+    try:
+        newest = max([batch_dir.lstat().st_mtime] + [p.lstat().st_mtime for p in batch_dir.iterdir()])
+    except OSError:      # the folder is changing under us: not quiet
+        return False
+    return now - newest >= settle
+
+
+def new_batches(settings: Settings, now: float | None = None) -> list[tuple[str, str, str]]:
+    """(source, batch_id, fingerprint) of the batch folders a run should take: with a manifest, quiet for
+    ``settings.landing_settle_s`` seconds (it may still be copied), and either unknown to meta.ingest_batch or known with other content than what was
+    taken (a rejected batch delivered again, a run killed part-way).  A batch that arrives while a run is in
+    progress is therefore asked for on the next tick after that run recorded its own batches (runs are queued
+    one at a time), and a batch re-delivered after a rejection gets a new run: nothing waits for the night."""
+    import time
+
+    from yibao.ingestion.ingest import discover, fingerprint
 
     landing = settings.landing
     if not landing.is_dir():
         return []
-    known = _known_batches(settings)
-    return [(d.parent.name, d.name) for d in discover(landing)
-            if (d / "_manifest.json").is_file() and (d.parent.name, d.name) not in known]
+    now = time.time() if now is None else now
+    ledger = _ledger(settings)
+    out = []
+    for d in discover(landing):
+        if not (d / "_manifest.json").is_file() or not _quiet(d, now, settings.landing_settle_s):
+            continue
+        fp = fingerprint(d)
+        status, taken = ledger.get((d.parent.name, d.name), (None, None))
+        if status in ("applied", "rejected") and taken == fp:
+            continue
+        if status == "applied":
+            continue     # a changed re-delivery of an applied batch is refused once by ingestion, not re-run
+        out.append((d.parent.name, d.name, fp))
+    return out
 
 
 def source_job_name(source: str) -> str:
@@ -351,15 +380,17 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
 
     @sensor(name="landing_zone_sensor", jobs=list(source_jobs.values()), minimum_interval_seconds=60,
             default_status=DefaultSensorStatus.RUNNING,
-            description="A new batch folder (with _manifest.json) not yet in meta.ingest_batch starts that "
-                        "source's job; run key <source>/<batch_id>.")
+            description="A new batch folder (with _manifest.json, quiet for a minute) not yet taken by "
+                        "meta.ingest_batch starts that source's job; run key <source>/<batch_id>/<content>. "
+                        "Runs are queued one at a time: a batch arriving during a run waits for the next.")
     def landing_zone_sensor(context: SensorEvaluationContext):
         pending = new_batches(resource.settings())
         if not pending:
-            yield SkipReason("no new batch in the landing zone")
+            yield SkipReason("no new batch in the landing zone (or still being copied)")
             return
-        for source, batch_id in pending:
-            yield RunRequest(run_key=f"{source}/{batch_id}", job_name=source_job_name(source),
+        for source, batch_id, fp in pending:
+            # the content is part of the key: a batch delivered again after a rejection is a new request
+            yield RunRequest(run_key=f"{source}/{batch_id}/{fp[:16]}", job_name=source_job_name(source),
                              tags={"yibao/source": source, "yibao/batch_id": batch_id})
 
     schedule = ScheduleDefinition(name="daily_0230", job=daily, cron_schedule=DAILY_CRON,

@@ -41,7 +41,7 @@ def test_asset_graph_and_sensor_merge_a_new_batch(tmp_path: Path):
     from yibao.synthetic.generate import generate
 
     t0 = time.time()
-    settings = Settings(data_root=tmp_path / "root", spark_remote="")
+    settings = Settings(data_root=tmp_path / "root", spark_remote="", landing_settle_s=0)
     generate(settings.landing, persons=PERSONS, seed=SEED, batches=1, chunk_size=2500)
     defs = build_definitions(settings)
     instance = DagsterInstance.ephemeral()
@@ -77,7 +77,7 @@ def test_asset_graph_and_sensor_merge_a_new_batch(tmp_path: Path):
     sensor = defs.get_sensor_def("landing_zone_sensor")
     tick = sensor.evaluate_tick(build_sensor_context(instance=instance, definitions=defs))
     requests = tick.run_requests
-    assert sorted(r.run_key for r in requests) == sorted(f"{s}/{NEW_BATCH}" for s in dropped)
+    assert sorted(r.run_key.rsplit("/", 1)[0] for r in requests) == sorted(f"{s}/{NEW_BATCH}" for s in dropped)
     assert {r.job_name for r in requests} == {f"source_{s}" for s in dropped}
 
     # 3. the requested runs. Each asks for its source's assets and everything downstream (its job
@@ -105,6 +105,32 @@ def test_asset_graph_and_sensor_merge_a_new_batch(tmp_path: Path):
     # the sensor has nothing left to ask for
     assert new_batches(settings) == []
     print(f"\nfull graph {t1 - t0:.0f}s, second batch {t2 - t1:.0f}s")
+
+
+def test_sensor_asks_for_quiet_new_content_only(tmp_path: Path):
+    """A batch still being copied waits; a rejected batch delivered again with new content is asked for again
+    (its run key carries the content); an applied batch is not asked for twice."""
+    from landing import write_batch
+
+    from yibao.ingestion.ingest import ingest
+    from yibao.orchestration.definitions import new_batches
+
+    settings = Settings(data_root=tmp_path, spark_remote="", landing_settle_s=0)
+    header = "certno,psn_name,death_date,admdvs"
+    write_batch(settings.landing, "civil_affairs", "20261101-001", {"death_cremation": [header, "1,甲,2026-01-01,610102"]},
+                file_overrides={"death_cremation": {"rows": 5}})          # a manifest that lies: rejected
+    (first,) = new_batches(settings)
+    ingest(settings)
+    assert new_batches(settings) == []                                # the same content is not asked for again
+    write_batch(settings.landing, "civil_affairs", "20261101-001",
+                {"death_cremation": [header, "1,甲,2026-01-01,610102", "2,乙,2026-02-01,610102"]})
+    (again,) = new_batches(settings)
+    assert again[:2] == first[:2] and again[2] != first[2]           # same batch, new content, new run key
+    assert new_batches(settings.with_(landing_settle_s=3600)) == []   # just written: maybe still being copied
+    later = max(p.stat().st_mtime for p in (settings.landing / "civil_affairs" / "20261101-001").iterdir()) + 61
+    assert len(new_batches(settings.with_(landing_settle_s=60), now=later)) == 1
+    ingest(settings)
+    assert new_batches(settings) == []
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,8 @@ Precedence: environment > TOML file > default.  ``yibao config`` prints the effe
 | snapshot_shrink_hold | YIBAO_SNAPSHOT_SHRINK_HOLD | 0.5                   | a `full` delivery that would remove more than  |
 |                    |                         |                            | this share of a table's rows is held for a     |
 |                    |                         |                            | steward (`yibao quality holds`), not applied   |
+| landing_settle_s   | YIBAO_LANDING_SETTLE_S  | 60                         | the orchestrator's sensor asks for a run only  |
+|                    |                         |                            | once a batch folder was quiet this many seconds|
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Settings:
     engine_memory_gib: float = 0.0
     spill_dir: Path | None = None
     snapshot_shrink_hold: float = 0.5
+    landing_settle_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:
@@ -93,6 +96,7 @@ _ENV = {
     "engine_memory_gib": "YIBAO_ENGINE_MEMORY_GIB",
     "spill_dir": "YIBAO_SPILL_DIR",
     "snapshot_shrink_hold": "YIBAO_SNAPSHOT_SHRINK_HOLD",
+    "landing_settle_s": "YIBAO_LANDING_SETTLE_S",
 }
 
 
@@ -105,7 +109,7 @@ def _coerce(name: str, value):
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     if name == "session_timeout_s":
         return int(value)
-    if name in ("engine_memory_gib", "snapshot_shrink_hold"):
+    if name in ("engine_memory_gib", "snapshot_shrink_hold", "landing_settle_s"):
         return float(value)
     return str(value)
 
