@@ -107,7 +107,8 @@ def chart_sql(chart: dict, ds: dict, rls: str | None = None) -> tuple[str, str]:
                 f"{'DESC' if p.get('order_desc', True) else 'ASC'} LIMIT {limit}"), "complex" if heavy else "simple"
     if viz in ("echarts_timeseries_bar", "echarts_timeseries_line"):
         x = p["x_axis"]
-        is_time = viz == "echarts_timeseries_line" or x.endswith("_date")
+        # a line over batch_id (no time grain) is a category axis, like a bar's
+        is_time = (viz == "echarts_timeseries_line" and bool(p.get("time_grain_sqla"))) or x.endswith("_date")
         xexpr = f"DATE_TRUNC('month', {_q(x)})" if is_time else _q(x)
         groupby = p.get("groupby") or []
         ms = [_metric(ds, m) for m in p["metrics"]]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from yibao.dashboards import readpath
+
 NS = uuid.UUID("6a3c1f0e-5b7d-4e1a-9c2f-0d1e2f3a4b5c")
 BUNDLE = Path(__file__).resolve().parent / "bundle"
 DB_NAME = "yibao_gold"
@@ -53,9 +55,20 @@ LABELS = {
     "raw_line_masked": "原始行(脱敏)", "ingest_date": "入湖日期", "rows_read": "读取行数", "rows_landed": "入湖行数",
     "rows_quarantined": "隔离行数", "status": "状态", "expectation": "规则", "column": "字段",
     "subject_name_masked": "对象名称(脱敏)", "amount": "涉及金额(元)", "risk_order": "风险序",
+    # data quality (steward dashboard)
+    "hold_kind_name": "暂停类型", "decide": "决定命令", "as_of_bj": "统计时间(北京时间)",
+    "decided_at_bj": "决定时间(北京时间)", "decided_by": "决定人", "action_name": "决定", "in_force_name": "是否生效",
+    "layer_name": "层", "dimension_name": "质量维度", "expectations": "检查项数", "failed": "未通过项数",
+    "bad_rows": "不合格行数", "bad_share": "不合格行占比", "latest_batch": "最新批次", "rule_class_name": "隔离类型",
+    "rule_columns": "关联字段", "stage_name": "环节", "severity_name": "级别", "unexpected_share": "不合格比例",
 }
 
 PCT, INT, NUM2, WAN = ".2%", ",d", ",.2f", ",.0f"
+SCORE, SHARE = ".1f", ".1%"   # quality scores (0-100, one decimal); shares of rows
+DIMENSIONS = readpath.CODES["dimension"]   # GB/T 36344, in the standard's order (quality/suites.py)
+# score cells: below full marks (as shown, one decimal) pale yellow, below 90 amber, below 60 red (absolute values)
+SCORE_HEAT = [(99.95, "#FFF4C2"), (90, "#FFD591"), (60, "#FF9C9C")]
+SCORE_AXIS = (0, 100)
 
 DATASETS: dict[str, dict] = {
     "coverage": {"desc": "参保覆盖 (gold.coverage_by_region)", "metrics": [
@@ -107,12 +120,29 @@ DATASETS: dict[str, dict] = {
         ("avg_score", "AVG(score)", "平均评分", ".1f")]},
     "fraud_suspect_rule": {"desc": "疑点 x 规则", "metrics": [("suspects", "COUNT(DISTINCT suspect_id)", "疑点数", INT)]},
     "quality_score": {"desc": "数据质量评分 (meta.quality_score)", "metrics": [
-        ("score", "AVG(score_value)", "质量评分", ".1f"), ("failed", "SUM(blocking_failed + warning_failed)", "未通过规则数", INT),
+        ("score", "AVG(score_value)", "质量评分", SCORE), ("failed", "SUM(blocking_failed + warning_failed)", "未通过规则数", INT),
         ("blocking", "SUM(blocking_failed)", "阻断级未通过", INT)]},
     "quality_result": {"desc": "最近一次质检的规则结果 (meta.quality_result)", "metrics": [
         ("failing", "SUM(CASE WHEN NOT success THEN 1 ELSE 0 END)", "未通过规则数", INT),
         ("bad_rows", "SUM(CASE WHEN NOT success THEN unexpected_count ELSE 0 END)", "不合格行数", INT)]},
-    "quarantine": {"desc": "隔离行 (meta.quarantine)", "metrics": [("rows", "COUNT(*)", "隔离行数", INT)]},
+    "quality_dimension": {"desc": "质量维度评分 GB/T 36344 (meta.quality_dimension, 每批次最后一次质检)", "metrics": [
+        ("score", "AVG(score_value)", "质量评分", SCORE),
+        *[(f"dim_{k}", f"AVG(CASE WHEN dimension = '{k}' THEN score_value END)", zh, SCORE)
+          for k, zh in DIMENSIONS.items()],
+        ("bad_rows", "SUM(bad_rows)", "不合格行数", INT)]},
+    "quality_hold_current": {"desc": "当前暂停 (meta.quality_hold_current, 最近一次贴源层质检后)", "metrics": [
+        ("items", "COUNT(*)", "暂停项", INT),
+        ("door", "COUNT(CASE WHEN kind = 'door' THEN 1 END)", "接收暂停批次", INT),
+        ("gate", "COUNT(CASE WHEN kind = 'gate' THEN 1 END)", "发布暂停批次", INT),
+        ("waiting", "COUNT(CASE WHEN kind = 'waiting' THEN 1 END)", "等待上级批次的表", INT)]},
+    "steward_decision": {"desc": "数据管理员决定记录 (meta.steward_decision)", "metrics": [
+        ("decisions", "COUNT(*)", "决定数", INT),
+        ("releases", "COUNT(CASE WHEN action = 'release' THEN 1 END)", "放行", INT),
+        ("holds", "COUNT(CASE WHEN action = 'hold' THEN 1 END)", "暂停", INT)]},
+    "quarantine": {"desc": "隔离行 (meta.quarantine)", "metrics": [
+        ("rows", "COUNT(*)", "隔离行数", INT),
+        ("orphan_rows", "COUNT(CASE WHEN rule_class = 'orphan' THEN 1 END)", "孤儿记录行", INT),
+        ("waiting_rows", "COUNT(CASE WHEN rule_class = 'waiting' THEN 1 END)", "等待上级批次的行", INT)]},
     "ingest_log": {"desc": "入湖日志 (meta.ingest_log)", "metrics": [
         ("landed", "SUM(rows_landed)", "入湖行数", INT), ("quarantined", "SUM(rows_quarantined)", "隔离行数", INT)]},
 }
@@ -151,24 +181,34 @@ def big(key, title, ds, metric, filters=(), fmt=None, sub=""):
                  header_font_size=0.4, subheader_font_size=0.15, **({"y_axis_format": fmt} if fmt else {}))
 
 
+def _bounds(bounds) -> dict:
+    """A value axis held inside ``bounds`` (``(min, max)``, None = from the data): quality scores never show an
+    axis running past 100."""
+    return {"truncateYAxis": True, "y_axis_bounds": list(bounds)} if bounds else {}
+
+
 def bar(key, title, ds, x, metrics, filters=(), horizontal=False, groupby=(), sort_by=None, asc=False, fmt=None,
-        limit=None, stacked=False):
+        limit=None, stacked=False, bounds=None):
     p = dict(x_axis=x, metrics=metrics, groupby=list(groupby), filters=list(filters),
              orientation="horizontal" if horizontal else "vertical", show_legend=bool(groupby) or len(metrics) > 1,
              show_value=not groupby and len(metrics) == 1, rich_tooltip=True, stack="Stack" if stacked else None,
              x_axis_sort_asc=asc, x_axis_sort=sort_by or metrics[0], x_axis_title_margin=15,
              y_axis_title_margin=15, truncateXAxis=True, xAxisLabelRotation=0 if horizontal else 45,
-             color_scheme="supersetColors", y_axis_format=fmt or "SMART_NUMBER")
+             color_scheme="supersetColors", y_axis_format=fmt or "SMART_NUMBER", **_bounds(bounds))
     if limit:
         p["row_limit"] = limit
     return Chart(key, title, ds, "echarts_timeseries_bar", **p)
 
 
-def line(key, title, ds, metrics, groupby=(), filters=(), fmt=None, x="month_date"):
-    return Chart(key, title, ds, "echarts_timeseries_line", x_axis=x, time_grain_sqla="P1M", metrics=metrics,
-                 groupby=list(groupby), filters=list(filters), show_legend=True, rich_tooltip=True, markerEnabled=True,
-                 markerSize=4, y_axis_format=fmt or "SMART_NUMBER", x_axis_time_format="%Y-%m",
-                 color_scheme="supersetColors", series_limit=15)
+def line(key, title, ds, metrics, groupby=(), filters=(), fmt=None, x="month_date", grain="P1M", bounds=None):
+    """A line chart over a time column (``grain``: its time grain) or, with ``grain=None``, over the values of a
+    column such as ``batch_id`` (a category axis, one point per value in their order)."""
+    p = dict(x_axis=x, time_grain_sqla=grain, metrics=metrics, groupby=list(groupby), filters=list(filters),
+             show_legend=True, rich_tooltip=True, markerEnabled=True, markerSize=4, y_axis_format=fmt or "SMART_NUMBER",
+             x_axis_time_format="%Y-%m", color_scheme="supersetColors", series_limit=15, **_bounds(bounds))
+    if not grain:
+        del p["time_grain_sqla"], p["x_axis_time_format"]
+    return Chart(key, title, ds, "echarts_timeseries_line", **p)
 
 
 def pie(key, title, ds, groupby, metric, filters=()):
@@ -178,15 +218,26 @@ def pie(key, title, ds, groupby, metric, filters=()):
                  sort_by_metric=True)
 
 
-def table(key, title, ds, groupby=(), metrics=(), columns=(), filters=(), order=None, limit=100, page=20):
+def table(key, title, ds, groupby=(), metrics=(), columns=(), filters=(), order=None, limit=100, page=20,
+          formats=None, bars=True, heat=None):
+    """A table: raw ``columns`` or ``groupby`` x ``metrics``.  ``formats``: column -> d3 number format (or, for a
+    time column, time format); ``heat``: ([column, ...], [(below, colour), ...]) colours a cell whose value is
+    below a threshold (the lowest threshold it is below wins: list them from the highest down)."""
     if columns:
         p = dict(query_mode="raw", all_columns=list(columns), order_by_cols=[f'["{order[0]}", {str(order[1]).lower()}]']
                  if order else [])
     else:
         p = dict(query_mode="aggregate", groupby=list(groupby), metrics=list(metrics),
                  timeseries_limit_metric=order[0] if order else None, order_desc=not order[1] if order else True)
+    if formats:
+        p["column_config"] = {c: ({"d3TimeFormat": f} if f.startswith("%") else {"d3NumberFormat": f})
+                              for c, f in formats.items()}
+    if heat:
+        cols, steps = heat
+        p["conditional_formatting"] = [{"column": c, "operator": "<", "targetValue": below, "colorScheme": colour,
+                                        "useGradient": False} for below, colour in steps for c in cols]
     return Chart(key, title, ds, "table", filters=list(filters), row_limit=limit, server_page_length=page,
-                 page_length=page, include_search=True, show_cell_bars=True, table_timestamp_format="%Y-%m-%d", **p)
+                 page_length=page, include_search=True, show_cell_bars=bars, table_timestamp_format="%Y-%m-%d", **p)
 
 
 def md(text: str, height: int = 10, width: int = 12) -> dict:
@@ -300,23 +351,54 @@ DASHBOARDS: list[dict] = [
     {"key": "quality", "slug": "quality", "title": "数据质量",
      "filters": [("部门", "quality_score", "source_name", None)],
      "rows": [
-         [md("### 数据质量\n各部门、各批次的质量评分、未通过的检查项和隔离行（原始行中的身份证号已脱敏）。", 8)],
+         [md("### 数据质量\n"
+             "**当前暂停**：*接收暂停* 是整表快照会删去大半数据，未入湖；*发布暂停* 是结构性问题（主键缺失或重复、"
+             "表行数骤降、某列大面积不合格），新版本未进入标准层；*等待上级批次* 是上级表的批次暂停，这些行随之等待，"
+             "上级放行后自动发布。数据管理员用表中的命令 **放行** 或 **暂停**（须写明原因，记入决定记录）。"
+             "零星脏数据不暂停：标记（警告）或逐行隔离（孤儿记录）后，其余数据照常发布。\n"
+             "**质量维度** 按 GB/T 36344（完整性、规范性、一致性、唯一性、时效性、准确性）评分，满分 100。"
+             "原始行中的身份证号、电话已脱敏（质量门隔离的行另脱敏姓名、住址）。", 20)],
+         [big("dq_held_door", "接收暂停批次", "quality_hold_current", "door", [], INT, "未入湖，待数据管理员决定"),
+          big("dq_held_gate", "发布暂停批次", "quality_hold_current", "gate", [], INT, "未进入标准层，待数据管理员决定"),
+          big("dq_waiting_rows", "等待上级批次的行", "quarantine", "waiting_rows", [], INT, "上级批次放行后自动发布"),
+          big("dq_orphan_rows", "孤儿记录行", "quarantine", "orphan_rows", [], INT, "上级表中找不到，已逐行隔离")],
+         [table("dq_holds", "当前暂停项：原因与决定命令", "quality_hold_current",
+                columns=["hold_kind_name", "source_name", "source_table", "batch_id", "reason", "decide", "as_of_bj"],
+                order=("kind_order", True), limit=500, page=10, bars=False,
+                formats={"as_of_bj": "%Y-%m-%d %H:%M"})],
+         [table("dq_decisions", "数据管理员决定记录 (最新在前)", "steward_decision",
+                columns=["decided_at_bj", "decided_by", "action_name", "source_name", "source_table", "batch_id",
+                         "reason", "in_force_name"],
+                order=("decided_at", False), limit=1000, page=10, bars=False,
+                formats={"decided_at_bj": "%Y-%m-%d %H:%M"})],
+         [table("dq_dimension_latest", "各部门各表质量维度评分 (贴源层最新批次)", "quality_dimension",
+                groupby=["source_name", "source_table", "batch_id"], metrics=[f"dim_{k}" for k in DIMENSIONS],
+                filters=[f_sql("latest_batch"), f_sql("layer = 'bronze'")], order=("score", True), limit=500,
+                page=25, bars=False, heat=([f"dim_{k}" for k in DIMENSIONS], SCORE_HEAT)),
+          bar("dq_quarantine_by_rule", "隔离行数 (按部门、隔离类型)", "quarantine", "source_name", ["rows"],
+              groupby=["rule_class_name"], stacked=True)],
+         *[[line(f"dq_dim_{k}", f"{DIMENSIONS[k]}评分趋势 (按部门、批次)", "quality_dimension", ["score"],
+                 groupby=["source_name"], filters=[f_sql(f"dimension = '{k}'"), f_sql("layer = 'bronze'")],
+                 fmt=SCORE, x="batch_id", grain=None, bounds=SCORE_AXIS) for k in ks]
+           for ks in (list(DIMENSIONS)[:3], list(DIMENSIONS)[3:])],
          [line("dq_score_trend", "质量评分趋势 (按部门)", "quality_score", ["score"], groupby=["source_name"], x="run_date",
-               fmt=".1f"),
-          bar("dq_score_batch", "各部门各批次质量评分", "quality_score", "source_name", ["score"], groupby=["batch_id"],
-              fmt=".1f")],
+               fmt=SCORE, bounds=SCORE_AXIS),
+          bar("dq_score_batch", "各部门各批次质量评分 (贴源层)", "quality_score", "source_name", ["score"],
+              groupby=["batch_id"], filters=[f_sql("layer = 'bronze'")], fmt=SCORE, bounds=SCORE_AXIS)],
          [table("dq_failing", "未通过的检查项 (最近一次质检)", "quality_result",
-                columns=["source_name", "batch_id", "source_table", "column", "title", "severity", "unexpected_count",
-                         "unexpected_percent", "rows_checked"], filters=[f_sql("NOT success")],
-                order=("unexpected_count", False), limit=500, page=12),
+                columns=["source_name", "batch_id", "source_table", "column", "title", "dimension_name", "severity_name",
+                         "unexpected_count", "unexpected_share", "rows_checked"], filters=[f_sql("NOT success")],
+                order=("unexpected_count", False), limit=500, page=12, formats={"unexpected_share": SHARE}),
           bar("dq_quarantine_by_src", "隔离行数 (按部门、批次)", "quarantine", "source_name", ["rows"], groupby=["batch_id"],
               stacked=True)],
          [table("dq_quarantine", "隔离行明细", "quarantine",
-                columns=["source_name", "batch_id", "source_table", "line_number", "reason", "raw_line_masked"],
+                columns=["source_name", "batch_id", "source_table", "rule_class_name", "line_number", "reason",
+                         "raw_line_masked"],
                 order=("batch_id", False), limit=1000, page=12),
           table("dq_ingest", "入湖日志", "ingest_log", groupby=["source_name", "batch_id", "status"],
                 metrics=["landed", "quarantined"], order=("landed", False), limit=200, page=12)],
-     ], "widths": [[12], [6, 6], [7, 5], [7, 5]], "heights": [11, 50, 55, 55]},
+     ], "widths": [[12], [3, 3, 3, 3], [12], [12], [7, 5], [4, 4, 4], [4, 4, 4], [6, 6], [7, 5], [7, 5]],
+     "heights": [20, 16, 38, 38, 80, 60, 60, 60, 55, 55]},
     {"key": "suspects", "slug": "suspects", "title": "疑点核查",
      "filters": [("风险等级", "fraud_suspect", "risk_level", None), ("处理状态", "fraud_suspect", "status_name", None),
                  ("对象类型", "fraud_suspect", "subject_type_name", None)],
@@ -342,8 +424,6 @@ DASHBOARDS: list[dict] = [
 # ---------------------------------------------------------------------------------------------------------
 def _columns_of_views() -> dict[str, list[tuple[str, str]]]:
     """Columns and types of every serving view, from a read path over an empty warehouse."""
-    from yibao.dashboards import readpath
-
     with tempfile.TemporaryDirectory() as tmp:
         reg = readpath.register(Path(tmp), Path(tmp) / "warehouse")
         con = readpath.connect(Path(tmp))

@@ -72,10 +72,25 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("run_id", V), ("run_time", TS), ("layer", V), ("schema", V), ("table", V), ("source", V),
         ("source_table", V), ("batch_id", V), ("rule", V), ("expectation", V), ("column", V), ("severity", V),
         ("title", V), ("success", BOOL), ("unexpected_count", BIG), ("unexpected_percent", DBL),
-        ("rows_checked", BIG)],
+        ("rows_checked", BIG), ("dimension", V)],
+    # quality/run.py DIMENSION_DDL: GB/T 36344 dimension scores per layer x source x table x batch, per run
+    ("meta", "quality_dimension"): [
+        ("run_id", V), ("run_time", TS), ("layer", V), ("source", V), ("table", V), ("batch_id", V),
+        ("dimension", V), ("dimension_zh", V), ("expectations", INT), ("failed", INT), ("rows_checked", BIG),
+        ("bad_rows", BIG), ("score", DBL)],
+    # quality/run.py HOLD_CURRENT_DDL: what is held after the last bronze run (kind door | gate | waiting)
+    ("meta", "quality_hold_current"): [
+        ("kind", V), ("source", V), ("source_table", V), ("batch_id", V), ("reason", V), ("decide", V),
+        ("as_of", TS)],
+    # yibao/decisions.py DDL: the stewards' decisions, appended (the latest per table and batch is in force)
+    ("meta", "steward_decision"): [
+        ("decision_id", V), ("decided_at", TS), ("decided_by", V), ("action", V), ("source", V),
+        ("source_table", V), ("batch_id", V), ("reason", V)],
+    # ingestion/bronze.py QUARANTINE_DDL; rule: ingest.parse | ingest.superseded | gate.reference.<cols> |
+    # gate.waiting.<cols> (NULL on rows written before the column existed: ingestion's)
     ("meta", "quarantine"): [
         ("source", V), ("source_table", V), ("batch_id", V), ("file", V), ("line_number", BIG), ("reason", V),
-        ("raw_line", V), ("ingest_time", TS)],
+        ("raw_line", V), ("ingest_time", TS), ("rule", V)],
     ("meta", "ingest_log"): [
         ("source", V), ("batch_id", V), ("source_table", V), ("file", V), ("mode", V), ("status", V),
         ("rows_read", BIG), ("rows_landed", BIG), ("rows_quarantined", BIG), ("rows_deleted", BIG),
@@ -107,6 +122,17 @@ CODES: dict[str, dict[str, str]] = {
                "civil_affairs": "民政", "tax": "税务", "health": "卫健", "hrss": "人社"},
     "risk_order": {"严重": "4", "中等": "3", "一般": "2", "正常": "1"},
     "level": {"province": "全省", "city": "地市", "county": "区县", "pool": "统筹区"},
+    # the quality gate (quality/README.md, "Severities and the gate"; yibao/decisions.py)
+    "hold_kind": {"door": "接收暂停 (未入湖)", "gate": "发布暂停 (未进入标准层)", "waiting": "等待上级批次"},
+    "decision": {"release": "放行", "hold": "暂停"},
+    "layer": {"bronze": "贴源层", "silver": "标准层", "gold": "发布层"},
+    "severity": {"blocking": "阻断", "warning": "警告"},
+    # GB/T 36344 dimensions, in the standard's order (quality/suites.py DIMENSIONS)
+    "dimension": {"completeness": "完整性", "validity": "规范性", "consistency": "一致性", "uniqueness": "唯一性",
+                  "timeliness": "时效性", "accuracy": "准确性"},
+    # classes of meta.quarantine.rule (serving.quarantine rule_class)
+    "rule_class": {"parse": "解析失败", "superseded": "同批重复键", "orphan": "孤儿记录", "waiting": "等待上级批次",
+                   "other": "其他"},
 }
 
 
@@ -126,6 +152,39 @@ def names_list(expr: str, code_type: str) -> str:
 
 MASK_CERTNO = "(CASE WHEN {c} IS NULL THEN NULL ELSE left({c}, 6) || '********' || right({c}, 4) END)"
 MASK_NAME = "(CASE WHEN {c} IS NULL THEN NULL ELSE left({c}, 1) || repeat('*', greatest(length({c}) - 1, 1)) END)"
+
+
+def mask_ids(expr: str) -> str:
+    """Free text with every ID-number-like run of 15 to 18 characters masked (``610102********1234``)."""
+    return f"regexp_replace({expr}, '([0-9]{{6}})[0-9]{{5,8}}([0-9]{{3}}[0-9Xx])', '\\1********\\2', 'g')"
+
+
+# Personal fields inside a quarantined row (quality/mask.py: names keep their first character, phones their
+# first 3 digits, addresses their first 6 characters, household booklet numbers nothing).  The gate writes its
+# rows as JSON ({"psn_name":"张三",...}), so there the fields are found by name; ingestion's rows are the
+# delivered CSV line, where only ID numbers and mobile numbers can be recognised.
+_JSON_MASKS = [
+    (r'("(?:psn_name|child_name|prac_name|emp_name)"\s*:\s*")([^"\\])[^"]*"', r'\1\2*"'),
+    (r'("tel"\s*:\s*")([^"]{1,3})[^"]*"', r'\1\2****"'),
+    (r'("(?:hsreg_addr|resd_addr)"\s*:\s*")([^"]{1,6})[^"]*"', r'\1\2***"'),
+    (r'("hsreg_book_no"\s*:\s*")[^"]+"', r'\1****"'),
+]
+_MOBILE = (r"(^|[^0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})([^0-9]|$)", r"\1\2****\3\4")
+
+
+def mask_raw_line(expr: str) -> str:
+    """A quarantined line with ID numbers, mobile numbers and (in the gate's JSON rows) names, phones,
+    addresses and booklet numbers masked."""
+    out = mask_ids(expr)
+    for pattern, repl in [*_JSON_MASKS, _MOBILE]:
+        out = f"regexp_replace({out}, '{pattern}', '{repl}', 'g')"
+    return out
+
+
+def beijing(expr: str) -> str:
+    """A warehouse timestamp (UTC: Delta's ``timestamp``, read as TIMESTAMPTZ) as Beijing wall-clock time."""
+    return f"timezone('Asia/Shanghai', CAST({expr} AS TIMESTAMPTZ))"
+
 
 # Joined onto any view with an ``admdvs``: the division's own name and its city and county.
 GEO_JOIN = """
@@ -233,16 +292,68 @@ def serving_views() -> dict[str, str]:
         from meta.quality_score q"""
     v["quality_result"] = f"""
         select r.run_id, r.run_time, r.layer, r."schema", r."table", r.source, {case('r.source', 'source')} as source_name,
-               r.source_table, r.batch_id, r.rule, r.expectation, r."column", r.severity, r.title, r.success,
-               r.unexpected_count, r.unexpected_percent, r.rows_checked,
+               r.source_table, r.batch_id, r.rule, r.expectation, r."column", r.severity,
+               {case('r.severity', 'severity')} as severity_name, r.title, r.success,
+               r.unexpected_count, r.unexpected_percent, r.unexpected_percent / 100.0 as unexpected_share,
+               r.rows_checked, r.dimension, {case('r.dimension', 'dimension')} as dimension_name,
                case when r.success then '通过' else '未通过' end as result_name
         from meta.quality_result r
         where r.run_id = (select max(run_id) from meta.quality_result r2 where r2.layer = r.layer)"""
+    # the last measurement of every layer x table x batch x dimension (a batch is measured again when a run is
+    # forced or a held version is re-validated), and whether the batch is the latest one measured of its table
+    v["quality_dimension"] = f"""
+        with d as (
+            select q.*, row_number() over (partition by q.layer, q."table", q.batch_id, q.dimension
+                                           order by q.run_time desc, q.run_id desc) as _n
+            from meta.quality_dimension q)
+        select d.run_id, d.run_time, CAST(d.run_time AS DATE) as run_date, d.layer,
+               {case('d.layer', 'layer')} as layer_name, d.source, {case('d.source', 'source')} as source_name,
+               d."table", case when strpos(d."table", '__') > 0 then split_part(d."table", '__', 2) else d."table" end
+                   as source_table,
+               d.batch_id, d.dimension, coalesce(d.dimension_zh, {case('d.dimension', 'dimension')}) as dimension_name,
+               d.expectations, d.failed, d.rows_checked, d.bad_rows, d.score * 1.0 as score_value,
+               CAST(d.bad_rows AS DOUBLE) / nullif(d.rows_checked, 0) as bad_share,
+               d.batch_id = max(d.batch_id) over (partition by d.layer, d."table") as latest_batch
+        from d where d._n = 1"""
+    # what is held now (replaced by every bronze run)
+    v["quality_hold_current"] = f"""
+        select h.kind, {case('h.kind', 'hold_kind')} as hold_kind_name,
+               case h.kind when 'door' then 1 when 'gate' then 2 when 'waiting' then 3 else 4 end as kind_order,
+               h.source, {case('h.source', 'source')} as source_name, h.source_table,
+               coalesce(nullif(h.batch_id, ''), '—') as batch_id,
+               {mask_ids('h.reason')} as reason,
+               case when h.kind = 'waiting' then '随上级表该批次的决定放行 (见原因)' else h.decide end as decide,
+               h.as_of, {beijing('h.as_of')} as as_of_bj
+        from meta.quality_hold_current h"""
+    v["steward_decision"] = f"""
+        select d.decision_id, d.decided_at, {beijing('d.decided_at')} as decided_at_bj, d.decided_by,
+               d.action, {case('d.action', 'decision')} as action_name, d.source,
+               {case('d.source', 'source')} as source_name, d.source_table,
+               d.batch_id, {mask_ids('d.reason')} as reason,
+               case when row_number() over (partition by d.source, d.source_table, d.batch_id
+                                            order by d.decided_at desc, d.decision_id desc) = 1
+                    then '生效' else '已被后续决定取代' end as in_force_name
+        from meta.steward_decision d"""
+    # rows written before meta.quarantine had a rule were ingestion's: parse errors or superseded duplicates
     v["quarantine"] = f"""
-        select q.source, {case('q.source', 'source')} as source_name, q.source_table, q.batch_id, q.file,
-               q.line_number, q.reason, regexp_replace(q.raw_line, '([0-9]{{6}})[0-9]{{5,8}}([0-9]{{3}}[0-9Xx])', '\\1********\\2', 'g')
-               as raw_line_masked, q.ingest_time, CAST(q.ingest_time AS DATE) as ingest_date
-        from meta.quarantine q"""
+        with q as (
+            select q0.*, coalesce(nullif(q0.rule, ''), case when q0.reason like 'duplicate key%'
+                                  then 'ingest.superseded' else 'ingest.parse' end) as rule_code
+            from meta.quarantine q0),
+        c as (
+            select q.*, case when q.rule_code = 'ingest.parse' then 'parse'
+                             when q.rule_code = 'ingest.superseded' then 'superseded'
+                             when q.rule_code like 'gate.reference.%' then 'orphan'
+                             when q.rule_code like 'gate.waiting.%' then 'waiting' else 'other' end as rule_class
+            from q)
+        select c.source, {case('c.source', 'source')} as source_name, c.source_table, c.batch_id, c.file,
+               c.line_number, {mask_ids('c.reason')} as reason, {mask_raw_line('c.raw_line')} as raw_line_masked,
+               c.ingest_time, CAST(c.ingest_time AS DATE) as ingest_date, c.rule_code as rule, c.rule_class,
+               {case('c.rule_class', 'rule_class')} as rule_class_name,
+               case when c.rule_code like 'gate.%' then '质量门' else '入湖解析' end as stage_name,
+               case when c.rule_code like 'gate.%' then regexp_replace(c.rule_code, '^gate[.][a-z]+[.]', '') end
+                   as rule_columns
+        from c"""
     v["ingest_log"] = f"""
         select l.*, {case('l.source', 'source')} as source_name from meta.ingest_log l"""
     return v

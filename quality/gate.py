@@ -9,6 +9,7 @@ history) but silver and gold keep being built from the previous good version.  E
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, Row
@@ -158,8 +159,10 @@ def pending(cat: Catalog) -> list[dict]:
     if cat.exists("meta", "gate_exclusion"):
         for r in cat.read("meta", "gate_exclusion").where(F.col("waiting_rows") > 0).collect():
             source, source_table = r["table"].split("__", 1)
+            parents = ", ".join(json.loads(r.waiting_on or "[]")) or "?"
             out.append(dict(kind="waiting", source=source, source_table=source_table, batch_id="",
-                            reason=f"{r.waiting_rows:,} rows held because parent {r.waiting_on} is held"))
+                            reason=f"{r.waiting_rows:,} rows held because parent {parents} is held "
+                                   f"({r.waiting_rows:,} 行等待上级批次 {parents} 放行)"))
     for item in out:
         if item["kind"] != "waiting":
             label = f"{item['source']}/{item['source_table']} {item['batch_id']}"

@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -94,6 +95,8 @@ def stack(tmp_path_factory):
     summary = run_pipeline(settings)
     assert summary.ok, (summary.errors, summary.quality_failures)
     pipeline_s = round(time.time() - t, 1)
+    decided = _hold_at_the_door(settings)
+    _steward_decisions(settings, *decided)
 
     # the county with the most uninsured persons (then the most populous) and its city get a region user each
     county = _gold_count(root, """select c.admdvs from GOLD(coverage_by_region@) c
@@ -116,11 +119,47 @@ def stack(tmp_path_factory):
             service = serve.start(root, port=_free_port(), db_uri=uri)
             yield {"root": root, "uri": uri, "service": service, "timings": timings, "county": county,
                    "county_name": roles[f"region_{county}"][1], "city_name": roles[f"region_{county[:4]}"][1],
-                   "pipeline_s": pipeline_s, "warehouse": settings.warehouse}
+                   "pipeline_s": pipeline_s, "warehouse": settings.warehouse, "decided": decided}
         finally:
             if service:
                 service.stop()
             pg.stop()
+
+
+def _hold_at_the_door(settings) -> tuple[str, str, str]:
+    """A later ``full`` delivery of medins/fixmedins with its header only: it would empty the table, so
+    ingestion holds it for a steward, and the next bronze quality run lists it among the holds."""
+    from landing import write_batch
+
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.ingestion.contract import table_spec
+    from yibao.ingestion.ingest import ingest
+    from yibao.quality import run_quality
+
+    cat = Catalog(spark_session(settings), settings)
+    last = max(r.batch_id for r in cat.read("meta", "ingest_log").collect() if r.source == "medins")
+    batch = f"{last[:8]}-900"
+    assert batch > last
+    write_batch(settings.landing, "medins", batch, {"fixmedins": [",".join(table_spec("medins", "fixmedins").columns)]})
+    ingest(settings)
+    run_quality(settings, reports=False)
+    return "medins", "fixmedins", batch
+
+
+def _steward_decisions(settings, source: str, table: str, batch: str) -> None:
+    """Two decisions of data stewards on a held batch, as ``yibao quality hold|release`` records them (a hold,
+    then a release that supersedes it): the steward dashboard shows them."""
+    from yibao import decisions
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.quality import gate
+
+    cat = Catalog(spark_session(settings), settings)
+    assert ("door", source, table, batch) in {(h["kind"], h["source"], h["source_table"], h["batch_id"])
+                                              for h in gate.pending(cat)}
+    decisions.record(cat, "hold", source, table, batch, "待部门核实后再定", user="steward-li")
+    decisions.record(cat, "release", source, table, batch, "部门已确认数据无误, 放行", user="steward-zhang")
 
 
 def _gold_count(root: Path, sql: str):
@@ -239,6 +278,114 @@ def test_every_role_renders_its_dashboards(stack):
         ensure_ascii=False))
 
 
+def _meta(root: Path, sql: str) -> list[tuple]:
+    """Rows straight from the meta Delta tables with DuckDB (``META(table@)``), not through the read path."""
+    import duckdb
+
+    from yibao.dashboards import readpath
+
+    con = duckdb.connect(config=readpath.duckdb_config(root))
+    readpath.install_delta_extension(con, root)
+    wh = Path(root).resolve() / "warehouse"
+    try:
+        return con.execute(sql.replace("META(", f"delta_scan('{wh}/meta/").replace("@)", "')")).fetchall()
+    finally:
+        con.close()
+
+
+QUALITY_NEW = ["接收暂停批次", "发布暂停批次", "等待上级批次的行", "孤儿记录行", "当前暂停项：原因与决定命令",
+               "数据管理员决定记录 (最新在前)", "各部门各表质量维度评分 (贴源层最新批次)", "隔离行数 (按部门、隔离类型)",
+               *[f"{zh}评分趋势 (按部门、批次)" for zh in ("完整性", "规范性", "一致性", "唯一性", "时效性", "准确性")]]
+
+
+def test_steward_sees_holds_decisions_dimensions_and_quarantine_classes(stack):
+    """The steward's quality dashboard, scrolled to its end in Chromium: every chart drawn without an error, and
+    what the new charts show equals the meta tables the pipeline and the stewards wrote."""
+    (r,) = _render(stack, [{"username": "steward", "password": "Steward@2026", "dashboards": ["quality"],
+                            "full_page": True}])
+    _assert_clean(r)
+    print("quality dashboard (full page):", r["screenshot"])
+    charts = _by_name(r)
+    assert set(QUALITY_NEW) <= set(charts), set(QUALITY_NEW) - set(charts)
+    drawn = {d["name"]: d for d in r["drawn"]}
+    assert set(drawn) == set(charts), set(charts) ^ set(drawn)     # every chart drawn once scrolled to
+    for name, d in drawn.items():      # drawn, not only queried: a canvas, table rows, the big number's value
+        data = charts[name]["data"]
+        if d["viz"].startswith("echarts"):
+            assert d["canvas"], (name, d)
+        elif d["viz"] == "table":
+            assert d["rows"] >= min(len(data), 1), (name, d)
+        elif d["viz"] == "big_number_total":
+            assert str(next(iter(data[0].values()))) in d["text"], (name, d)
+    root = stack["root"]
+
+    # what is held now, and why, with the command that decides it
+    holds = _meta(root, "select kind, source, source_table, batch_id from META(quality_hold_current@)")
+    table = charts["当前暂停项：原因与决定命令"]["data"]
+    assert len(table) == len(holds)
+    kinds = {"door": "接收暂停 (未入湖)", "gate": "发布暂停 (未进入标准层)", "waiting": "等待上级批次"}
+    assert sorted((row["hold_kind_name"], row["source_table"]) for row in table) == \
+        sorted((kinds[k], t) for k, _, t, _ in holds)
+    for row in table:
+        if row["hold_kind_name"] != "等待上级批次":
+            assert row["decide"].startswith("yibao quality release ") and row["batch_id"] in row["decide"]
+    assert charts["发布暂停批次"]["data"][0]["gate"] == sum(1 for h in holds if h[0] == "gate")
+    assert charts["接收暂停批次"]["data"][0]["door"] == sum(1 for h in holds if h[0] == "door")
+    assert all(row["reason"] for row in table)
+    _, tbl, batch = stack["decided"]     # held at the door by the fixture
+    door = [row for row in table if row["hold_kind_name"] == "接收暂停 (未入湖)"]
+    assert [(row["source_table"], row["batch_id"]) for row in door if row["source_table"] == tbl] == [(tbl, batch)]
+    assert charts["接收暂停批次"]["data"][0]["door"] >= 1
+    assert "接收暂停 (未入湖)" in drawn["当前暂停项：原因与决定命令"]["text"]
+
+    # the stewards' decisions, newest first, in Chinese
+    decided = charts["数据管理员决定记录 (最新在前)"]["data"]
+    assert [(d["action_name"], d["decided_by"], d["source_table"], d["batch_id"], d["in_force_name"])
+            for d in decided] == [("放行", "steward-zhang", tbl, batch, "生效"),
+                                  ("暂停", "steward-li", tbl, batch, "已被后续决定取代")]
+    assert decided[0]["decided_at_bj"] >= decided[1]["decided_at_bj"]
+
+    # dimension scores of the latest batch of every bronze table: one row per table, each score in 0..100
+    n_tables = _meta(root, "select count(distinct \"table\") from META(quality_dimension@) where layer = 'bronze'")
+    dims = charts["各部门各表质量维度评分 (贴源层最新批次)"]["data"]
+    assert len(dims) == n_tables[0][0] > 0
+    names = [f"dim_{k}" for k in ("completeness", "validity", "consistency", "uniqueness", "timeliness", "accuracy")]
+    assert all(0 <= row[m] <= 100 for row in dims for m in names if row[m] is not None)
+    assert all(row["dim_completeness"] is not None for row in dims)
+    trend = charts["完整性评分趋势 (按部门、批次)"]["data"]
+    assert trend and {"batch_id"} <= set(trend[0])
+
+    # quarantined rows by department and rule class, as the meta table counts them
+    want = dict(_meta(root, """with q as (select coalesce(nullif(rule, ''), case when reason like 'duplicate key%'
+            then 'ingest.superseded' else 'ingest.parse' end) as r from META(quarantine@))
+        select case when r = 'ingest.parse' then '解析失败' when r = 'ingest.superseded' then '同批重复键'
+                    when r like 'gate.reference.%' then '孤儿记录' when r like 'gate.waiting.%' then '等待上级批次'
+                    else '其他' end as c, count(*) from q group by c"""))
+    assert want and sum(want.values()) > 0
+    bars = charts["隔离行数 (按部门、隔离类型)"]["data"]
+    got = {}
+    for row in bars:
+        for k, v in row.items():
+            if k not in ("source_name", "__timestamp") and v is not None:
+                got[k.split(", ")[-1]] = got.get(k.split(", ")[-1], 0) + v
+    assert got == want
+    assert charts["孤儿记录行"]["data"][0]["orphan_rows"] == want.get("孤儿记录", 0)
+    assert charts["等待上级批次的行"]["data"][0]["waiting_rows"] == want.get("等待上级批次", 0)
+    # readable numbers, as drawn: scores with one decimal, shares as percent with one decimal
+    text = drawn["各部门各表质量维度评分 (贴源层最新批次)"]["text"]
+    assert re.search(r"\b\d{1,3}\.\d\b", text) and not re.search(r"\d\.\d{2,}", text), text
+    failing = drawn["未通过的检查项 (最近一次质检)"]
+    if charts["未通过的检查项 (最近一次质检)"]["data"]:
+        assert re.search(r"\d\.\d%", failing["text"]) and not re.search(r"\d\.\d{2,}%", failing["text"])
+    # and no score axis running past 100 (chart settings)
+    from yibao.dashboards.authoring import DASHBOARDS
+
+    quality = next(d for d in DASHBOARDS if d["key"] == "quality")
+    for chart in (c for row in quality["rows"] for c in row if hasattr(c, "params")):
+        if "score" in chart.params.get("metrics", []) and chart.viz.startswith("echarts"):
+            assert chart.params["y_axis_format"] == ".1f" and chart.params["y_axis_bounds"][1] == 100, chart.key
+
+
 def _api(url: str, path: str, token: str | None = None, body: dict | None = None):
     req = urllib.request.Request(url + path, data=json.dumps(body).encode() if body else None,
                                  headers={"Content-Type": "application/json",
@@ -274,6 +421,47 @@ def test_reimport_is_idempotent_and_export_round_trips(stack, tmp_path):
     assert db["sqlalchemy_uri"].startswith("duckdb:///__YIBAO")   # no machine path in the committed bundle
     serve.import_bundle(stack["root"], stack["uri"], source=exported)   # the exported bundle imports again
     assert counts() == before
+
+
+def test_reimport_updates_edited_charts_and_datasets(stack, tmp_path):
+    """A bundle whose charts and datasets changed reaches a Superset that imported the older one (Superset's
+    dashboard import alone only creates the charts and datasets it lacks)."""
+    import yaml
+
+    from yibao.dashboards import serve
+
+    url = stack["service"].url
+    token = _api(url, "/api/v1/security/login",
+                 body={"username": "admin", "password": serve.ADMIN["password"], "provider": "db", "refresh": False})[
+        "access_token"]
+
+    def state():
+        charts = {c["slice_name"] for c in _api(url, "/api/v1/chart/?q=(page_size:100)", token)["result"]}
+        (ds,) = [d for d in _api(url, "/api/v1/dataset/?q=(page_size:100)", token)["result"]
+                 if d["table_name"] == "quarantine"]
+        metrics = {m["metric_name"]: m["verbose_name"] for m in _api(url, f"/api/v1/dataset/{ds['id']}", token)[
+            "result"]["metrics"]}
+        return charts, metrics
+
+    edited = tmp_path / "bundle"
+    shutil.copytree(serve.BUNDLE, edited)
+    chart = edited / "charts" / "dq_holds.yaml"
+    c = yaml.safe_load(chart.read_text(encoding="utf-8"))
+    c["slice_name"] = "当前暂停项 (改)"
+    chart.write_text(yaml.safe_dump(c, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    dataset = edited / "datasets" / "yibao_gold" / "quarantine.yaml"
+    d = yaml.safe_load(dataset.read_text(encoding="utf-8"))
+    next(m for m in d["metrics"] if m["metric_name"] == "orphan_rows")["verbose_name"] = "孤儿行 (改)"
+    dataset.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    try:
+        serve.import_bundle(stack["root"], stack["uri"], source=edited)
+        charts, metrics = state()
+        assert "当前暂停项 (改)" in charts and "当前暂停项：原因与决定命令" not in charts
+        assert metrics["orphan_rows"] == "孤儿行 (改)"
+    finally:
+        serve.import_bundle(stack["root"], stack["uri"])
+    charts, metrics = state()
+    assert "当前暂停项：原因与决定命令" in charts and metrics["orphan_rows"] == "孤儿记录行"
 
 
 def test_refresh_registers_new_tables(stack, tmp_path):

@@ -3,7 +3,9 @@
 Usage: ``<venv>/bin/python render.py job.json result.json`` with
 ``job = {"url", "out_dir", "visits": [{"username", "password", "dashboards": [slug, ...]}]}``.
 For every visit it records per dashboard: load time, each chart's data response (status, row count, the
-first rows), error messages shown on the page, and a 1920x1080 screenshot.
+first rows), error messages shown on the page, and a 1920x1080 screenshot.  A visit with ``"full_page": true``
+also scrolls through the whole dashboard (Superset only draws the charts near the viewport), records what each
+drawn chart holds (``drawn``: canvas / svg / table rows / text per chart name) and takes a full-page screenshot.
 Chromium is Debian's ``/usr/bin/chromium`` (``YIBAO_CHROMIUM`` to change); Playwright never downloads one.
 """
 
@@ -35,7 +37,35 @@ def login(context, url, username, password):
     return me.json()["result"]
 
 
-def render(page, url, slug, shot, timeout_s=90):
+DRAWN_JS = """() => Array.from(document.querySelectorAll('[data-test-chart-name]')).map(el => ({
+    name: el.getAttribute('data-test-chart-name'), viz: el.getAttribute('data-test-viz-type'),
+    canvas: el.querySelectorAll('canvas').length, svg: el.querySelectorAll('svg').length,
+    rows: el.querySelectorAll('tbody tr').length, text: (el.innerText || '').slice(0, 2000)}))"""
+
+
+def _scroll_through(page, step=700, wait_ms=700, limit=60):
+    """Scroll the dashboard to its end (window and any scrolled container) so that every chart is drawn."""
+    for _ in range(limit):
+        moved = page.evaluate("""(step) => {
+            let moved = false;
+            const els = [document.scrollingElement, ...document.querySelectorAll('*')].filter(e => e &&
+                e.scrollHeight > e.clientHeight + 5 && getComputedStyle(e).overflowY !== 'hidden' &&
+                getComputedStyle(e).overflowY !== 'visible' || e === document.scrollingElement);
+            for (const e of els) {
+                const before = e.scrollTop;
+                e.scrollTop = before + step;
+                if (e.scrollTop !== before) moved = true;
+            }
+            return moved;
+        }""", step)
+        page.wait_for_timeout(wait_ms)
+        if not moved:
+            break
+    page.evaluate("""() => [document.scrollingElement, ...document.querySelectorAll('*')]
+        .forEach(e => { if (e && e.scrollTop) e.scrollTop = 0; })""")
+
+
+def render(page, url, slug, shot, timeout_s=90, full_page=False):
     responses = []
 
     def on_response(resp):
@@ -72,7 +102,18 @@ def render(page, url, slug, shot, timeout_s=90):
         page.wait_for_timeout(250)
     load_s = time.time() - t0
     page.wait_for_timeout(1500)   # let the charts' animations finish before the screenshot
-    page.screenshot(path=shot)
+    drawn = None
+    if full_page:
+        _scroll_through(page)
+        page.wait_for_timeout(1500)
+        drawn = page.evaluate(DRAWN_JS)
+        page.set_viewport_size({"width": 1920, "height": max(1080, page.evaluate(
+            "Math.max(...[document.scrollingElement, ...document.querySelectorAll('*')]"
+            ".map(e => e ? e.scrollHeight : 0))"))})
+        page.wait_for_timeout(2000)
+        page.screenshot(path=shot, full_page=True)
+    else:
+        page.screenshot(path=shot)
     page.remove_listener("response", on_response)
     dom_errors = []
     for sel in ERROR_SELECTORS:
@@ -80,6 +121,8 @@ def render(page, url, slug, shot, timeout_s=90):
             txt = el.inner_text().strip()
             if txt:
                 dom_errors.append(txt[:300])
+    if full_page:
+        page.set_viewport_size({"width": 1920, "height": 1080})
     charts = {}
     for x in responses:
         js = x["json"]
@@ -95,7 +138,7 @@ def render(page, url, slug, shot, timeout_s=90):
             # when the first chart request went out (front-end bootstrap), and the slowest chart data request
             "first_chart_request_s": round(first_at, 2) if first_at is not None else None,
             "max_chart_data_s": max(data_s) if data_s else None,
-            "charts": charts, "dom_errors": dom_errors, "screenshot": shot}
+            "charts": charts, "dom_errors": dom_errors, "screenshot": shot, "drawn": drawn}
 
 
 def main(job_path, result_path):
@@ -112,7 +155,7 @@ def main(job_path, result_path):
             page = ctx.new_page()
             for slug in visit["dashboards"]:
                 shot = os.path.join(out, f"{visit['username']}__{re.sub(r'[^a-z0-9_-]', '_', slug)}.png")
-                res = render(page, url, slug, shot)
+                res = render(page, url, slug, shot, full_page=bool(visit.get("full_page")))
                 res["username"] = me.get("username")
                 results.append(res)
             ctx.close()
