@@ -67,3 +67,37 @@ def test_superseded_rows_are_kept_in_the_history_and_counted(built):
     counted = {r["table"]: r["unexpected_count"] for r in silver.results if r["rule"] == "superseded.key"}
     assert counted["stg_hrss__pension_insu"] == 1 and counted["stg_medins__psn_info"] == 1
     assert not counted["stg_tax__taxpayer"]          # nothing delivered, nothing superseded
+
+
+def test_an_incremental_model_takes_new_columns_of_a_release(tmp_path):
+    """A warehouse built by an earlier release lacks the columns this one adds to an incremental model
+    (stg_medins__setl gained _key_versions, _key_superseded, _file, _line_number): the next run merges with
+    schema evolution instead of failing (Sail cannot ALTER TABLE ... ADD COLUMNS)."""
+    from landing import write_batch
+    from test_ingestion import SETL_HEADER, setl
+
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.ingestion.ingest import ingest
+    from yibao.transform import build
+
+    settings = Settings(data_root=tmp_path, spark_remote="")
+    write_batch(settings.landing, "medins", "20261101-001", {"setl": [SETL_HEADER, setl("S1"), setl("S2")]})
+    ingest(settings)
+    build(settings)
+    cat = Catalog(spark_session(settings), settings)
+    old = cat.read("silver", "stg_medins__setl").drop("_key_versions", "_key_superseded", "_file", "_line_number")
+    cat.overwrite(cat.spark.createDataFrame(old.collect(), old.schema), "silver", "stg_medins__setl")
+    # a new session of the new release: the catalog is rebuilt from the tables on disk
+    from yibao.catalog import _registered
+    from yibao.engine import remote_url
+
+    cat.spark.sql("DROP TABLE IF EXISTS silver.stg_medins__setl")
+    _registered.pop((remote_url() or "", "silver", "stg_medins__setl"), None)
+    assert "_key_versions" not in cat.read("silver", "stg_medins__setl").columns
+    write_batch(settings.landing, "medins", "20261102-001", {"setl": [SETL_HEADER, setl("S3")]}, mode="incremental")
+    ingest(settings)
+    build(settings)
+    rows = {r.setl_id: r for r in cat.read("silver", "stg_medins__setl").collect()}
+    assert sorted(rows) == ["S1", "S2", "S3"]
+    assert rows["S3"]._key_versions == 1 and rows["S3"]._line_number == 2 and rows["S1"]._key_versions is None
