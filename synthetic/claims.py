@@ -178,6 +178,51 @@ def natural_specs(rng, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicker, wor
     return S
 
 
+def daily_specs(rng, E: pd.DataFrame, picker: InstPicker, world: World, day: np.datetime64,
+                last_ip_end: np.ndarray, late_share: float = 0.01) -> pd.DataFrame:
+    """Ordinary care settled on one business day ``day`` (the rates of :func:`natural_specs` per day):
+    outpatient, emergency, chronic and pharmacy visits of that day, inpatient stays discharged that day, and
+    ``late_share`` as many outpatient / pharmacy visits of 8-60 days ago delivered late.  ``last_ip_end``
+    (per row of ``E``): the end of the person's last inpatient stay already settled; a new stay begins more
+    than 20 days after it (natural stays never overlap and are never readmissions: R02/R03 stay clean)."""
+    n = len(E)
+    age = E["age"].to_numpy()
+    yr = 1 / 365.0
+    chronic_p = np.clip(0.02 + 0.004 * np.maximum(age - 40, 0), 0, 0.25)
+    lam = {"11": (0.30 + 0.004 * age) * yr, "13": np.full(n, 0.03 * yr), "41": np.full(n, 0.25 * yr),
+           "14": chronic_p / 30.0, "21": np.clip(0.02 + 0.0012 * np.maximum(age - 30, 0), 0, 0.2) * yr}
+    parts = []
+    for mt, l in lam.items():
+        k = rng.poisson(l)
+        idx = np.repeat(np.arange(n), k)
+        parts.append(pd.DataFrame({"e": idx, "med_type": mt, "begn": np.full(len(idx), day, dtype="datetime64[D]")}))
+    for mt in ("11", "41"):
+        k = rng.poisson(lam[mt] * late_share)
+        idx = np.repeat(np.arange(n), k)
+        parts.append(pd.DataFrame({"e": idx, "med_type": mt, "begn": day - _days(rng.integers(8, 61, len(idx)))}))
+    S = pd.concat(parts, ignore_index=True)
+    S["inst"] = -1
+    S["doc"] = -1
+    S = _attach(S, E)
+    S = _place(rng, S, picker, world)
+    level = picker.fm["hosp_lv"].to_numpy()[S["inst"].to_numpy()]
+    ip = S["med_type"].isin(["21", "52"]).to_numpy()
+    los = np.where(ip, _los(rng, level), 0)
+    begn = S["begn"].to_numpy().astype("datetime64[D]") - _days(los)
+    S["begn"] = begn
+    S["end"] = begn + _days(los)
+    # inpatient: one stay per person and day, beginning more than 20 days after the person's last stay
+    last = np.asarray(last_ip_end, dtype="datetime64[D]")[S["e"].to_numpy()]
+    ipi = np.flatnonzero(ip)
+    first = np.zeros(len(S), dtype=bool)
+    first[ipi[np.unique(S["e"].to_numpy()[ipi], return_index=True)[1]]] = True
+    ok = ~ip | (first & (np.isnat(last) | (begn > last + _days(20))))
+    S = S[ok]
+    # the dead get no ordinary care on or after their death date
+    dd = S["death_date"].to_numpy().astype("datetime64[D]")
+    return S[np.isnat(dd) | (S["end"].to_numpy() < dd)].reset_index(drop=True)
+
+
 def maternity_specs(rng, E: pd.DataFrame, P: pd.DataFrame, picker, world, start, end) -> pd.DataFrame:
     role = P["role"].to_numpy()
     nb = np.flatnonzero(P["newborn"].to_numpy())

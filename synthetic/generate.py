@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from . import batch2 as b2
 from . import claims, dirt, enrollment, fund, names, population, sources, truth
 from .institutions import World, build_world
 from .schema import EXTRA, KEYS, SOURCES, encoding_of
+from .state import STATE_DIR, VERSION as STATE_VERSION, write_meta as write_state_meta
 from .writer import BadRowPlan, LandingWriter, to_csv_bytes
 
 CORRUPT_SOURCE = "hrss"
@@ -145,8 +147,10 @@ def redelivery(src: str, table: str, bid: str, prev_bid: str, prev: pd.DataFrame
             "keys_absent": int((~back).sum()) if mode == "full" else 0}
 
 
-def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, persons: int, ref: date, batches: int) -> dict:
-    """Everything one chunk contributes: encoded file pieces, truth frames, counts and fund accumulators."""
+def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, persons: int, ref: date, batches: int,
+                state_dir: str | None = None) -> dict:
+    """Everything one chunk contributes: encoded file pieces, truth frames, counts and fund accumulators.
+    ``state_dir``: also write the chunk's latent state after the last batch there (for daily batches)."""
     world = _world(persons, seed)
     rng = np.random.default_rng([seed, chunk])
     ctx = population.Context(seed=seed, chunk=chunk, start=start, n=n, n_chunks=n_chunks, ref=_ref64(ref), batches=batches)
@@ -262,6 +266,7 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     late_rows = []
     redeliveries = []
     Pf, If, Cf, T = P, I, C, T1
+    Rf, settled = R, [S]
     if batches >= 2:
         rng2 = np.random.default_rng([seed, chunk, 2])
         P2, R2, I2, C2, incr = b2.apply(rng2, ctx, P, R, I, C)
@@ -330,7 +335,9 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
         records = pd.concat([records, new_recs, lr], ignore_index=True)
         T = T2
         T["in_national_list"] = on_list
-        Pf, If, Cf = P2, I2, C2
+        Pf, If, Cf, Rf = P2, I2, C2, R2
+        if len(S2) and "setl_id" in S2:
+            settled.append(S2)
         for bid, v in late_dirt:
             if v:
                 value_dirt = pd.concat([value_dirt] + [x.assign(batch_id=bid) for x in v], ignore_index=True)
@@ -405,6 +412,11 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     unpaid = final_eu
     counts = {"superseded": superseded, "twins": twins,
               "orphans": {k: int(v) for k, v in orphans.groupby(["source", "batch_id", "source_table", "expected_action"]).size().items()}}
+    if state_dir is not None:
+        from .daily import initial_state
+        from .state import save_chunk
+        save_chunk(Path(state_dir), 0, chunk, initial_state(ctx, Pf, Rf, If, Cf, T1, on_list, records, settled,
+                                                            ids_=[b1] + ([bt, bl] if batches >= 2 else [])))
     return {"files": encoded, "counts": counts, "redelivery": redeliveries,
             "truth": {"persons": T, "records": records, "national_list": national, "fraud": fraud_truth,
                       "audits": audit_truth, "enrolled_unpaid": unpaid.drop(columns=["i"]),
@@ -481,13 +493,20 @@ def _plan_bad_rows(w: LandingWriter, ids: dict) -> None:
 
 def generate(out: Path, persons: int, seed: int = 42, reference_date: date = date(2026, 11, 1), batches: int = 1,
              chunk_size: int = 200_000, progress: Callable[[str, int, int], None] | None = None,
-             workers: int = 1, gzip: bool = False) -> GenerateSummary:
+             workers: int = 1, gzip: bool = False, keep_state: bool = True) -> GenerateSummary:
     """Write a contract-conform landing zone for ``persons`` natural persons to ``out`` plus ``out/_truth``
-    (``gzip``: ``<table>.csv.gz`` files, about a fifth of the size)."""
+    (``gzip``: ``<table>.csv.gz`` files, about a fifth of the size; ``keep_state``: also the latent state under
+    ``out/_state``, which :func:`yibao.synthetic.daily.generate_days` continues with daily batches)."""
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda *_: None)
+    # a new landing zone: earlier daily state and the truth of earlier daily batches no longer apply
+    state_root = out / STATE_DIR
+    shutil.rmtree(state_root, ignore_errors=True)
+    shutil.rmtree(out / "_truth" / "days", ignore_errors=True)
+    for stale in ("events", "corrections", "daily_batches"):
+        (out / "_truth" / f"{stale}.parquet").unlink(missing_ok=True)
     week2 = reference_date + timedelta(days=7)
     b1 = batch_id(reference_date, 1)
     bt = batch_id(week2, 1)
@@ -511,8 +530,9 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
         w.write("medins", b1, name, df, columns_of("medins", name))
     report("world", 1, 1)
     n_chunks = max(1, -(-persons // chunk_size))
-    jobs = [(seed, c, c * chunk_size, min(chunk_size, persons - c * chunk_size), n_chunks, persons, reference_date, batches)
-            for c in range(n_chunks)]
+    state_dir = str(state_root) if keep_state else None
+    jobs = [(seed, c, c * chunk_size, min(chunk_size, persons - c * chunk_size), n_chunks, persons, reference_date, batches,
+             state_dir) for c in range(n_chunks)]
     hifp: dict = {}
     insured: dict = {}
     counts: dict = {"superseded": {}, "twins": {}, "orphans": {}}
@@ -593,6 +613,11 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
         rows[(src, t)] = rows.get((src, t), 0) + s.rows
     from .readme_truth import TRUTH_README
     (out / "_truth" / "README.md").write_text(TRUTH_README, encoding="utf-8")
+    if keep_state:
+        write_state_meta(state_root, {"version": STATE_VERSION, "persons": persons, "seed": seed,
+                                      "reference_date": reference_date.isoformat(), "chunk_size": chunk_size,
+                                      "batches": batches, "n_chunks": n_chunks, "generation": 0, "days_delivered": 0,
+                                      "batch_ids": ids_, "gzip": bool(gzip), "change_rate": None})
     return GenerateSummary(out=out, persons=persons, seed=seed, batch_ids=ids_, rows=rows, files=files,
                            truth_rows=dict(tw.rows), seconds=time.time() - t0)
 

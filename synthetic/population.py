@@ -266,9 +266,25 @@ def social(rng, ctx: Context, P: pd.DataFrame, world: World) -> None:
     P["aid_second"] = (aid == "2") & (rng.random(n) < 0.15)   # also 防止返贫监测对象 (aid_type 4)
 
 
+def dead_on(P: pd.DataFrame, ref: np.datetime64) -> np.ndarray:
+    """Dead on the reference date as the delivered records say it (contract section 4: a death in police, civil
+    affairs, health or medins): a death civil affairs or health registered with a date on or before ``ref``,
+    a police cancellation (死亡注销) dated on or before it, or medins' surv_stas 2, which carries no date.  Every
+    death of the full load is one; a death of a daily batch (after the reference date) is one only once medins
+    has registered it."""
+    dead = P["dead"].to_numpy()
+    if not dead.any():
+        return dead
+    src = P["death_src"].to_numpy()
+    has = {c: np.array([c in s for s in src], dtype=bool) for c in "PCHM"}
+    dd = P["death_date"].to_numpy().astype("datetime64[D]")
+    cancel = P["cancel_date"].to_numpy().astype("datetime64[D]")
+    return dead & (((has["C"] | has["H"]) & (dd <= ref)) | (has["P"] & (cancel <= ref)) | has["M"])
+
+
 def in_target(P: pd.DataFrame, ref: np.datetime64) -> np.ndarray:
     """Contract section 4: alive and (active local hukou or valid residence permit)."""
-    alive = ~P["dead"].to_numpy()
+    alive = ~dead_on(P, ref)
     hukou = P["local"].to_numpy() & (P["hsreg_stas"].to_numpy() == "1")
     permit = (P["permit"].to_numpy() == "valid") & ~P["local"].to_numpy()
     return alive & (hukou | permit)

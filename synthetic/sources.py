@@ -296,6 +296,12 @@ def civil_tables(ctx: Context, P: pd.DataFrame, vd: list | None = None) -> tuple
 
 
 def tax_tables(ctx: Context, P: pd.DataFrame, C: pd.DataFrame, world: World, vd: list | None = None) -> tuple[dict, list]:
+    tp, recs = taxpayer_rows(P, world)
+    return {"taxpayer": tp, "medins_clct": clct_rows(P, C, world)}, recs
+
+
+def taxpayer_rows(P: pd.DataFrame, world: World) -> tuple[pd.DataFrame, list]:
+    """tax/taxpayer rows of the persons of ``P`` (any subset: rows depend only on each person's own columns)."""
     emp = world.emp_info
     t = P[P["taxpayer"].to_numpy() != ""]
     e1 = np.where(t["emp_idx"].to_numpy() >= 0, t["emp_idx"].to_numpy(), t["pid"].to_numpy() % len(emp))
@@ -307,6 +313,16 @@ def tax_tables(ctx: Context, P: pd.DataFrame, C: pd.DataFrame, world: World, vd:
                        "_pid": tt["pid"].to_numpy(), "_dirt": _dirt_label(tt["cd_tax"].to_numpy(), tt["nd_tax"].to_numpy())})
     tp = with_twins(tp, dirt.band(tt["u_dirt"].to_numpy(), 0.71, 0.712) & (tt["cd_tax"].to_numpy() == ""), "certno",
                     tt["u_fmt"].to_numpy())
+    recs = [_rec("taxpayer", "tax", keycat(tp["certno"].fillna("").to_numpy(), tp["emp_uscc"].to_numpy()),
+                 pid_str(tp["_pid"].to_numpy()), _dirt_label(tp["_twin"].to_numpy(), tp["_dirt"].to_numpy()),
+                 tp["_twin"].to_numpy() != "")]
+    return tp, recs
+
+
+def clct_rows(P: pd.DataFrame, C: pd.DataFrame, world: World) -> pd.DataFrame:
+    """tax/medins_clct rows of the contribution periods of ``C`` that tax collected (``P``: the whole chunk,
+    indexed by ``C["i"]``)."""
+    emp = world.emp_info
     c = C[C["tax_amt"].to_numpy() >= 0]
     ci = c["i"].to_numpy()
     e = c["emp_idx"].to_numpy()
@@ -316,40 +332,56 @@ def tax_tables(ctx: Context, P: pd.DataFrame, C: pd.DataFrame, world: World, vd:
                        "emp_uscc": np.where(e >= 0, emp["uscc"].to_numpy()[np.maximum(e, 0)], None)})
     # a person may have two psn_no with the same insutype/month: tax keeps one row per certno×insutype×accrym
     keep = ~mc.duplicated(["certno", "insutype", "accrym"]).to_numpy()
-    mc = mc[keep]
-    recs = [_rec("taxpayer", "tax", keycat(tp["certno"].fillna("").to_numpy(), tp["emp_uscc"].to_numpy()),
-                 pid_str(tp["_pid"].to_numpy()), _dirt_label(tp["_twin"].to_numpy(), tp["_dirt"].to_numpy()),
-                 tp["_twin"].to_numpy() != "")]
-    return {"taxpayer": tp, "medins_clct": mc}, recs
+    return mc[keep]
 
 
 def health_tables(ctx: Context, P: pd.DataFrame, vd: list | None = None) -> tuple[dict, list]:
-    nb = P[P["newborn"].to_numpy()]
+    nb_i = np.flatnonzero(P["newborn"].to_numpy())
     hh = P["hh"].to_numpy()
-    first = np.searchsorted(hh, nb["hh"].to_numpy())
+    first = np.searchsorted(hh, hh[nb_i])
     g = P["gend"].to_numpy()
     mother = np.where(g[first] == "2", first, first + 1)
     father = np.where(g[first] == "2", first + 1, first)
+    bc, r1 = birth_cert_rows(P, nb_i, mother, father)
+    dc, r2 = death_cert_rows(P)
+    return {"birth_cert": bc, "death_cert": dc}, r1 + r2
+
+
+def birth_cert_rows(P: pd.DataFrame, nb_i: np.ndarray, mother: np.ndarray, father: np.ndarray,
+                    cert_no: np.ndarray | None = None) -> tuple[pd.DataFrame, list]:
+    """health/birth_cert rows of the children at positions ``nb_i`` of ``P`` (parents at ``mother`` /
+    ``father``); ``cert_no``: the certificate numbers (default: 'R' + the person's number)."""
+    nb = P.iloc[nb_i]
     cert = P["certno"].to_numpy()
-    no_id = (nb["u_fmt"].to_numpy() < 0.15) & ~nb["child_id_issued"].to_numpy()
+    # no ID number on the certificate: 15% of the children of the last year; children born in daily batches
+    # until their hukou registration
+    pending_id = (nb["born_day"].to_numpy() > 0) if "born_day" in nb else np.zeros(len(nb), dtype=bool)
+    no_id = ((nb["u_fmt"].to_numpy() < 0.15) | pending_id) & ~nb["child_id_issued"].to_numpy()
+    pid = nb["pid"].to_numpy()
+    number = np.where(pid < 10**9, dirt.zcat("R", pid, 9), dirt.zcat("R", pid, 10)) if len(pid) else np.array([], dtype=object)
     bc = pd.DataFrame({
-        "birth_cert_no": dirt.zcat("R", nb["pid"].to_numpy(), 9),
+        "birth_cert_no": number.astype(object) if cert_no is None else np.asarray(cert_no, dtype=object),
         "child_name": nb["name"].to_numpy(), "gend": nb["gend"].to_numpy(),
         "brdy": dirt.fmt_dates(nb["brdy"].to_numpy(), nb["u_fmt2"].to_numpy() < 0.05),
-        "mother_certno": cert[mother], "father_certno": np.where(nb["u_lag"].to_numpy() < 37, cert[father], None),
+        "mother_certno": cert[mother],
+        "father_certno": np.where((nb["u_lag"].to_numpy() < 37) & (father >= 0), cert[np.maximum(father, 0)], None),
         "birth_admdvs": nb["res_county"].to_numpy(), "child_certno": np.where(no_id, None, nb["certno"].to_numpy()),
     })
+    recs = [_rec("birth_cert", "health", bc["birth_cert_no"].to_numpy(), pid_str(nb["pid"].to_numpy()),
+                 _dirt_label(np.where(no_id, "NO_CHILD_CERTNO", ""), np.where(nb["u_fmt2"].to_numpy() < 0.05, "DATE_COMPACT", "")))]
+    return bc, recs
+
+
+def death_cert_rows(P: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     d = P[np.array(["H" in s for s in P["death_src"].to_numpy()], dtype=bool)]
     dc = pd.DataFrame({"certno": d["cert_health"].to_numpy(), "psn_name": d["name_health"].to_numpy(),
                        "death_date": dirt.fmt_dates(d["death_date"].to_numpy(), dirt.band(d["u_fmt2"].to_numpy(), 0.2, 0.25)),
                        "death_cause_icd10": d["death_cause"].to_numpy(),
                        "admdvs": d["res_county"].to_numpy()})
-    recs = [_rec("birth_cert", "health", bc["birth_cert_no"].to_numpy(), pid_str(nb["pid"].to_numpy()),
-                 _dirt_label(np.where(no_id, "NO_CHILD_CERTNO", ""), np.where(nb["u_fmt2"].to_numpy() < 0.05, "DATE_COMPACT", ""))),
-            _rec("death_cert", "health", dc["certno"].fillna("").to_numpy(), pid_str(d["pid"].to_numpy()),
+    recs = [_rec("death_cert", "health", dc["certno"].fillna("").to_numpy(), pid_str(d["pid"].to_numpy()),
                  _dirt_label(d["cd_health"].to_numpy(), d["nd_health"].to_numpy(),
                              np.where(dirt.band(d["u_fmt2"].to_numpy(), 0.2, 0.25), "DATE_COMPACT", "")))]
-    return {"birth_cert": bc, "death_cert": dc}, recs
+    return dc, recs
 
 
 def hrss_tables(ctx: Context, P: pd.DataFrame, world: World, vd: list | None = None) -> tuple[dict, list]:

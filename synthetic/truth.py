@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .enrollment import window_months
-from .population import Context, in_target, ym_of
+from .population import Context, dead_on, in_target, ym_of
 from .sources import pid_str
 
 DUP_KINDS = ("EMP_RESIDENT", "MULTI_REGION", "CROSS_PROVINCE")
@@ -79,7 +79,7 @@ def persons(ctx: Context, P: pd.DataFrame, I: pd.DataFrame, C: pd.DataFrame, R: 
         "local_hukou": P["local"].to_numpy(),
         "hsreg_stas": P["hsreg_stas"].to_numpy(),
         "resd_permit": P["permit"].to_numpy(),
-        "is_deceased": P["dead"].to_numpy(),
+        "is_deceased": dead_on(P, ref),
         "death_date": P["death_date"].to_numpy().astype("datetime64[D]"),
         "death_sources": np.array(death_src, dtype=object),
         "in_target_population": target,
@@ -97,6 +97,7 @@ def persons(ctx: Context, P: pd.DataFrame, I: pd.DataFrame, C: pd.DataFrame, R: 
         "pension_stas": P["pension_stas"].to_numpy(),
         "taxpayer_recent": P["taxpayer"].to_numpy() == "recent",
         "enroll_state": P["enroll_state"].to_numpy(),
+        "died_by_last_batch": P["dead"].to_numpy(),
     })
 
 
@@ -166,13 +167,24 @@ def enrolled_unpaid_rows(ref: np.datetime64, P: pd.DataFrame, I: pd.DataFrame, C
             "psn_nos": pd.Series(dtype=object)}
     if len(u) == 0:
         return pd.DataFrame(cols)
-    u = u.sort_values(["pid", "insutype", "accrym", "psn_no"], kind="stable")
-    g = u.groupby(["pid", "insutype"], sort=True)
-    out = g.agg(i=("i", "first"), insu_admdvs=("insu_admdvs", "min"),
-                accrym_missing=("accrym", lambda s: sorted(set(int(x) for x in s))),
-                psn_nos=("psn_no", lambda s: sorted(set(s)))).reset_index()
-    na = u[~u["assessed"]].groupby(["pid", "insutype"])["accrym"].apply(lambda s: sorted(set(int(x) for x in s)))
-    out["accrym_not_assessed"] = [na.get((p_, t_), []) for p_, t_ in zip(out["pid"], out["insutype"])]
+    u = u.sort_values(["pid", "insutype", "accrym", "psn_no"], kind="stable").reset_index(drop=True)
+    out = u.groupby(["pid", "insutype"], sort=True).agg(i=("i", "first"), insu_admdvs=("insu_admdvs", "min")).reset_index()
+    # per (person, insutype), in group order: the distinct periods, those never assessed, the psn_no owing them
+    gk = u["pid"].to_numpy().astype(np.int64) * 2 + (u["insutype"].to_numpy() == "390")
+    groups = np.unique(gk)
+
+    def lists(key: np.ndarray, val: np.ndarray, cast) -> list:
+        order = np.lexsort((val, key))
+        key, val = key[order], val[order]
+        first = np.r_[True, (key[1:] != key[:-1]) | (val[1:] != val[:-1])] if len(key) else np.zeros(0, dtype=bool)
+        key, val = key[first], val[first]
+        cut = np.searchsorted(key, groups, side="left"), np.searchsorted(key, groups, side="right")
+        return [[cast(x) for x in val[a:b]] for a, b in zip(*cut)]
+
+    out["accrym_missing"] = lists(gk, u["accrym"].to_numpy().astype(np.int64), int)
+    out["psn_nos"] = lists(gk, u["psn_no"].to_numpy().astype(str), str)
+    na = ~u["assessed"].to_numpy()
+    out["accrym_not_assessed"] = lists(gk[na], u["accrym"].to_numpy().astype(np.int64)[na], int)
     out["n_missing"] = out["accrym_missing"].map(len).astype(np.int32)
     out["person_id"] = pid_str(out["pid"].to_numpy())
     return out[list(cols)]

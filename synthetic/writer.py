@@ -181,14 +181,20 @@ class LandingWriter:
         out += lines[prev:]
         return "\n".join(out).encode(st.encoding), len(bad)
 
-    def close(self, corrupt: dict | None = None) -> list[Path]:
-        """Close every file and write the manifests. ``corrupt``: {(source, batch): rows delta} to falsify."""
+    def close(self, corrupt: dict | None = None, skip_empty: bool = False) -> list[Path]:
+        """Close every file and write the manifests. ``corrupt``: {(source, batch): rows delta} to falsify;
+        ``skip_empty``: a batch that got no file is not delivered (its folder is removed, no manifest)."""
         corrupt = corrupt or {}
         written = []
         for st in self.files.values():
             st.close()
             written.append(st.path)
         for (source, batch_id), b in self.batches.items():
+            if skip_empty and not b["tables"]:
+                d = self.out / source / batch_id
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
+                continue
             files = []
             for t in b["tables"]:
                 st = self.files[(source, batch_id, t)]

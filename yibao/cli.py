@@ -42,12 +42,25 @@ def show_config() -> None:
 
 @app.command()
 def generate(
-    persons: int = typer.Option(10_000, "--persons", "-n", min=100, help="Natural persons to simulate."),
-    seed: int = typer.Option(42, "--seed", "-s", help="Random seed; the same seed gives the same files."),
+    persons: Optional[int] = typer.Option(None, "--persons", "-n", min=100, help="Natural persons to simulate "
+                                                                                "(default 10,000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", help="Random seed; the same seed gives the same files "
+                                                                  "(default 42)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Landing zone to write (default: the configured "
                                                                   "landing root). Ground truth goes to OUT/_truth."),
     batches: int = typer.Option(1, "--batches", min=1, max=2, help="1: the initial full batch; 2: also a "
                                                                    "second, incremental week."),
+    days: int = typer.Option(0, "--days", min=0, help="Daily incremental batches to add, one per department and "
+                                                      "day (births, deaths, moves, enrollments, contributions, "
+                                                      "settlements, corrections, late rows), continuing after the "
+                                                      "last day already in OUT (persons, seed, chunk size and gzip "
+                                                      "come from OUT/_state); the truth then describes the state "
+                                                      "after the last day. On an empty OUT the full load is "
+                                                      "written first."),
+    change_rate: float = typer.Option(0.003, "--change-rate", min=0.0, max=0.1,
+                                      help="With --days: share of persons changed in the registers per day "
+                                           "(settlements and contributions follow their own rates); fixed by "
+                                           "the first daily run of a landing zone."),
     chunk_size: int = typer.Option(100_000, "--chunk-size", min=1_000, help="Persons generated per chunk "
                                                                              "(bounds memory: ~2 GiB per worker "
                                                                              "at 100k)."),
@@ -58,13 +71,29 @@ def generate(
     gzip: bool = typer.Option(False, "--gzip", help="Write <table>.csv.gz (about a fifth of the disk; the "
                                                     "province-scale landing zone does not fit otherwise)."),
 ) -> None:
-    """Write a synthetic landing zone for all seven departments, plus its ground truth."""
+    """Write a synthetic landing zone for all seven departments, plus its ground truth; with --days, add daily
+    incremental batches on top of it."""
+    from yibao.synthetic.daily import generate_days
     from yibao.synthetic.generate import generate as run
+    from yibao.synthetic.state import STATE_DIR, read_meta
 
     settings = _settings()
     ref = date.fromisoformat(reference_date) if reference_date else settings.reference_date
     target = Path(out) if out else settings.landing
     started = time.time()
+    state = read_meta(target / STATE_DIR)
+    full = not (days and state)
+    if days and not state and any(target.glob("*/*/_manifest.json")):
+        console.print(f"[red]{target} holds batches but no generator state ({target / STATE_DIR}): write it again "
+                      f"with `yibao generate` (this version), then add --days", soft_wrap=True)
+        raise typer.Exit(1)
+    if not full:
+        clash = [f"{name} {given} (the landing zone has {state[key]})" for name, key, given in
+                 (("--persons", "persons", persons), ("--seed", "seed", seed),
+                  ("--reference-date", "reference_date", reference_date)) if given is not None and given != state[key]]
+        if clash:
+            console.print(f"[red]--days continues {target}: " + "; ".join(clash), soft_wrap=True)
+            raise typer.Exit(1)
     with Progress() as progress:
         tasks: dict[str, int] = {}
 
@@ -73,14 +102,33 @@ def generate(
                 tasks[stage] = progress.add_task(stage, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        summary = run(target, persons=persons, seed=seed, reference_date=ref, batches=batches,
-                      chunk_size=chunk_size, progress=report, workers=workers, gzip=gzip)
-    table = Table("source", "table", "rows")
-    for (source, name), n in sorted(summary.rows.items()):
-        table.add_row(source, name, f"{n:,}")
-    console.print(table)
-    console.print(f"[green]wrote {target} (batches {', '.join(summary.batch_ids)}; ground truth in "
-                  f"{target / '_truth'}) in {time.time() - started:.1f}s")
+        summary = run(target, persons=persons or 10_000, seed=42 if seed is None else seed, reference_date=ref,
+                      batches=batches, chunk_size=chunk_size, progress=report, workers=workers, gzip=gzip) if full else None
+        daily = generate_days(target, days, workers=workers, change_rate=change_rate, progress=report) if days else None
+    if summary is not None:
+        table = Table("source", "table", "rows")
+        for (source, name), n in sorted(summary.rows.items()):
+            table.add_row(source, name, f"{n:,}")
+        console.print(table)
+        console.print(f"[green]wrote {target} (batches {', '.join(summary.batch_ids)}; ground truth in "
+                      f"{target / '_truth'}) in {summary.seconds:.1f}s")
+    if daily is not None:
+        table = Table("source", "table", *[f"{bid}\n{d}" for _, bid, d in daily.days], title="daily batches: rows "
+                      "(of which del_flag = 1)")
+        for source, name in sorted({(s, t) for _, s, t in daily.rows}):
+            cells = []
+            for _, bid, _d in daily.days:
+                n, k = daily.rows.get((bid, source, name), 0), daily.deletes.get((bid, source, name), 0)
+                cells.append(f"{n:,}" + (f" ({k:,})" if k else "") if n else "-")
+            table.add_row(source, name, *cells)
+        console.print(table)
+        for _, bid, d in daily.days:
+            ev = {k: v for (b, k), v in daily.events.items() if b == bid}
+            console.print(f"{bid} ({d}): " + ", ".join(f"{k.lower()} {v:,}" for k, v in sorted(ev.items())))
+        console.print(f"[green]added {len(daily.days)} daily batch day(s) to {target} "
+                      f"({daily.days[0][1]} .. {daily.days[-1][1]}; truth now after {daily.days[-1][1]}) "
+                      f"in {daily.seconds:.1f}s", soft_wrap=True)
+    console.print(f"[green]done in {time.time() - started:.1f}s")
 
 
 @app.command()
