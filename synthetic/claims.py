@@ -34,6 +34,19 @@ R07_DEFAULTS = {"min_idle_days": 2, "bed_charge_types": ["01"], "care_charge_typ
 DAY_KEY = 4096      # (settlement row, day of stay) packed as s * DAY_KEY + day
 
 
+def r07_stay_shape(rng: np.random.Generator, m: int, thr: int, decoy: bool):
+    """(idle days, length of stay, fee mode) of ``m`` planted R07 stays.  Hits: ``thr`` to ``thr + 2`` idle days
+    among treated days (60 %) or a stay idle from end to end (40 %); decoys: one idle day fewer than a hit needs."""
+    if decoy:
+        kk = np.full(m, thr - 1)
+        los = kk + rng.integers(3, 8, m)
+        return kk, los, np.where(kk > 0, "idle_days", "")
+    all_idle = rng.random(m) < 0.4
+    kk = np.where(all_idle, 0, rng.integers(thr, thr + 3, m))
+    los = np.where(all_idle, thr + rng.integers(0, 4, m), kk + rng.integers(3, 8, m))
+    return kk, los, np.where(all_idle, "idle", "idle_days")
+
+
 def r07_config() -> dict:
     """The R07 settings the generator plants against: ``min_idle_days`` (read as ``min_idle_days``, else the
     older ``min_bed_days``), bed and care charge types, and ``source`` (where they came from)."""
@@ -434,15 +447,7 @@ def plant(rng, ctx: Context, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicke
         sel = take(alive & (E["age"].to_numpy() >= 40), k)
         m = len(sel)
         b = start + _days(rng.integers(0, span - 30, m))
-        if decoy:
-            kk = np.full(m, thr - 1)
-            los = kk + rng.integers(3, 8, m)
-            mode = np.where(kk > 0, "idle_days", "")
-        else:
-            all_idle = rng.random(m) < 0.4
-            kk = np.where(all_idle, 0, rng.integers(thr, thr + 3, m))
-            los = np.where(all_idle, thr + rng.integers(0, 4, m), kk + rng.integers(3, 8, m))
-            mode = np.where(all_idle, "idle", "idle_days")
+        kk, los, mode = r07_stay_shape(rng, m, thr, decoy)
         tag = dict(decoy="R07_IDLE_BED") if decoy else dict(fraud="R07_IDLE_BED")
         specs.append(_rows(E, sel, med_type="21", begn=b, end=b + _days(los), mode=mode, idle_k=kk.astype(np.int64),
                            grp=[f"R07-{ctx.chunk}-{j}" for j in sel], **tag))

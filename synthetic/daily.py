@@ -43,7 +43,6 @@ import json
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -1176,15 +1175,7 @@ class Day:
         for decoy in (False, True):
             sel = take(alive & (E["age"].to_numpy() >= 40) & free_ip, k)
             m = len(sel)
-            if decoy:
-                kk = np.full(m, thr - 1)
-                los = kk + rng.integers(3, 8, m)
-                mode = np.where(kk > 0, "idle_days", "")
-            else:
-                all_idle = rng.random(m) < 0.4
-                kk = np.where(all_idle, 0, rng.integers(thr, thr + 3, m))
-                los = np.where(all_idle, thr + rng.integers(0, 4, m), kk + rng.integers(3, 8, m))
-                mode = np.where(all_idle, "idle", "idle_days")
+            kk, los, mode = claims.r07_stay_shape(rng, m, thr, decoy)
             tag = {"decoy": "R07_IDLE_BED"} if decoy else {"fraud": "R07_IDLE_BED"}
             specs.append(claims._rows(E, sel, med_type="21", begn=bd - _days(los), end=np.full(m, bd), mode=mode,
                                       idle_k=kk.astype(np.int64), grp=[f"R07-D{self.day:03d}-{self.ctx.chunk}-{E['pid'].iat[j]}"
@@ -1676,18 +1667,9 @@ def generate_days(out: Path, days: int, workers: int = 1, change_rate: float = C
         report("chunks", done, n_chunks)
 
     report("chunks", 0, n_chunks)
-    if workers > 1 and n_chunks > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            pending = []
-            for job in jobs:
-                pending.append(ex.submit(run_chunk, *job))
-                if len(pending) > workers:
-                    consume(pending.pop(0).result())
-            for f in pending:
-                consume(f.result())
-    else:
-        for job in jobs:
-            consume(run_chunk(*job))
+    from .generate import run_chunks
+
+    run_chunks(run_chunk, jobs, workers if n_chunks > 1 else 1, consume)
     files = w.close(skip_empty=True)
     for (src, bid, t), s in w.files.items():
         summary.rows[(bid, src, t)] = s.rows

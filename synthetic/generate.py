@@ -37,6 +37,23 @@ class GenerateSummary:
     seconds: float = 0.0
 
 
+def run_chunks(fn: Callable, jobs, workers: int, consume: Callable) -> None:
+    """``consume(fn(*job))`` for every job, in job order; with ``workers`` > 1 the chunks are built in that many
+    processes, at most ``workers + 1`` results in flight (memory stays bounded whatever the province)."""
+    if workers <= 1:
+        for job in jobs:
+            consume(fn(*job))
+        return
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        pending = []
+        for job in jobs:
+            pending.append(ex.submit(fn, *job))
+            if len(pending) > workers:
+                consume(pending.pop(0).result())
+        for f in pending:
+            consume(f.result())
+
+
 def batch_id(d: date, k: int = 1) -> str:
     return f"{d:%Y%m%d}-{k:03d}"
 
@@ -562,19 +579,7 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
         report("persons", min(done * chunk_size, persons), persons)
 
     report("persons", 0, persons)
-    if workers > 1 and n_chunks > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            pending = []
-            it = iter(jobs)
-            for job in it:
-                pending.append(ex.submit(build_chunk, *job))
-                if len(pending) > workers:
-                    consume(pending.pop(0).result())
-            for f in pending:
-                consume(f.result())
-    else:
-        for job in jobs:
-            consume(build_chunk(*job))
+    run_chunks(build_chunk, jobs, workers if n_chunks > 1 else 1, consume)
     # global tables after all chunks
     ref_ym = reference_date.year * 100 + reference_date.month
     led, op, fr = fund.build(seed, ref_ym, hifp, insured)
