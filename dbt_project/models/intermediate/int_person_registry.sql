@@ -1,6 +1,8 @@
 -- The memory of person_id across runs: every source record ever resolved, with the person_id it got.
 -- Read (by name, not ref, to avoid a cycle) by int_person_clusters so that a person without a canonical
--- ID number keeps the id its records had, whatever records arrive later.
-{{ config(materialized='incremental', incremental_strategy='merge', unique_key='record_id') }}
+-- ID number keeps the id its records had, whatever records arrive later.  Parquet (a JVM Spark without
+-- Delta) has no MERGE: there it is rebuilt from this run's records, so only records still present are remembered.
+{{ config(materialized=('incremental' if var('table_format') == 'delta' else 'table'),
+          incremental_strategy='merge', unique_key='record_id') }}
 select record_id, person_id, current_timestamp() as resolved_at
 from {{ ref('int_person_clusters') }}

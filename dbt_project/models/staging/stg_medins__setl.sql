@@ -1,8 +1,10 @@
 -- 结算信息.  Settlements grow every day: incremental, merged by setl_id (a later delivery of the same
 -- settlement, e.g. its reversal, replaces the earlier row).  Only rows ingested after the latest
--- _ingest_time already in this table are read on an incremental run.
+-- _ingest_time already in this table are read on an incremental run.  Parquet (a JVM Spark without Delta)
+-- has no MERGE: there the model is rebuilt whole on every run, with the same result.
 {% call latest_per_key() %}
-{{ config(materialized='incremental', incremental_strategy='merge', unique_key='setl_id', file_format='delta') }}
+{{ config(materialized=('incremental' if var('table_format') == 'delta' else 'table'),
+          incremental_strategy='merge', unique_key='setl_id') }}
 with src as (
     select setl_id, mdtrt_id, psn_no, certno as _certno_in, insutype, med_type, fixmedins_code, atddr_no,
            begndate, enddate, setl_time, dise_codg, medfee_sumamt, fulamt_ownpay_amt, hifp_pay, acct_pay,
