@@ -64,6 +64,7 @@ def spark_connect_server(work: Path, driver_memory: str = "", cores: int = 2, co
         cmd += ["--driver-memory", driver_memory]
     cmd += ["--conf", f"spark.connect.grpc.binding.port={port}",
             "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.ui.enabled=false",
+            "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1",  # all on loopback
             "--conf", f"spark.sql.warehouse.dir={work / 'spark-warehouse'}",
             "--conf", f"spark.local.dir={work / 'tmp'}",
             "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={work}"]

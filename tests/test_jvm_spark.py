@@ -43,6 +43,7 @@ def jvm_spark(tmp_path_factory):
         [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
          "--master", "local[2]", "--conf", f"spark.connect.grpc.binding.port={port}",
          "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.ui.enabled=false",
+         "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1",   # all on loopback
          "--conf", f"spark.sql.warehouse.dir={work / 'spark-warehouse'}",
          "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={work}"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
