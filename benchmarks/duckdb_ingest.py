@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from yibao.ingestion import parse as _parse_rules
-from yibao.ingestion.contract import (DATE, FLAG, MONEY, QUANTITY, STRING, TABLES, TIMESTAMP, YEAR, YEARMONTH,
+from yibao.contract import (DATE, FLAG, MONEY, QUANTITY, STRING, TABLES, TIMESTAMP, YEAR, YEARMONTH,
                                       table_spec)
 
 _SQL_TYPE = {

@@ -99,7 +99,7 @@ def plan(manifest: dict, target: str = "person_master") -> tuple[list[dict], lis
 
 def _release(con, src: dict, bronze: Path) -> None:
     from yibao.benchmarks.duckdb_ingest import BRONZE_TYPES, LINEAGE_TYPES
-    from yibao.ingestion.contract import TABLES
+    from yibao.contract import TABLES
 
     rel, path = src["relation_name"], bronze / f"{src['identifier']}.parquet"
     if path.is_file():

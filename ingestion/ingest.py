@@ -37,7 +37,7 @@ from yibao.decisions import in_force
 from yibao.engine import spark_session
 from yibao.faults import checkpoint
 from yibao.ingestion.bronze import QUARANTINE_DDL, land
-from yibao.ingestion.contract import SOURCES, is_batch_id
+from yibao.contract import SOURCES, is_batch_id
 from yibao.ingestion.manifest import BatchRejected, Manifest, ScannedFile, header_problem, read_manifest, verify_batch
 from yibao.ingestion.records import open_regular, path_problem
 

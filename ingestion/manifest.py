@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yibao.ingestion.contract import ENCODINGS, MODES, SOURCES, TableSpec, file_names, is_batch_id, table_spec
+from yibao.contract import ENCODINGS, MODES, SOURCES, TableSpec, file_names, is_batch_id, table_spec
 from yibao.ingestion.records import EncodingProbe, RecordScanner, UnsafeFile, open_regular, path_problem
 
 BLOCK = 8 << 20

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from yibao.ingestion.contract import (DATE, ENCODINGS, FLAG, MONEY, QUANTITY, STRING, TIMESTAMP, YEAR,
+from yibao.contract import (DATE, ENCODINGS, FLAG, MONEY, QUANTITY, STRING, TIMESTAMP, YEAR,
                                       YEARMONTH, TableSpec)
 from yibao.ingestion.records import open_regular, record_start_lines
 

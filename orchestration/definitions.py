@@ -58,7 +58,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_
 from dagster_dbt.asset_utils import get_asset_check_key_for_test, get_subset_selection_for_context
 
 from yibao.config import Settings, _coerce, load_settings
-from yibao.ingestion.contract import SOURCES, TABLES
+from yibao.contract import SOURCES, TABLES
 
 INGEST_RETRY = RetryPolicy(max_retries=2, delay=15, backoff=Backoff.EXPONENTIAL)
 DBT_RETRY = RetryPolicy(max_retries=1, delay=30)

@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog
-from yibao.ingestion.contract import TABLES, TableSpec, table_spec
+from yibao.contract import TABLES, TableSpec, table_spec
 from yibao.quality.suites import references_of
 
 SCHEMA = "_gate"

@@ -111,7 +111,7 @@ def door_held(cat: Catalog) -> dict[tuple[str, str], list[str]]:
 
 def delete_gate_quarantine(cat: Catalog, spec) -> None:
     """Remove the gate's rows of one contract table from meta.quarantine (ingestion's rows stay)."""
-    from yibao.ingestion.contract import table_spec
+    from yibao.contract import table_spec
 
     if table_spec(spec.source, spec.name) is None:
         raise ValueError(f"not a contract table: {spec}")

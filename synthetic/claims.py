@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import catalog, dirt
+from . import dirt, vocabulary
 from .institutions import World
 from .population import Context, DAY, _days
 
@@ -412,8 +412,8 @@ def plant(rng, ctx: Context, E: pd.DataFrame, P: pd.DataFrame, picker: InstPicke
             specs.append(_rows(E, [j, j], med_type="21", inst=[x, y], begn=[b1, b2], end=[b1 + _days(l1), b2 + _days(l2)],
                                grp=f"R03-{ctx.chunk}-{j}", **tag))
     # R04: a gender-specific item billed to the other gender; decoy: the same items for the right gender
-    male_items = catalog.group_index("MALE")
-    female_items = np.concatenate([catalog.group_index("FEMALE"), catalog.group_index("OBST_OP")])
+    male_items = vocabulary.group_index("MALE")
+    female_items = np.concatenate([vocabulary.group_index("FEMALE"), vocabulary.group_index("OBST_OP")])
     for decoy in (False, True):
         sel = take(alive & (E["age"].to_numpy() >= 20), k)
         g = E["gend"].to_numpy()[sel]
@@ -529,7 +529,7 @@ def _gangs(rng, ctx, E, used, picker: InstPicker, world: World, start, span) -> 
 # --------------------------------------------------------------------------- fee lines and amounts
 def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     """Fee lines (s = settlement row, item, cnt, day offset, seconds) from the med_type templates."""
-    it = catalog.items()
+    it = vocabulary.items()
     mt = S["med_type"].to_numpy()
     mode = S["mode"].to_numpy()
     n = len(S)
@@ -537,7 +537,7 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     cf = world.fixmedins["cost_factor"].to_numpy()[S["inst"].to_numpy()]
     parts = []
     idle = mode == "idle"                 # planted R07: bed and nursing charges only
-    for med, tpl in catalog.TEMPLATES.items():
+    for med, tpl in vocabulary.TEMPLATES.items():
         sm = (mt == med) & ~idle
         if not sm.any():
             continue
@@ -549,7 +549,7 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
             if grp in ("EXAM", "WDRUG", "LAB", "MAT"):
                 cnt_lines = cnt_lines + (rng.random(len(sidx)) < (cf[sidx] - 1) / 2.0).astype(int) * (1 + (cf[sidx] > 2))
             s_rep = np.repeat(sidx, cnt_lines)
-            pool = catalog.group_index(grp)
+            pool = vocabulary.group_index(grp)
             parts.append(pd.DataFrame({"s": s_rep, "item": pool[rng.integers(0, len(pool), len(s_rep))]}))
     # ordinary use of gender-specific items by the right gender
     g = S["gend"].to_numpy()
@@ -558,19 +558,19 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     m1 = np.flatnonzero(op & (g == "1") & (age >= 45) & (rng.random(n) < 0.05))
     m2 = np.flatnonzero(op & (g == "2") & (age >= 20) & (rng.random(n) < 0.08))
     for sel, grp in ((m1, "MALE"), (m2, "FEMALE")):
-        pool = catalog.group_index(grp)
+        pool = vocabulary.group_index(grp)
         parts.append(pd.DataFrame({"s": sel, "item": pool[rng.integers(0, len(pool), len(sel))]}))
     ex = np.flatnonzero(S["extra_item"].to_numpy() >= 0)
     parts.append(pd.DataFrame({"s": ex, "item": S["extra_item"].to_numpy()[ex]}))
     L = pd.concat(parts, ignore_index=True)
     # every settlement has at least one billed line (a drug at a pharmacy, a consultation elsewhere)
-    empty = np.setdiff1d(np.flatnonzero(~idle & ~np.isin(mt, catalog.INPATIENT)), L["s"].to_numpy())
+    empty = np.setdiff1d(np.flatnonzero(~idle & ~np.isin(mt, vocabulary.INPATIENT)), L["s"].to_numpy())
     if len(empty):
         fallback = np.where(world.fixmedins["fixmedins_type"].to_numpy()[S["inst"].to_numpy()[empty]] == "2",
-                            catalog.group_index("WDRUG")[0], catalog.group_index("REG")[1])
+                            vocabulary.group_index("WDRUG")[0], vocabulary.group_index("REG")[1])
         L = pd.concat([L, pd.DataFrame({"s": empty, "item": fallback})], ignore_index=True)
     L = L.drop_duplicates(["s", "item"])
-    ip = np.isin(mt, catalog.INPATIENT) | idle
+    ip = np.isin(mt, vocabulary.INPATIENT) | idle
     d_s = days[L["s"].to_numpy()]
     is_ip = ip[L["s"].to_numpy()]
     L["day"] = np.where(is_ip, (rng.random(len(L)) * d_s).astype(np.int64), 0)
@@ -583,15 +583,15 @@ def _lines_for(rng, S: pd.DataFrame, world: World) -> pd.DataFrame:
     L = _treat_every_day(rng, S, L, ip & ~idle, days)
     # per-day bed fees and per-stay nursing / ward-round lines for inpatients
     ip_s = np.flatnonzero(ip)
-    bed = catalog.group_index("BED")[0]
+    bed = vocabulary.group_index("BED")[0]
     nd = days[ip_s]
     bed_rows = pd.DataFrame({"s": np.repeat(ip_s, nd), "item": bed})
     bed_rows["day"] = np.concatenate([np.arange(k) for k in nd]) if len(nd) else np.array([], dtype=np.int64)
     bed_rows["sec"] = 8 * 3600
     bed_rows["cnt"] = 1
-    per_stay = [pd.DataFrame({"s": ip_s, "item": catalog.group_index("NURSE")[0], "day": 0, "sec": 9 * 3600, "cnt": nd})]
+    per_stay = [pd.DataFrame({"s": ip_s, "item": vocabulary.group_index("NURSE")[0], "day": 0, "sec": 9 * 3600, "cnt": nd})]
     non_idle = ip_s[~idle[ip_s]]
-    per_stay.append(pd.DataFrame({"s": non_idle, "item": catalog.group_index("IPEXAM")[0], "day": 0, "sec": 9 * 3600 + 60,
+    per_stay.append(pd.DataFrame({"s": non_idle, "item": vocabulary.group_index("IPEXAM")[0], "day": 0, "sec": 9 * 3600 + 60,
                                   "cnt": days[non_idle]}))
     L = pd.concat([L, bed_rows] + per_stay, ignore_index=True)
     # R06: duplicate one line at the same time; decoy: the same item again at another time
@@ -615,7 +615,7 @@ def _treat_every_day(rng, S: pd.DataFrame, L: pd.DataFrame, treated: np.ndarray,
     without a treatment, drug, exam or lab line gets a daily infusion line, except the planted idle days of
     ``idle_days`` stays, whose care lines are moved to the admission day."""
     care = np.array(r07_config()["care_charge_types"], dtype=object)
-    chrg = catalog.items()["chrgitm"].to_numpy()
+    chrg = vocabulary.items()["chrgitm"].to_numpy()
     mode = S["mode"].to_numpy()
     idle_k = S["idle_k"].to_numpy() if "idle_k" in S else np.zeros(len(S), dtype=np.int64)
     planted = np.flatnonzero((mode == "idle_days") & (idle_k > 0))
@@ -637,17 +637,17 @@ def _treat_every_day(rng, S: pd.DataFrame, L: pd.DataFrame, treated: np.ndarray,
     need = all_keys[~np.isin(all_keys, key[is_care]) & ~np.isin(all_keys, idle_keys)]
     if len(need) == 0:
         return L
-    fill = pd.DataFrame({"s": need // DAY_KEY, "item": catalog.item_index("001204000010000"),   # 静脉输液
+    fill = pd.DataFrame({"s": need // DAY_KEY, "item": vocabulary.item_index("001204000010000"),   # 静脉输液
                          "day": need % DAY_KEY, "sec": 10 * 3600 + 7 * 60, "cnt": 1})
     return pd.concat([L, fill], ignore_index=True)
 
 
-def idle_bed_days(S: pd.DataFrame, L: pd.DataFrame, batch_id: str, inpatient=catalog.INPATIENT) -> pd.DataFrame:
+def idle_bed_days(S: pd.DataFrame, L: pd.DataFrame, batch_id: str, inpatient=vocabulary.INPATIENT) -> pd.DataFrame:
     """Truth of R07 per stay, judged day by day on the fee lines as written (fee_ocur_time's date): bed days,
     idle days (bed charge and no care charge that day) and their dates, for every inpatient stay with an idle
     day and every planted R07 case or decoy."""
     cfg = r07_config()
-    chrg = catalog.items()["chrgitm"].to_numpy()[L["item"].to_numpy()]
+    chrg = vocabulary.items()["chrgitm"].to_numpy()[L["item"].to_numpy()]
     s = L["s"].to_numpy()
     ip = np.isin(S["med_type"].to_numpy(), list(inpatient))
     keep = ip[s]
@@ -686,7 +686,7 @@ def orphan_settlements(rng, ctx: Context, world: World, k: int, start: np.dateti
     span = int((end - start) / DAY)
     d = start + _days(rng.integers(0, span - 1, k))
     sid = dirt.zcat(f"S9{ctx.chunk:05d}", np.arange(k), 9)
-    pric = np.round(catalog.items()["price_cents"].to_numpy()[catalog.item_index("001101000010000")]).astype(np.int64)
+    pric = np.round(vocabulary.items()["price_cents"].to_numpy()[vocabulary.item_index("001101000010000")]).astype(np.int64)
     amt = np.full(k, pric, dtype=np.int64)
     doc_code = world.practitioner["prac_code"].to_numpy()[doc]
     setl = pd.DataFrame({
@@ -697,8 +697,8 @@ def orphan_settlements(rng, ctx: Context, world: World, k: int, start: np.dateti
         "hifp_pay": dirt.fmt_money(np.zeros(k, np.int64)), "acct_pay": dirt.fmt_money(np.zeros(k, np.int64)),
         "psn_cash_pay": dirt.fmt_money(amt), "insu_admdvs": psn_no.astype("U6") if len(psn_no) else psn_no,
         "mdtrt_admdvs": fm["pool"].to_numpy()[inst], "refd_setl_flag": "0"})
-    it = catalog.items()
-    r = catalog.item_index("001101000010000")
+    it = vocabulary.items()
+    r = vocabulary.item_index("001101000010000")
     fee = pd.DataFrame({
         "feedetl_sn": dirt.zcat(f"F9{ctx.chunk:05d}", np.arange(k), 10), "setl_id": sid, "med_list_codg": it["code"].to_numpy()[r],
         "med_chrgitm_type": it["chrgitm"].to_numpy()[r], "list_name": it["name"].to_numpy()[r], "cnt": "1",
@@ -712,7 +712,7 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
     """Assign ids, fee lines, amounts and payment split; returns (setl, fee_list) with latent columns."""
     S = S.sort_values(["begn", "pid"], kind="stable").reset_index(drop=True)
     n = len(S)
-    it = catalog.items()
+    it = vocabulary.items()
     fm = world.fixmedins
     inst = S["inst"].to_numpy()
     level = fm["hosp_lv"].to_numpy()[inst]
@@ -751,7 +751,7 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
     mt = S["med_type"].to_numpy()
     insutype = S["insutype"].to_numpy()
     base = medfee - ownpay
-    ip = np.isin(mt, catalog.INPATIENT)
+    ip = np.isin(mt, vocabulary.INPATIENT)
     ded = np.where(ip, np.vectorize(DEDUCT.get)(level) if n else 0, 0)
     ratio = np.where(ip, np.where(insutype == "310", np.vectorize(IP_RATIO["310"].get)(level) if n else 0,
                                   np.vectorize(IP_RATIO["390"].get)(level) if n else 0),
@@ -766,7 +766,7 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
     S["acct"] = acct
     S["cash"] = cash
     S["setl_sec"] = rng.integers(8 * 3600, 21 * 3600, n)
-    S["dise"] = [catalog.DISEASES[m][k % len(catalog.DISEASES[m])] for m, k in zip(mt, rng.integers(0, 100, n))]
+    S["dise"] = [vocabulary.DISEASES[m][k % len(vocabulary.DISEASES[m])] for m, k in zip(mt, rng.integers(0, 100, n))]
     planted = (S["fraud"].to_numpy() != "") | (S["decoy"].to_numpy() != "")
     S["refd"] = np.where(reverse & ~planted & (rng.random(n) < 0.01), "1", "0")
     S["fixmedins_code"] = fm["fixmedins_code"].to_numpy()[inst]

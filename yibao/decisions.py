@@ -49,7 +49,7 @@ def record(cat: Catalog, action: str, source: str, source_table: str, batch_id: 
            user: str | None = None) -> dict:
     """Append one decision and return it.  ``reason`` is required: a decision nobody can explain later
     is not an audit record."""
-    from yibao.ingestion.contract import is_batch_id, table_spec
+    from yibao.contract import is_batch_id, table_spec
 
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")

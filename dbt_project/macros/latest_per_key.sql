@@ -10,7 +10,7 @@
   Columns added: _key_versions (rows that had this key: > 1 means some were superseded) and _key_superseded
   (the superseded rows' batch, file and line as a JSON array, null when none; a plain string so that every
   reader of silver, dbt docs and DuckDB included, takes it), from which silver.stg_superseded_row keeps the
-  history.  The keys come from the data contract (yibao.ingestion.contract, passed by yibao.transform as the
+  history.  The keys come from the data contract (yibao.contract, passed by yibao.transform as the
   var contract_keys), never from a second list.
 
   Cost: repeats are rare, and a window over a whole table sorts every column of every row (at 1M persons it

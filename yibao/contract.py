@@ -1,4 +1,10 @@
-"""The landing side of the data contract (shared/spec/data-contract.md, sections 1-2) as data.
+"""The data contract (shared/spec/data-contract.md, sections 1-2) as data: the one registry of sources, tables,
+columns, keys and landing types.
+
+Every stage reads it from here: ingestion (what a batch may hold and how each column is typed), the quality
+suites (keys, tables), the transformation (dbt sources and the staging models' dedup keys), the orchestration
+(one asset per table), the steward decisions and the generator of the synthetic province.  It lives in the
+shared package so that no stage imports another stage for it.
 
 Every source table is listed with its columns in contract order, its key, and the type each column
 is landed with in bronze.  Bronze keeps identifiers, names and codes exactly as delivered (strings);

@@ -1,4 +1,5 @@
-"""Static catalogues: billable items (医保目录), diagnoses, institution and employer naming."""
+"""The generator's vocabulary: billable items (医保目录) and visit templates, diagnoses, institution and employer
+naming, USCC / organisation-code check characters.  (Not the warehouse catalog: that is :mod:`yibao.catalog`.)"""
 
 from __future__ import annotations
 
