@@ -22,13 +22,17 @@ needed on the file Superset reads.  ``materialise=False`` keeps the old behaviou
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yibao.masking import id_sql, name_sql, raw_line_sql, text_sql
+
 REPO = Path(__file__).resolve().parents[1]
 DIVISIONS_SEED = REPO / "dbt_project" / "seeds" / "gbt2260_divisions.csv"
+CODE_LIST_SEED = REPO / "dbt_project" / "seeds" / "code_list.csv"
 DB_FILE = "yibao.duckdb"
 
 V, BIG, DBL, BOOL, DATE, TS, INT = "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP", "INTEGER"
@@ -97,21 +101,28 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("reason", V), ("finished_at", TS)],
 }
 
-# Code lists shown in Chinese (contract section 3 and 5).
+
+def _seed_codes() -> dict[str, dict[str, str]]:
+    """{code_type: {code: name}} of the code_list seed: the one home of the contract's code lists and names."""
+    out: dict[str, dict[str, str]] = {}
+    with CODE_LIST_SEED.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["code_type"], {})[row["code"]] = row["name"]
+    return out
+
+
+_SEED = _seed_codes()
+
+# Codes shown in Chinese.  The contract's code lists (section 3), the uninsured reasons, the kinds of duplicate
+# enrollment and the rule codes (section 5) come from the code_list seed; the rest are the serving layer's own
+# labels (pipeline stages, quality terms, review statuses).
 CODES: dict[str, dict[str, str]] = {
-    "gend": {"1": "男", "2": "女", "9": "未说明"},
-    "insutype": {"310": "职工基本医疗保险", "320": "公务员医疗补助", "330": "大额医疗费用补助",
-                 "390": "城乡居民基本医疗保险", "392": "城乡居民大病医疗保险", "510": "生育保险"},
-    "reason": {"TAXPAYER": "纳税未参保", "PENSION_INSURED": "人社参保医保未参保", "SUBSIDY_ELIGIBLE": "救助对象未参保",
-               "NEWBORN": "新生儿未参保", "SUSPENDED": "暂停参保", "TERMINATED": "终止参保",
-               "NEVER_ENROLLED": "从未参保"},
-    "dup_kind": {"EMP_RESIDENT": "职工医保与居民医保重复参保", "MULTI_REGION": "省内跨统筹区重复参保",
-                 "CROSS_PROVINCE": "跨省重复参保"},
-    "hosp_lv": {"1": "三级", "2": "二级", "3": "一级", "9": "未定级", "ALL": "全部等级"},
-    "rule": {"R01_AFTER_DEATH": "死亡后就医", "R02_SPLIT_ADMISSION": "分解住院", "R03_OVERLAP_STAY": "重复住院",
-             "R04_GENDER_ITEM": "限性别项目", "R05_HIGH_FREQUENCY": "高频就诊购药", "R06_DUP_CHARGE": "重复收费",
-             "R07_IDLE_BED": "挂床住院", "R08_GANG": "团伙就医", "R09_PROVIDER_OUTLIER": "机构异常",
-             "MODEL": "模型评分"},
+    "gend": _SEED["gend"],
+    "insutype": _SEED["insutype"],
+    "reason": _SEED["uninsured_reason"],
+    "dup_kind": _SEED["dup_kind"],
+    "hosp_lv": {**_SEED["hosp_lv"], "ALL": "全部等级"},      # ALL: medical_service_indicators' roll-up rows
+    "rule": {**_SEED["violation_code"], "MODEL": "模型评分"},  # MODEL: a suspect found by the model alone
     "subject_type": {"person": "参保人", "psn": "参保人", "institution": "定点机构", "fixmedins": "定点机构",
                      "practitioner": "医保医师", "prac": "医保医师", "group": "团伙", "setl": "结算单",
                      "settlement": "结算单"},
@@ -150,37 +161,6 @@ def names_list(expr: str, code_type: str) -> str:
             f"x -> {case('trim(x)', code_type, 'trim(x)')}), '、')")
 
 
-MASK_CERTNO = "(CASE WHEN {c} IS NULL THEN NULL ELSE left({c}, 6) || '********' || right({c}, 4) END)"
-MASK_NAME = "(CASE WHEN {c} IS NULL THEN NULL ELSE left({c}, 1) || repeat('*', greatest(length({c}) - 1, 1)) END)"
-
-
-def mask_ids(expr: str) -> str:
-    """Free text with every ID-number-like run of 15 to 18 characters masked (``610102********1234``)."""
-    return f"regexp_replace({expr}, '([0-9]{{6}})[0-9]{{5,8}}([0-9]{{3}}[0-9Xx])', '\\1********\\2', 'g')"
-
-
-# Personal fields inside a quarantined row (quality/mask.py: names keep their first character, phones their
-# first 3 digits, addresses their first 6 characters, household booklet numbers nothing).  The gate writes its
-# rows as JSON ({"psn_name":"张三",...}), so there the fields are found by name; ingestion's rows are the
-# delivered CSV line, where only ID numbers and mobile numbers can be recognised.
-_JSON_MASKS = [
-    (r'("(?:psn_name|child_name|prac_name|emp_name)"\s*:\s*")([^"\\])[^"]*"', r'\1\2*"'),
-    (r'("tel"\s*:\s*")([^"]{1,3})[^"]*"', r'\1\2****"'),
-    (r'("(?:hsreg_addr|resd_addr)"\s*:\s*")([^"]{1,6})[^"]*"', r'\1\2***"'),
-    (r'("hsreg_book_no"\s*:\s*")[^"]+"', r'\1****"'),
-]
-_MOBILE = (r"(^|[^0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})([^0-9]|$)", r"\1\2****\3\4")
-
-
-def mask_raw_line(expr: str) -> str:
-    """A quarantined line with ID numbers, mobile numbers and (in the gate's JSON rows) names, phones,
-    addresses and booklet numbers masked."""
-    out = mask_ids(expr)
-    for pattern, repl in [*_JSON_MASKS, _MOBILE]:
-        out = f"regexp_replace({out}, '{pattern}', '{repl}', 'g')"
-    return out
-
-
 def beijing(expr: str) -> str:
     """A warehouse timestamp (UTC: Delta's ``timestamp``, read as TIMESTAMPTZ) as Beijing wall-clock time."""
     return f"timezone('Asia/Shanghai', CAST({expr} AS TIMESTAMPTZ))"
@@ -216,8 +196,8 @@ def serving_views() -> dict[str, str]:
                 "then '60岁及以上' else '未知' end")
     g, j = _geo("u.admdvs")
     v["uninsured_person"] = f"""
-        select u.person_id, {MASK_CERTNO.format(c='u.certno')} as certno_masked,
-               {MASK_NAME.format(c='u.psn_name')} as psn_name_masked, u.admdvs, {g},
+        select u.person_id, {id_sql('u.certno')} as certno_masked,
+               {name_sql('u.psn_name')} as psn_name_masked, u.admdvs, {g},
                u.age, {age_band} as age_band, {case('u.gend', 'gend', "'未说明'")} as gend_name,
                u.reason_codes, {names_list('u.reason_codes', 'reason')} as reason_names,
                CAST(u.in_national_list AS BOOLEAN) as in_national_list,
@@ -271,7 +251,7 @@ def serving_views() -> dict[str, str]:
     v["fraud_suspect"] = f"""
         select s.suspect_id, s.subject_type, {case('s.subject_type', 'subject_type')} as subject_type_name,
                s.subject_id,
-               case when s.subject_type = 'person' then {MASK_NAME.format(c='s.subject_name')} else s.subject_name end
+               case when s.subject_type = 'person' then {name_sql('s.subject_name')} else s.subject_name end
                    as subject_name_masked,
                s.score, s.risk_level,
                case s.risk_level when '高' then 3 when '中' then 2 when '低' then 1 else 0 end as risk_order,
@@ -321,7 +301,7 @@ def serving_views() -> dict[str, str]:
                case h.kind when 'door' then 1 when 'gate' then 2 when 'waiting' then 3 else 4 end as kind_order,
                h.source, {case('h.source', 'source')} as source_name, h.source_table,
                coalesce(nullif(h.batch_id, ''), '—') as batch_id,
-               {mask_ids('h.reason')} as reason,
+               {text_sql('h.reason')} as reason,
                case when h.kind = 'waiting' then '随上级表该批次的决定放行 (见原因)' else h.decide end as decide,
                h.as_of, {beijing('h.as_of')} as as_of_bj
         from meta.quality_hold_current h"""
@@ -329,7 +309,7 @@ def serving_views() -> dict[str, str]:
         select d.decision_id, d.decided_at, {beijing('d.decided_at')} as decided_at_bj, d.decided_by,
                d.action, {case('d.action', 'decision')} as action_name, d.source,
                {case('d.source', 'source')} as source_name, d.source_table,
-               d.batch_id, {mask_ids('d.reason')} as reason,
+               d.batch_id, {text_sql('d.reason')} as reason,
                case when row_number() over (partition by d.source, d.source_table, d.batch_id
                                             order by d.decided_at desc, d.decision_id desc) = 1
                     then '生效' else '已被后续决定取代' end as in_force_name
@@ -347,7 +327,7 @@ def serving_views() -> dict[str, str]:
                              when q.rule_code like 'gate.waiting.%' then 'waiting' else 'other' end as rule_class
             from q)
         select c.source, {case('c.source', 'source')} as source_name, c.source_table, c.batch_id, c.file,
-               c.line_number, {mask_ids('c.reason')} as reason, {mask_raw_line('c.raw_line')} as raw_line_masked,
+               c.line_number, {text_sql('c.reason')} as reason, {raw_line_sql('c.raw_line')} as raw_line_masked,
                c.ingest_time, CAST(c.ingest_time AS DATE) as ingest_date, c.rule_code as rule, c.rule_class,
                {case('c.rule_class', 'rule_class')} as rule_class_name,
                case when c.rule_code like 'gate.%' then '质量门' else '入湖解析' end as stage_name,

@@ -133,7 +133,7 @@ def _hold_at_the_door(settings) -> tuple[str, str, str]:
 
     from yibao.catalog import Catalog
     from yibao.engine import spark_session
-    from yibao.ingestion.contract import table_spec
+    from yibao.contract import table_spec
     from yibao.ingestion.ingest import ingest
     from yibao.quality import run_quality
 

@@ -179,6 +179,7 @@ def test_gate_rows_mask_personal_fields_of_their_json(tmp_path):
     import duckdb
 
     from yibao.dashboards import readpath
+    from yibao.masking import raw_line_sql
 
     reg = readpath.register(tmp_path, tmp_path / "warehouse")    # empty warehouse: the expected empty tables
     assert {"meta.quality_hold_current", "meta.steward_decision", "meta.quality_dimension"} <= set(reg.stubbed)
@@ -195,10 +196,10 @@ def test_gate_rows_mask_personal_fields_of_their_json(tmp_path):
     mem.execute("insert into meta_q values ('gate.reference.psn_no', 'orphan', ?), "
                 "(NULL, 'duplicate key (psn_no) in this file; superseded by line 9', 'x'), (NULL, 'bad date', 'y')",
                 [line])
-    masked = mem.execute(f"select {readpath.mask_raw_line('raw_line')} from meta_q").fetchone()[0]
+    masked = mem.execute(f"select {raw_line_sql('raw_line')} from meta_q").fetchone()[0]
     got = json.loads(masked)
-    assert got == {"psn_no": "P1", "psn_name": "欧*", "certno": f"{certno(1)[:6]}********{certno(1)[-4:]}",
-                   "tel": "139****", "hsreg_addr": "陕西省西安市***", "hsreg_book_no": "****"}
+    assert got == {"psn_no": "P1", "psn_name": "欧***", "certno": f"{certno(1)[:6]}********{certno(1)[-4:]}",
+                   "tel": "139****5678", "hsreg_addr": "陕西省西安市***", "hsreg_book_no": "****"}
     sql = readpath.serving_views()["quarantine"].replace("meta.quarantine", "(select 's' as source, 't' as source_table, "
                                                          "'b' as batch_id, 'f' as file, 1 as line_number, reason, "
                                                          "raw_line, now() as ingest_time, rule from meta_q)")

@@ -14,8 +14,9 @@ select
       and coalesce(s.end_date, date'9999-12-31') >= {{ ref_date() }}) as is_active_on_ref,
     s.updt_time, s._batch_id, s._file, s._line_number, s._ingest_time,
     concat_ws(',', nullif(s.certno_flags, ''), nullif({{ name_flags('s.psn_name') }}, ''),
-        case when {{ clean_code('s.aid_type') }} not in ('1','2','3','4') then 'AID_TYPE_INVALID' end,
+        case when {{ not_in_code_list('ca', clean_code('s.aid_type')) }} then 'AID_TYPE_INVALID' end,
         case when s.admdvs is not null and d.code is null then 'ADMDVS_UNKNOWN' end) as quality_flags
 from {{ certno_std('src', '_certno_in') }} s
 left join {{ ref('gbt2260_divisions') }} d on d.code = {{ clean_code('s.admdvs') }}
+{{ code_list_join('ca', 'aid_type', clean_code('s.aid_type')) }}
 {% endcall %}

@@ -13,6 +13,7 @@ select
     {{ clean_code('s.emp_uscc') }} as emp_uscc,
     s.updt_time, s._batch_id, s._file, s._line_number, s._ingest_time,
     concat_ws(',', nullif(s.certno_flags, ''), nullif({{ name_flags('s.psn_name') }}, ''),
-        case when {{ clean_code('s.stas') }} not in ('1','2','3','4') then 'STAS_INVALID' end) as quality_flags
+        case when {{ not_in_code_list('cs', clean_code('s.stas')) }} then 'STAS_INVALID' end) as quality_flags
 from {{ certno_std('src', '_certno_in') }} s
+{{ code_list_join('cs', 'pension_stas', clean_code('s.stas')) }}
 {% endcall %}

@@ -23,8 +23,9 @@ select
         nullif({{ name_flags('s.psn_name') }}, ''),
         case when s.gend is not null and {{ clean_gend('s.gend') }} is null then 'GEND_INVALID' end,
         case when s.hsreg_admdvs is not null and dh.code is null then 'HSREG_ADMDVS_UNKNOWN' end,
-        case when {{ clean_code('s.hsreg_stas') }} not in ('1','2','3','4','5','9') then 'HSREG_STAS_INVALID' end
+        case when {{ not_in_code_list('hs', clean_code('s.hsreg_stas')) }} then 'HSREG_STAS_INVALID' end
     )                                                  as quality_flags
 from {{ certno_std('src', '_certno_in', gend=clean_gend('gend'), brdy='brdy') }} s
 left join {{ ref('gbt2260_divisions') }} dh on dh.code = {{ clean_code('s.hsreg_admdvs') }}
+{{ code_list_join('hs', 'hsreg_stas', clean_code('s.hsreg_stas')) }}
 {% endcall %}
