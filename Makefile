@@ -17,8 +17,8 @@ $(VENV)/.installed: pyproject.toml
 
 setup: system-deps $(VENV)/.installed ## install the pipeline environment
 
-DEBS := openjdk-17-jre-headless chromium fonts-noto-cjk postgresql
-system-deps: ## Debian packages: Java (JVM Spark portability test), Chromium + CJK fonts (reports, dashboards), PostgreSQL (Superset metadata)
+DEBS := openjdk-17-jre-headless chromium fonts-noto-cjk postgresql faketime
+system-deps: ## Debian packages: Java (JVM Spark portability test), Chromium + CJK fonts (reports, dashboards), PostgreSQL (Superset metadata), faketime (scoring under another system date)
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -254,6 +255,106 @@ def test_cli_suspects_group(world, tmp_path, monkeypatch):
     assert out.exit_code == 0, out.output
     assert (tmp_path / "cli.csv").is_file()
     assert runner.invoke(app, ["suspects", "review", "NOPE", "--status", "核查中", "--reviewer", "x"]).exit_code == 1
+
+
+def test_features_read_the_rules(world):
+    """after_death, overlap_stay and dup_lines are R01, R03 and R06 themselves (one definition each, in rules.py),
+    with the configured grace_days, min_overlap_days and min_copies: a changed parameter changes rule and feature
+    alike."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.fraud import rules
+    from yibao.fraud.config import load_config
+    from yibao.fraud.features import GRAPH_SCHEMA, settlement_features
+
+    settings, _ = world
+    spark = spark_session(settings)
+    cat = Catalog(spark, settings)
+    base = load_config()
+    rules.prepare_views(spark, cat, base)
+    feature_of = {"R01_AFTER_DEATH": "after_death", "R03_OVERLAP_STAY": "overlap_stay", "R06_DUP_CHARGE": "dup_lines"}
+    changed = {"R01_AFTER_DEATH": {"grace_days": 30}, "R03_OVERLAP_STAY": {"min_overlap_days": 3},
+               "R06_DUP_CHARGE": {"min_copies": 3}}
+    flagged = {}
+    for name, params in (("configured", {}), ("changed", changed)):
+        cfg = dict(base, rules={**base["rules"], **{c: {**base["rules"][c], **p} for c, p in params.items()}})
+        hits = pd.concat([rules.RULES[c](spark, cfg).select(*rules.HIT_COLUMNS).toPandas() for c in feature_of],
+                         ignore_index=True)
+        feats = settlement_features(cat, cfg, hits, pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())) \
+            .select("setl_id", *feature_of.values()).toPandas()
+        for code, col in feature_of.items():
+            by_rule = {x for l in hits[hits.rule_code == code].setl_ids for x in l}
+            by_feature = set(feats.setl_id[feats[col] > 0])
+            assert by_feature == by_rule, (name, code, sorted(by_feature ^ by_rule)[:10])
+            flagged[name, code] = by_rule
+    for code in feature_of:        # the changed parameters do change what is flagged
+        assert flagged["changed", code] < flagged["configured", code], code
+
+
+# Scores one copy of the warehouse under a faked system date (libfaketime, LD_PRELOAD: the embedded engine runs
+# inside this process, so its current_date() sees the faked clock too) and saves the published tables.
+_SCORE_AT_FAKED_DATE = """
+import json, sys
+from yibao.catalog import Catalog
+from yibao.config import load_settings
+from yibao.engine import spark_session
+from yibao.fraud import run_fraud
+
+settings = load_settings()
+spark = spark_session(settings)
+engine_date = spark.sql("select cast(current_date() as string) as d").first().d
+run_fraud(settings, config=sys.argv[1])
+cat = Catalog(spark, settings)
+for table in ("fraud_suspect", "fraud_rule_hit"):
+    cat.read("gold", table).toPandas().to_parquet(f"{sys.argv[2]}/{table}.parquet")
+print(json.dumps({"engine_date": engine_date}))
+"""
+
+
+def test_scoring_does_not_depend_on_the_system_date(world, tmp_path):
+    """Every date computation uses the configured reference date: scoring the same warehouse with the system
+    clock five years apart publishes the same suspect list and rule hits.  R05's peers (same sex and age band)
+    decide its threshold here (min_count 2, 1x the peer P90, 10-year bands), so ages taken at the day of the
+    run, as R05 once did with current_date(), move persons between bands and change the evidence."""
+    from yibao.fraud.config import config_path
+
+    assert shutil.which("faketime"), "libfaketime is needed: apt-get install faketime (Makefile DEBS)"
+    settings, _ = world
+    text = config_path().read_text(encoding="utf-8")
+    for key, value in (("min_count", "2"), ("peer_multiple", "1.0"), ("peer_quantile", "0.9"), ("age_band_years", "10")):
+        text, n = re.subn(rf"(?m)^{key}\s*=.*$", f"{key} = {value}", text)
+        assert n == 1, key
+    cfg = tmp_path / "rules.toml"
+    cfg.write_text(text, encoding="utf-8")
+    published = {}
+    for day in ("2026-11-01", "2031-11-01"):
+        root = tmp_path / day
+        shutil.copytree(settings.warehouse, root / "warehouse")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("YIBAO_") or k == "YIBAO_ENGINE_MEMORY_GIB"}
+        env.update(YIBAO_DATA_ROOT=str(root), YIBAO_REFERENCE_DATE=settings.reference_date.isoformat(),
+                   SPARK_REMOTE="", FAKETIME_DONT_FAKE_MONOTONIC="1")
+        out = subprocess.run(["faketime", f"{day} 09:00:00", sys.executable, "-c", _SCORE_AT_FAKED_DATE, str(cfg),
+                              str(root)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert json.loads(out.stdout.strip().splitlines()[-1])["engine_date"] == day    # the engine saw the faked day
+        suspects = pd.read_parquet(root / "fraud_suspect.parquet").drop(columns=["scored_at"])
+        # the version names the run's UTC time and the labels' hash: the labels must match
+        suspects["model_version"] = suspects.model_version.str.rsplit("-", n=1).str[-1]
+        hits = pd.read_parquet(root / "fraud_rule_hit.parquet")
+        published[day] = (suspects.sort_values("suspect_id").reset_index(drop=True),
+                          hits.sort_values("hit_id").reset_index(drop=True))
+    (s1, h1), (s2, h2) = published.values()
+    assert (h1.rule_code == "R05_HIGH_FREQUENCY").sum() > 0
+    pd.testing.assert_frame_equal(h1, h2)
+    pd.testing.assert_frame_equal(s1, s2)
+
+
+def test_no_system_clock_in_the_rules_or_features():
+    """The data is judged at the configured reference date; the run's own clock only stamps (scored_at, versions)."""
+    clock = re.compile(r"\b(current_date|current_timestamp|localtimestamp|now|today)\s*\(\s*\)", re.I)
+    for path in sorted((ROOT / "models" / "fraud").glob("*.py")):
+        found = [m.group(0) for m in clock.finditer(path.read_text(encoding="utf-8"))]
+        assert not found, (path.name, found)
 
 
 def test_notebook_executes(world, tmp_path):

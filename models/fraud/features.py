@@ -3,7 +3,9 @@
 Settlement level (the unit the audits label), with the context of the insured person, the institution and
 the practitioner, peer-normalised by med_type × hospital level × institution type, plus graph features and
 the settlement's rule hits.  Person, institution and practitioner profiles are aggregates of the same,
-also computed on the engine (:data:`PROFILES`).  Nothing here brings settlement rows to the client: the
+also computed on the engine (:data:`PROFILES`).  Features that restate a rule (after death, sex-restricted item,
+overlapping stay, duplicate charges) read that rule's own definition in :mod:`yibao.fraud.rules`, with its
+configured parameters: a rule has one home.  Nothing here brings settlement rows to the client: the
 pipeline materialises the features once (``silver.fraud_settlement_features``) and scores them in place.
 """
 
@@ -16,6 +18,7 @@ from pyspark.sql import types as T
 
 from yibao.catalog import Catalog
 from yibao.fraud.config import exact_quantile, sql_list
+from yibao.fraud.rules import after_death_settlements, duplicate_charges, item_sex, overlapping_stays
 
 # feature -> Chinese label (explanations and exports)
 FEATURES = {
@@ -34,7 +37,7 @@ FEATURES = {
     "cross_region": "异地就医",
     "after_death": "死亡后结算",
     "gender_item": "限性别项目与性别不符",
-    "win30": "前后15天内结算次数",
+    "n_setl_within_15d": "前后15天内结算次数",
     "readmit_gap": "距同机构上次出院天数(反向)",
     "overlap_stay": "与他院住院重叠",
     "age": "年龄",
@@ -80,25 +83,25 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
     missing = 0).  ``hits`` and ``graph_feats`` are the client's rule hits and per-person graph features (both
     bounded by the hit list / the reduced co-visit graph); they are joined in on the engine."""
     spark = cat.spark
-    r04 = cfg["rules"]["R04_GENDER_ITEM"]
     r07 = cfg["rules"]["R07_IDLE_BED"]
     ip = sql_list(cfg["common"]["inpatient_med_types"])
     ph = sql_list(cfg["common"]["pharmacy_med_types"])
-    male_kw = "|".join(r04["male_only_keywords"]) or "^$"
-    female_kw = "|".join(r04["female_only_keywords"]) or "^$"
     df = spark.sql(f"""
         with lines as (
             select l.setl_id, count(*) as n_lines,
                    sum(case when l.med_chrgitm_type in ({sql_list(r07['care_charge_types'])}) then 1 else 0 end) as care_lines,
                    count(distinct case when l.med_chrgitm_type in ({sql_list(r07['bed_charge_types'])}) then cast(l.fee_ocur_time as date) end) as bed_days,
                    sum(case when l.med_chrgitm_type in ('09', '10', '11') then l.amt else 0 end) as drug_amt,
-                   max(case when l.med_list_codg in ({sql_list(r04['male_only_items'])}) or l.list_name rlike '{male_kw}' then 1 else 0 end) as male_item,
-                   max(case when l.med_list_codg in ({sql_list(r04['female_only_items'])}) or l.list_name rlike '{female_kw}' then 1 else 0 end) as female_item
+                   max(case when {item_sex(cfg)} = '1' then 1 else 0 end) as male_item,
+                   max(case when {item_sex(cfg)} = '2' then 1 else 0 end) as female_item
             from fr_fee l group by l.setl_id
-        ), dups as (
-            select setl_id, sum(c - 1) as dup_lines from (
-                select setl_id, count(*) as c from fr_fee group by setl_id, med_list_codg, fee_ocur_time having count(*) > 1) x
-            group by setl_id
+        ), dups as (   -- R06
+            select setl_id, sum(copies - 1) as dup_lines from ({duplicate_charges(cfg)}) d group by setl_id
+        ), after_death as (   -- R01
+            select distinct setl_id from ({after_death_settlements(cfg)}) a
+        ), overlap as (   -- R03
+            select distinct setl_id from (select explode(array(a_setl, b_setl)) as setl_id
+                                          from ({overlapping_stays(cfg)}) o) x
         ), peer as (
             select * from {exact_quantile("fr_setl", ["med_type", "hosp_lv", "fixmedins_type"], "medfee", 0.5, "peer_fee")} pq
         ), s as (
@@ -109,14 +112,11 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
                                               and pr.fixmedins_type <=> s.fixmedins_type
         ), w as (
             select s.*,
-                   count(*) over (partition by person_id order by d range between 15 preceding and 15 following) as win30,
+                   count(*) over (partition by person_id order by d range between 15 preceding and 15 following)
+                       as n_setl_within_15d,
                    case when med_type in ({ip}) then d - lag(datediff(enddate, date'2000-01-01'))
                         over (partition by person_id, fixmedins_code, med_type in ({ip}) order by begndate, setl_id) end as readmit_days
             from s
-        ), ov as (
-            select distinct a.setl_id from s a join s b on a.person_id = b.person_id and a.setl_id <> b.setl_id
-                and a.fixmedins_code <> b.fixmedins_code and a.med_type in ({ip}) and b.med_type in ({ip})
-                and least(a.enddate, b.enddate) > greatest(a.begndate, b.begndate)
         ), person as (
             select person_id, count(*) as p_n_setl, sum(hifp + acct) as p_fund, count(distinct fixmedins_code) as p_n_inst,
                    avg(cross_region) as p_cross_share
@@ -135,9 +135,9 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
                w.cost_ratio_peer, coalesce(l.n_lines, 0) as n_lines, coalesce(l.care_lines, 0) as care_lines,
                coalesce(l.bed_days, 0) as bed_days, coalesce(dp.dup_lines, 0) as dup_lines,
                coalesce(l.drug_amt, 0) / nullif(w.medfee, 0) as drug_share, w.cross_region,
-               case when pm.is_deceased and w.begndate > cast(pm.death_date as date) then 1 else 0 end as after_death,
+               case when ad.setl_id is not null then 1 else 0 end as after_death,
                case when (pm.gend = '1' and l.female_item = 1) or (pm.gend = '2' and l.male_item = 1) then 1 else 0 end as gender_item,
-               w.win30, case when w.readmit_days is null then 0 else 1.0 / (1 + greatest(w.readmit_days, 0)) end as readmit_gap,
+               w.n_setl_within_15d, case when w.readmit_days is null then 0 else 1.0 / (1 + greatest(w.readmit_days, 0)) end as readmit_gap,
                case when ov.setl_id is not null then 1 else 0 end as overlap_stay,
                floor(datediff(w.begndate, pm.brdy) / 365.25) as age,
                p.p_n_setl, p.p_fund, p.p_n_inst, p.p_cross_share, i.inst_cost_ratio, i.inst_volume,
@@ -145,7 +145,8 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
         from w
         left join lines l on l.setl_id = w.setl_id
         left join dups dp on dp.setl_id = w.setl_id
-        left join ov on ov.setl_id = w.setl_id
+        left join after_death ad on ad.setl_id = w.setl_id
+        left join overlap ov on ov.setl_id = w.setl_id
         left join fr_person pm on pm.person_id = w.person_id
         left join person p on p.person_id = w.person_id
         left join inst i on i.fixmedins_code = w.fixmedins_code
@@ -162,8 +163,8 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
 PROFILES = {
     "person": ("person_id", [
         ("n_setl", "count(*)"), ("medfee", "sum(medfee)"), ("max_fee", "max(medfee)"),
-        ("cost_ratio", "avg(cost_ratio_peer)"), ("max_win30", "max(win30)"), ("cross", "avg(cross_region)"),
-        ("n_inst", "max(p_n_inst)"), ("inpatient", "sum(is_inpatient)"), ("los", "sum(los_days)"),
+        ("cost_ratio", "avg(cost_ratio_peer)"), ("max_n_setl_within_15d", "max(n_setl_within_15d)"),
+        ("cross", "avg(cross_region)"), ("n_inst", "max(p_n_inst)"), ("inpatient", "sum(is_inpatient)"), ("los", "sum(los_days)"),
         ("dup", "sum(dup_lines)"), ("drug_share", "avg(drug_share)"), ("g_strength", "max(g_strength)"),
         ("g_community_size", "max(g_community_size)"), ("age", "max(age)")]),
     "institution": ("fixmedins_code", [

@@ -72,64 +72,123 @@ def _clean(v):
 STEPS = ("rules", "graph", "features", "model", "score", "suspects")
 
 
+class _StepClock:
+    """Seconds per step of :data:`STEPS`, reported to ``on_step(step, seconds)`` as each one finishes."""
+
+    def __init__(self, on_step: Callable[[str, float], None] | None):
+        self.on_step = on_step
+        self.start = self.last = time.time()
+        self.seconds: dict = {}
+
+    def done(self, step: str) -> None:
+        self.seconds[step] = round(time.time() - self.last, 2)
+        if self.on_step:
+            self.on_step(step, self.seconds[step])
+        self.last = time.time()
+
+    def total(self) -> dict:
+        self.seconds["total"] = round(time.time() - self.start, 2)
+        return self.seconds
+
+
 def run_fraud(settings, config: str | None = None,
               on_step: Callable[[str, float], None] | None = None) -> FraudSummary:
     """Run every step; ``on_step(step, seconds)`` is called as each of :data:`STEPS` finishes."""
     from yibao.engine import spark_session
 
     cfg = load_config(config)
-    t0 = time.time()
-    secs = {}
-
-    def done(step: str, since: float) -> float:
-        secs[step] = round(time.time() - since, 2)
-        if on_step:
-            on_step(step, secs[step])
-        return time.time()
+    clock = _StepClock(on_step)
     spark = spark_session(settings)
     cat = Catalog(spark, settings)
     rules.prepare_views(spark, cat, cfg)
     if not spark.table(cfg["common"]["settlement_table"]).limit(1).collect():
         # nothing to supervise (no settlements released yet): publish an empty list, keep reviews as they are
         cat.overwrite(spark.createDataFrame([], suspects.SUSPECT_SCHEMA), "gold", "fraud_suspect")
-        return FraudSummary(seconds={"total": round(time.time() - t0, 2)})
+        return FraudSummary(seconds=clock.total())
     hits = rules.evaluate(spark, cfg)
-    t = done("rules", t0)
-    edges = graph.covisit_edges(spark, cfg)
-    g_hits, groups, gfeats = graph.communities(edges, cfg)
-    links = graph.doctor_pharmacy_links(spark, cfg)
-    if len(g_hits):
-        with warnings.catch_warnings():   # all-null amount / event_date columns of the graph hits
-            warnings.simplefilter("ignore", FutureWarning)
-            hits = pd.concat([hits, g_hits.astype(object)], ignore_index=True) if len(hits) else g_hits
-    t = done("graph", t)
+    clock.done("rules")
+    hits, groups, graph_feats, links = _graph_step(spark, cfg, hits)
+    clock.done("graph")
     # settlement features: computed once on the engine and materialised (every later step reads the table)
-    cat.overwrite_work(settlement_features(cat, cfg, hits, gfeats), *FEATURES_TABLE)
+    cat.overwrite_work(settlement_features(cat, cfg, hits, graph_feats), *FEATURES_TABLE)
     feats = cat.read(*FEATURES_TABLE)
     n_setl = feats.count()
-    audit_schema, audit_table = cfg["common"]["audit_table"].split(".")
-    audits = cat.read(audit_schema, audit_table).select("setl_id", "violation_code", "audit_date").toPandas()
-    labels = model.cap_labels(model.labels_from(audits, suspects.review_labels(cat, cfg), cfg), cfg)
-    labelled = _only(cat, feats, "setl_id", labels.setl_id.unique(), "fraud_label_ids").toPandas()
-    labelled = labelled.sort_values("setl_id", kind="stable").reset_index(drop=True)
+    labels, labelled = _training_labels(cat, cfg, feats)
     prof = profiles(feats)
-    cap = int(cfg["model"].get("max_profile_rows", 0) or 0)
-    samples = {kind: (key, cols, _sample(df, key, cap)) for kind, (key, cols, df) in prof.items()}
-    t = done("features", t)
+    samples = _profile_samples(prof, cfg)
+    clock.done("features")
     # one OpenMP thread: small models, and the engine shares the cores (oversubscription made it 10x slower)
     with threadpool_limits(limits=1):
         result = model.train(labelled, labels, samples, cfg, settings, n_setl)
     del labelled, samples
-    t = done("model", t)
-    # scoring: every settlement and every profile row, on the engine
+    clock.done("model")
+    _score_on_engine(cat, feats, prof, result)
+    clock.done("score")
+    _fetch_candidate_scores(spark, cat, cfg, hits, result)
+    names, regions = _names_regions(spark, hits)
+
+    def features_for(setl_ids: list[str]) -> pd.DataFrame:
+        return _only(cat, feats, "setl_id", setl_ids, "fraud_explained_ids").toPandas()
+
+    with threadpool_limits(limits=1):
+        s = suspects.assemble(hits, result, features_for, names, regions, cat, cfg)
+    _write_hits(cat, hits)
+    _write_rows(cat, s, suspects.SUSPECT_SCHEMA, "fraud_suspect")
+    _write_groups_and_links(cat, groups, links)
+    _record_model_version(spark, cat, result)
+    clock.done("suspects")
+    m = result.metrics.get("test", {})
+    return FraudSummary(hits_by_rule=hits.groupby("rule_code").size().astype(int).to_dict(), suspects=len(s),
+                        by_level=s.risk_level.value_counts().astype(int).to_dict(), groups=len(groups),
+                        model_version=result.version,
+                        metrics={k: v for k, v in m.items() if k in ("roc_auc", "pr_auc", "brier", "n", "positives")},
+                        seconds=clock.total())
+
+
+def _graph_step(spark, cfg: dict, hits: pd.DataFrame):
+    """R08 and the graph: (hits with the gang hits added, groups, per-person graph features, doctor-pharmacy
+    links)."""
+    edges = graph.covisit_edges(spark, cfg)
+    gang_hits, groups, graph_feats = graph.communities(edges, cfg)
+    links = graph.doctor_pharmacy_links(spark, cfg)
+    if len(gang_hits):
+        with warnings.catch_warnings():   # all-null amount / event_date columns of the graph hits
+            warnings.simplefilter("ignore", FutureWarning)
+            hits = pd.concat([hits, gang_hits.astype(object)], ignore_index=True) if len(hits) else gang_hits
+    return hits, groups, graph_feats, links
+
+
+def _training_labels(cat: Catalog, cfg: dict, feats) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(labels: audits and reviewers' decisions, capped; the labelled settlements' features, sorted by setl_id)."""
+    audit_schema, audit_table = cfg["common"]["audit_table"].split(".")
+    audits = cat.read(audit_schema, audit_table).select("setl_id", "violation_code", "audit_date").toPandas()
+    labels = model.cap_labels(model.labels_from(audits, suspects.review_labels(cat, cfg), cfg), cfg)
+    labelled = _only(cat, feats, "setl_id", labels.setl_id.unique(), "fraud_label_ids").toPandas()
+    return labels, labelled.sort_values("setl_id", kind="stable").reset_index(drop=True)
+
+
+def _profile_samples(prof: dict, cfg: dict) -> dict:
+    """kind -> (key, columns, at most ``model.max_profile_rows`` profile rows on the client): what the isolation
+    forests fit on."""
+    cap = int(cfg["model"].get("max_profile_rows", 0) or 0)
+    return {kind: (key, cols, _sample(df, key, cap)) for kind, (key, cols, df) in prof.items()}
+
+
+def _score_on_engine(cat: Catalog, feats, prof: dict, result) -> None:
+    """Every settlement (:data:`SETTLEMENT_SCORE_TABLE`) and every profile row (:data:`PROFILE_SCORE_TABLE`),
+    scored on the engine."""
     cat.overwrite_work(model.score_settlements(feats, result), *SETTLEMENT_SCORE_TABLE)
     pscores = None
     for kind, (key, cols, df) in prof.items():
         one = model.score_profiles(kind, key, cols, df, result)
         pscores = one if pscores is None else pscores.unionByName(one)
     cat.overwrite_work(pscores, *PROFILE_SCORE_TABLE)
-    t = done("score", t)
-    # candidates: persons with a hit (incl. gang members) + persons whose best settlement reaches the threshold
+
+
+def _fetch_candidate_scores(spark, cat: Catalog, cfg: dict, hits: pd.DataFrame, result) -> None:
+    """The candidates (persons with a hit, gang members included, and persons whose best settlement reaches
+    ``model_only_threshold``) as view fr_cand; their settlement scores and anomaly percentiles, and every
+    institution's, into ``result`` (bounded by the suspect list)."""
     scores = cat.read(*SETTLEMENT_SCORE_TABLE)
     thr = float(cfg["model"]["model_only_threshold"])
     model_only = scores.groupBy("person_id").agg(F.max("p").alias("p")).where(F.col("p") >= thr).select("person_id")
@@ -145,37 +204,42 @@ def run_fraud(settings, config: str | None = None,
     result.anomaly = {"person": person_an.select(F.col("subject_id").alias("person_id"), "anomaly_pct").toPandas(),
                       "institution": inst_an.select(F.col("subject_id").alias("fixmedins_code"), "anomaly_pct").toPandas()}
 
-    def features_for(setl_ids: list[str]) -> pd.DataFrame:
-        return _only(cat, feats, "setl_id", setl_ids, "fraud_explained_ids").toPandas()
 
-    names, regions = _names_regions(spark)
-    inst_region = regions.pop(("__inst__", ""))
-    for r in hits[hits.subject_type == "group"].itertuples():   # a group takes its institution's region
-        regions[("group", r.subject_id)] = inst_region.get(r.fixmedins_code)
-        names[("group", r.subject_id)] = f"团伙 {r.subject_id}"
-    with threadpool_limits(limits=1):
-        s = suspects.assemble(hits, result, features_for, names, regions, cat, cfg)
-    # tables
+def _write_rows(cat: Catalog, df: pd.DataFrame, schema: T.StructType, table: str) -> None:
+    """Overwrite gold.<table> with the client's rows of ``df`` (columns of ``schema``; ``setl_ids`` a list)."""
+    rows = [tuple(_clean(r[f.name]) if f.name != "setl_ids"
+                  else [str(x) for x in (r["setl_ids"] if r["setl_ids"] is not None else [])]
+                  for f in schema.fields) for r in df.to_dict("records")]
+    cat.overwrite(cat.upload(rows, schema, table), "gold", table)
+
+
+def _write_hits(cat: Catalog, hits: pd.DataFrame) -> None:
+    """gold.fraud_rule_hit: every hit with its suspect_id and a deterministic hit_id."""
     hits = hits.copy()
     hits["suspect_id"] = [suspects.suspect_id(a, b) for a, b in zip(hits.subject_type, hits.subject_id)]
     hits["hit_id"] = [suspects.suspect_id(r, f"{a}|{b}") for r, a, b in zip(hits.rule_code, hits.subject_type, hits.subject_id)]
     hits["amount"] = pd.to_numeric(hits.amount, errors="coerce")
     hits["event_date"] = pd.to_datetime(hits.event_date, errors="coerce").dt.date
-    hit_rows = [tuple(_clean(r[f.name]) if f.name != "setl_ids" else [str(x) for x in (r["setl_ids"] if r["setl_ids"] is not None else [])]
-                      for f in HIT_SCHEMA.fields) for r in hits.to_dict("records")]
-    cat.overwrite(cat.upload(hit_rows, HIT_SCHEMA, "fraud_rule_hit"), "gold", "fraud_rule_hit")
-    srows = [tuple(_clean(r[f.name]) if f.name != "setl_ids" else list(r["setl_ids"]) for f in suspects.SUSPECT_SCHEMA.fields)
-             for r in s.to_dict("records")]
-    cat.overwrite(cat.upload(srows, suspects.SUSPECT_SCHEMA, "fraud_suspect"), "gold", "fraud_suspect")
-    gddl = ("group_id string, n_members int, members array<string>, institutions array<string>, doctors array<string>, "
-            "shared_dates array<string>, setl_ids array<string>, density double, evidence string")
+    _write_rows(cat, hits, HIT_SCHEMA, "fraud_rule_hit")
+
+
+GROUP_DDL = ("group_id string, n_members int, members array<string>, institutions array<string>, doctors array<string>, "
+             "shared_dates array<string>, setl_ids array<string>, density double, evidence string")
+LINK_DDL = "atddr_no string, pharmacy string, pharmacy_name string, patients long, doctor_patients long, share double"
+
+
+def _write_groups_and_links(cat: Catalog, groups: pd.DataFrame, links: pd.DataFrame) -> None:
+    """gold.fraud_group and gold.fraud_doctor_pharmacy_link."""
     grows = [(g.group_id, int(g.n_members), list(g.members), list(g.institutions), list(g.doctors), list(g.shared_dates),
               list(g.setl_ids), float(g.density), g.evidence) for g in groups.itertuples()] if len(groups) else []
-    cat.overwrite(cat.upload(grows, gddl, "fraud_group"), "gold", "fraud_group")
-    lddl = "atddr_no string, pharmacy string, pharmacy_name string, patients long, doctor_patients long, share double"
+    cat.overwrite(cat.upload(grows, GROUP_DDL, "fraud_group"), "gold", "fraud_group")
     lrows = [(r.atddr_no, r.pharmacy, r.pharmacy_name, int(r.patients), int(r.doctor_patients), float(r.share))
              for r in links.itertuples()] if len(links) else []
-    cat.overwrite(cat.upload(lrows, lddl, "fraud_doctor_pharmacy_link"), "gold", "fraud_doctor_pharmacy_link")
+    cat.overwrite(cat.upload(lrows, LINK_DDL, "fraud_doctor_pharmacy_link"), "gold", "fraud_doctor_pharmacy_link")
+
+
+def _record_model_version(spark, cat: Catalog, result) -> None:
+    """One row of meta.fraud_model_version for the model just trained."""
     m = result.metrics.get("test", {})
     cat.ensure("meta", "fraud_model_version", MODEL_VERSION_DDL)
     cat.append(spark.createDataFrame([(result.version, datetime.now(timezone.utc).replace(tzinfo=None), str(result.path),
@@ -183,13 +247,6 @@ def run_fraud(settings, config: str | None = None,
                                        m.get("roc_auc"), m.get("pr_auc"), m.get("brier"),
                                        json.dumps(result.metrics, ensure_ascii=False, default=str))], MODEL_VERSION_DDL),
                "meta", "fraud_model_version")
-    done("suspects", t)
-    secs["total"] = round(time.time() - t0, 2)
-    return FraudSummary(hits_by_rule=hits.groupby("rule_code").size().astype(int).to_dict(), suspects=len(s),
-                        by_level=s.risk_level.value_counts().astype(int).to_dict(), groups=len(groups),
-                        model_version=result.version,
-                        metrics={k: v for k, v in m.items() if k in ("roc_auc", "pr_auc", "brier", "n", "positives")},
-                        seconds=secs)
 
 
 def _ids(cat: Catalog, ids, column: str, name: str):
@@ -216,9 +273,9 @@ def _sample(df, key: str, cap: int) -> pd.DataFrame:
     return df.toPandas().sort_values(key, kind="stable").reset_index(drop=True)
 
 
-def _names_regions(spark) -> tuple[dict, dict]:
+def _names_regions(spark, hits: pd.DataFrame) -> tuple[dict, dict]:
     """(subject_type, subject_id) -> display name, and -> region (统筹区/行政区划) for filters; persons: the
-    candidates only (view fr_cand)."""
+    candidates only (view fr_cand); a group takes its institution's region."""
     p = spark.sql("""select s.person_id, max(pm.psn_name) as name, max_by(s.insu_admdvs, s.begndate) as region
                      from fr_setl s left semi join fr_cand c on c.person_id = s.person_id
                      left join fr_person pm on pm.person_id = s.person_id group by s.person_id""").toPandas()
@@ -228,5 +285,8 @@ def _names_regions(spark) -> tuple[dict, dict]:
     names.update({("institution", a): b for a, b in zip(i.fixmedins_code, i.fixmedins_name)})
     regions = {("person", a): b for a, b in zip(p.person_id, p.region)}
     regions.update({("institution", a): b for a, b in zip(i.fixmedins_code, i.region)})
-    regions[("__inst__", "")] = dict(zip(g.fixmedins_code, g.region))
+    setl_region_of_inst = dict(zip(g.fixmedins_code, g.region))
+    for r in hits[hits.subject_type == "group"].itertuples():
+        regions[("group", r.subject_id)] = setl_region_of_inst.get(r.fixmedins_code)
+        names[("group", r.subject_id)] = f"团伙 {r.subject_id}"
     return names, regions

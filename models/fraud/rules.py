@@ -3,10 +3,17 @@
 Every rule returns hits with one schema (:data:`HIT_COLUMNS`): the rule, the subject (person / institution /
 group), the settlements involved, the fund amount involved and a Chinese evidence text naming the
 settlements, dates, amounts, the other institution or the death record's source.  Parameters come from
-``rules.toml`` (see :mod:`yibao.fraud.config`).  Reversed settlements (``refd_setl_flag = 1``) never count: the
-base view keeps only rows of ``silver.int_settlement`` (which excludes them) and re-checks the flag.
+``rules.toml`` (see :mod:`yibao.fraud.config`); the one date they are judged at is the configured reference date
+(``Settings.reference_date``, view ``fr_reference``), never the day scoring runs.  Reversed settlements
+(``refd_setl_flag = 1``) never count: the base view keeps only rows of ``silver.int_settlement`` (which excludes
+them) and re-checks the flag.
 
 R08 (gangs) needs community detection and lives in :mod:`yibao.fraud.graph`.
+
+One home per rule: what a rule detects at the level of a settlement or a fee line (:func:`after_death_settlements`,
+:func:`item_sex`, :func:`overlapping_stays`, :func:`duplicate_charges`) is defined once here, with the rule's
+parameters; the rule aggregates it into hits and the model features (:mod:`yibao.fraud.features`) read the same
+definition, so a configured parameter changes both.
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ def _table(cat: Catalog, name: str) -> DataFrame:
 
 def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
     """Temp views every rule reads: fr_setl (counted settlements, stored as :data:`SETTLEMENT_WORK_TABLE`),
-    fr_fee, fr_person, fr_inst, fr_death_src."""
+    fr_fee, fr_person, fr_inst, fr_death_src, and fr_reference (one row: ``reference_date``, the configured
+    ``Settings.reference_date`` that every date computation of the rules uses, never the day the engine runs)."""
     c = cfg["common"]
+    spark.sql(f"create or replace temp view fr_reference as "
+              f"select date'{cat.settings.reference_date.isoformat()}' as reference_date")
     _table(cat, c["settlement_table"]).createOrReplaceTempView("fr_int_setl")
     _table(cat, c["settlement_detail_table"]).createOrReplaceTempView("fr_stg_setl")
     _table(cat, c["fee_table"]).createOrReplaceTempView("fr_stg_fee")
@@ -90,24 +100,31 @@ def _ip(cfg) -> str:
     return sql_list(cfg["common"]["inpatient_med_types"])
 
 
+def after_death_settlements(cfg: dict) -> str:
+    """R01's detection (SQL query): the counted settlements (every fr_setl column, plus the person's
+    ``death_date`` and ``sources``) that began more than ``grace_days`` after the person's death."""
+    grace = int(cfg["rules"]["R01_AFTER_DEATH"]["grace_days"])
+    return f"""
+        select s.*, p.death_date, p.sources
+        from fr_setl s join fr_person p on p.person_id = s.person_id
+        where p.is_deceased and p.death_date is not null
+          and s.begndate > date_add(cast(p.death_date as date), {grace})"""
+
+
 def r01_after_death(spark: SparkSession, cfg: dict) -> DataFrame:
-    p = cfg["rules"]["R01_AFTER_DEATH"]
     return spark.sql(f"""
+        with s as ({after_death_settlements(cfg)})
         select 'R01_AFTER_DEATH' as rule_code, 'person' as subject_type, s.person_id as subject_id, s.person_id,
                min(s.fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
                array_sort(collect_list(s.setl_id)) as setl_ids, sum(s.hifp + s.acct) as amount,
                min(s.begndate) as event_date,
-               concat('死亡日期 ', cast(p.death_date as string), '（死亡记录来源：', coalesce(max(ds.death_sources), p.sources),
+               concat('死亡日期 ', cast(s.death_date as string), '（死亡记录来源：', coalesce(max(ds.death_sources), s.sources),
                       '）之后发生 ', cast(count(*) as string), ' 笔结算：',
                       array_join(array_sort(collect_list(concat(cast(s.begndate as string), ' ', s.setl_id, ' ',
                                  coalesce(s.fixmedins_name, s.fixmedins_code), ' 医疗费 ',
                                  format_number(s.medfee, 2), ' 元'))), '；')) as evidence
-        from fr_setl s
-        join fr_person p on p.person_id = s.person_id
-        left join fr_death_src ds on ds.person_id = s.person_id
-        where p.is_deceased and p.death_date is not null
-          and s.begndate > date_add(cast(p.death_date as date), {int(p['grace_days'])})
-        group by s.person_id, p.death_date, p.sources""")
+        from s left join fr_death_src ds on ds.person_id = s.person_id
+        group by s.person_id, s.death_date, s.sources""")
 
 
 def r02_split_admission(spark: SparkSession, cfg: dict) -> DataFrame:
@@ -136,20 +153,26 @@ def r02_split_admission(spark: SparkSession, cfg: dict) -> DataFrame:
         from pairs group by person_id""")
 
 
+def overlapping_stays(cfg: dict) -> str:
+    """R03's detection (SQL query): pairs of inpatient stays of one person at two institutions overlapping by at
+    least ``min_overlap_days`` days (strict: a transfer the next day is not an overlap), one row per pair
+    (``a_setl < b_setl``)."""
+    ip, n = _ip(cfg), int(cfg["rules"]["R03_OVERLAP_STAY"]["min_overlap_days"])
+    return f"""
+        select a.person_id, a.setl_id as a_setl, b.setl_id as b_setl,
+               coalesce(a.fixmedins_name, a.fixmedins_code) as a_inst, coalesce(b.fixmedins_name, b.fixmedins_code) as b_inst,
+               a.fixmedins_code as a_code, a.begndate as a_b, a.enddate as a_e, b.begndate as b_b, b.enddate as b_e,
+               a.hifp + a.acct + b.hifp + b.acct as amount,
+               datediff(least(a.enddate, b.enddate), greatest(a.begndate, b.begndate)) as overlap
+        from fr_setl a join fr_setl b on a.person_id = b.person_id and a.setl_id < b.setl_id
+                                     and a.fixmedins_code <> b.fixmedins_code
+        where a.med_type in ({ip}) and b.med_type in ({ip})
+          and datediff(least(a.enddate, b.enddate), greatest(a.begndate, b.begndate)) >= {n}"""
+
+
 def r03_overlap_stay(spark: SparkSession, cfg: dict) -> DataFrame:
-    p = cfg["rules"]["R03_OVERLAP_STAY"]
     return spark.sql(f"""
-        with ip as (select * from fr_setl where med_type in ({_ip(cfg)})),
-        pairs as (
-            select a.person_id, a.setl_id as a_setl, b.setl_id as b_setl,
-                   coalesce(a.fixmedins_name, a.fixmedins_code) as a_inst, coalesce(b.fixmedins_name, b.fixmedins_code) as b_inst,
-                   a.fixmedins_code as a_code, a.begndate as a_b, a.enddate as a_e, b.begndate as b_b, b.enddate as b_e,
-                   a.hifp + a.acct + b.hifp + b.acct as amount,
-                   datediff(least(a.enddate, b.enddate), greatest(a.begndate, b.begndate)) as overlap
-            from ip a join ip b on a.person_id = b.person_id and a.setl_id < b.setl_id
-                               and a.fixmedins_code <> b.fixmedins_code
-            where datediff(least(a.enddate, b.enddate), greatest(a.begndate, b.begndate)) >= {int(p['min_overlap_days'])}
-        )
+        with pairs as ({overlapping_stays(cfg)})
         select 'R03_OVERLAP_STAY' as rule_code, 'person' as subject_type, person_id as subject_id, person_id,
                min(a_code) as fixmedins_code, cast(null as string) as group_id,
                array_sort(array_distinct(flatten(collect_list(array(a_setl, b_setl))))) as setl_ids,
@@ -161,17 +184,21 @@ def r03_overlap_stay(spark: SparkSession, cfg: dict) -> DataFrame:
         from pairs group by person_id""")
 
 
-def r04_gender_item(spark: SparkSession, cfg: dict) -> DataFrame:
+def item_sex(cfg: dict) -> str:
+    """R04's classification of a fee line ``l`` (SQL expression): '1' for a male-only item, '2' for a
+    female-only one (code lists, then name keywords), else null."""
     p = cfg["rules"]["R04_GENDER_ITEM"]
     male_kw = "|".join(p["male_only_keywords"]) or "^$"
     female_kw = "|".join(p["female_only_keywords"]) or "^$"
+    return (f"case when l.med_list_codg in ({sql_list(p['male_only_items'])}) or l.list_name rlike '{male_kw}' then '1' "
+            f"when l.med_list_codg in ({sql_list(p['female_only_items'])}) or l.list_name rlike '{female_kw}' then '2' end")
+
+
+def r04_gender_item(spark: SparkSession, cfg: dict) -> DataFrame:
     return spark.sql(f"""
         with lines as (
             select s.person_id, s.setl_id, s.begndate, s.fixmedins_code, coalesce(s.fixmedins_name, s.fixmedins_code) as inst,
-                   l.med_list_codg, l.list_name, l.amt, pm.gend,
-                   case when l.med_list_codg in ({sql_list(p['male_only_items'])}) or l.list_name rlike '{male_kw}' then '1'
-                        when l.med_list_codg in ({sql_list(p['female_only_items'])}) or l.list_name rlike '{female_kw}' then '2'
-                   end as item_gend
+                   l.med_list_codg, l.list_name, l.amt, pm.gend, {item_sex(cfg)} as item_gend
             from fr_fee l join fr_setl s on s.setl_id = l.setl_id
             join fr_person pm on pm.person_id = s.person_id
             where pm.gend in ('1', '2')
@@ -203,8 +230,8 @@ def r05_high_frequency(spark: SparkSession, cfg: dict) -> DataFrame:
         ), per as (
             select c.person_id, max(n_win) as n_max, max_by(d, n_win) as d_start,
                    max(pm.gend) as gend,
-                   max(cast(floor(datediff(current_date(), pm.brdy) / 365.25 / {band}) as int)) as age_band
-            from c join fr_person pm on pm.person_id = c.person_id
+                   max(cast(floor(datediff(ref.reference_date, pm.brdy) / 365.25 / {band}) as int)) as age_band
+            from c join fr_person pm on pm.person_id = c.person_id cross join fr_reference ref
             group by c.person_id
         ), peer as (
             select gend, age_band, peer_q, n as peers
@@ -227,17 +254,22 @@ def r05_high_frequency(spark: SparkSession, cfg: dict) -> DataFrame:
         group by f.person_id""")
 
 
-def r06_dup_charge(spark: SparkSession, cfg: dict) -> DataFrame:
+def duplicate_charges(cfg: dict) -> str:
+    """R06's detection (SQL query): per settlement, item and ``fee_ocur_time``, the ``copies`` (≥ ``min_copies``)
+    billed at once, their ``amt`` and ``one_amt`` (one copy); ``excluded_charge_types`` are not judged."""
     p = cfg["rules"]["R06_DUP_CHARGE"]
     excl = f"and l.med_chrgitm_type not in ({sql_list(p['excluded_charge_types'])})" if p["excluded_charge_types"] else ""
+    return f"""
+        select l.setl_id, l.med_list_codg, max(l.list_name) as list_name, l.fee_ocur_time,
+               count(*) as copies, sum(l.amt) as amt, max(l.amt) as one_amt
+        from fr_fee l where l.med_list_codg is not null and l.fee_ocur_time is not null {excl}
+        group by l.setl_id, l.med_list_codg, l.fee_ocur_time
+        having count(*) >= {int(p['min_copies'])}"""
+
+
+def r06_dup_charge(spark: SparkSession, cfg: dict) -> DataFrame:
     return spark.sql(f"""
-        with d as (
-            select l.setl_id, l.med_list_codg, max(l.list_name) as list_name, l.fee_ocur_time,
-                   count(*) as copies, sum(l.amt) as amt, max(l.amt) as one_amt
-            from fr_fee l where l.med_list_codg is not null and l.fee_ocur_time is not null {excl}
-            group by l.setl_id, l.med_list_codg, l.fee_ocur_time
-            having count(*) >= {int(p['min_copies'])}
-        )
+        with d as ({duplicate_charges(cfg)})
         select 'R06_DUP_CHARGE' as rule_code, 'person' as subject_type, s.person_id as subject_id, s.person_id,
                min(s.fixmedins_code) as fixmedins_code, cast(null as string) as group_id,
                array_sort(collect_set(s.setl_id)) as setl_ids, sum(d.amt - d.one_amt) as amount, min(s.begndate) as event_date,

@@ -18,7 +18,8 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from yibao.catalog import Catalog
-from yibao.fraud.config import RULE_CODES, load_config
+from yibao.fraud.config import load_config
+from yibao.masking import mask_values
 
 SUSPECT_SCHEMA = T.StructType([
     T.StructField("suspect_id", T.StringType()), T.StructField("subject_type", T.StringType()),
@@ -72,77 +73,13 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
     ``result.setl_scores`` holds the settlement scores of the candidate persons only (every person with a hit,
     every gang member, every person whose best score reaches ``model_only_threshold``), ``result.anomaly``
     their anomaly percentiles; ``features_for(setl_ids)`` fetches the features of the settlements explained."""
-    from yibao.fraud.model import explain
-
-    sc, rules_cfg = cfg["score"], cfg["rules"]
-    p_setl = result.setl_scores.set_index("setl_id").p
-    p_person = result.setl_scores.groupby("person_id").p.max()
-    # each candidate person's settlements, best score first (ties: setl_id order); one pass, not one per person
-    ranked = result.setl_scores.sort_values(["p", "setl_id"], ascending=[False, True], kind="stable")
-    setls_of = ranked.groupby("person_id", sort=False).setl_id.agg(list).to_dict()
-    anom = {k: v.set_index(v.columns[0]).anomaly_pct for k, v in result.anomaly.items()}
-    person_hits = hits[hits.subject_type == "person"] if len(hits) else hits
-    members_of = person_hits.groupby("group_id").person_id.agg(list).to_dict() if len(person_hits) else {}
-    rows = []
-    subjects = hits.groupby(["subject_type", "subject_id"], sort=False) if len(hits) else []
-    seen = set()
-    for (stype, sid), h in subjects:
-        seen.add((stype, sid))
-        codes = sorted(set(h.rule_code))
-        noisy = 1.0
-        for c in codes:
-            noisy *= 1 - float(rules_cfg[c]["weight"])
-        setls = sorted(set(s for l in h.setl_ids for s in (l if l is not None else [])))
-        gid = next((g for g in h.group_id if isinstance(g, str) and g), None)
-        if stype == "person":
-            model = float(p_person.get(sid, 0.0))
-            an = float(anom.get("person", pd.Series(dtype=float)).get(sid, 0.0))
-        elif stype == "institution":
-            model = float(anom.get("institution", pd.Series(dtype=float)).get(sid, 0.0))
-            an = model
-        else:  # group: the mean of its members' model scores
-            members = pd.Series(members_of.get(gid, []), dtype=object)
-            model = float(p_person.reindex(members).fillna(0).mean()) if len(members) else 0.0
-            an = float(anom.get("person", pd.Series(dtype=float)).reindex(members).fillna(0).mean()) if len(members) else 0.0
-        amount = pd.to_numeric(h.amount, errors="coerce").sum()
-        rows.append(dict(subject_type=stype, subject_id=sid, rules_noisy_or=1 - noisy, rule_codes=",".join(codes),
-                         model_score=model, anomaly_score=an, group_id=gid, setl_ids=setls,
-                         amount=float(amount) if pd.notna(amount) else 0.0,
-                         hits=[{"规则": f"{c} {rules_cfg[c]['name']}", "说明": e,
-                                "结算单": list(l) if l is not None else []}
-                               for c, e, l in zip(h.rule_code, h.evidence, h.setl_ids)]))
-    # model-only suspects: no rule hit, but a high calibrated probability
-    thr = float(cfg["model"]["model_only_threshold"])
-    for pid, p in p_person[p_person >= thr].items():
-        if ("person", pid) in seen:
-            continue
-        setls = setls_of.get(pid, [])[:5]
-        rows.append(dict(subject_type="person", subject_id=pid, rules_noisy_or=0.0, rule_codes="", model_score=float(p),
-                         anomaly_score=float(anom.get("person", pd.Series(dtype=float)).get(pid, 0.0)), group_id=None,
-                         setl_ids=setls, amount=0.0, hits=[]))
-    s = pd.DataFrame(rows)
-    if not len(s):
+    scores = _CandidateScores(result)
+    rows = _rule_subject_rows(hits, scores, cfg["rules"])
+    rows += _model_only_rows(scores, {(r["subject_type"], r["subject_id"]) for r in rows}, cfg)
+    if not rows:
         return pd.DataFrame(columns=[f.name for f in SUSPECT_SCHEMA.fields])
-    s["score"] = 100 * (sc["w_rules"] * s.rules_noisy_or + sc["w_model"] * s.model_score
-                        + sc["w_anomaly"] * s.anomaly_score + sc["w_group"] * s.group_id.notna().astype(float))
-    s["score"] = s.score.round(2)
-    s["risk_level"] = ["高" if x >= sc["high"] else "中" if x >= sc["medium"] else "低" for x in s.score]
-    s["suspect_id"] = [suspect_id(t, i) for t, i in zip(s.subject_type, s.subject_id)]
-    s = s.sort_values(["score", "amount", "suspect_id"], ascending=[False, False, True]).reset_index(drop=True)
-    s["rank"] = range(1, len(s) + 1)
-    s["rule_names"] = [",".join(rules_cfg[c]["name"] for c in rc.split(",") if c) for rc in s.rule_codes]
-    # explanations: the top contributing features of the person's highest-scored settlement
-    top = int(cfg["model"]["explain_top_features"])
-    best = {}
-    for pid, setls in zip(s.subject_id[s.subject_type == "person"], s.setl_ids[s.subject_type == "person"]):
-        cand = [x for x in setls if x in p_setl.index]
-        if cand:
-            best[pid] = max(cand, key=lambda x: p_setl.get(x, 0))
-        elif setls_of.get(pid):
-            best[pid] = setls_of[pid][0]
-    ids = sorted(set(best.values()))
-    ex = explain(result, features_for(ids), ids, top)
-    s["explanation"] = [ex.get(best.get(i, ""), "") if t == "person" else "" for t, i in zip(s.subject_type, s.subject_id)]
+    s = _score_and_rank(pd.DataFrame(rows), cfg)
+    s["explanation"] = _explanations(s, result, scores, features_for, int(cfg["model"]["explain_top_features"]))
     s["evidence"] = [json.dumps({"对象": f"{SUBJECT_CN.get(t, t)} {i}", "命中规则": h, "团伙编号": g,
                                  "模型得分": round(m, 4), "异常分位": round(a, 4), "模型解释": e},
                                 ensure_ascii=False)
@@ -155,6 +92,104 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
     s["model_version"] = result.version
     s["scored_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     return s[[f.name for f in SUSPECT_SCHEMA.fields]]
+
+
+class _CandidateScores:
+    """The candidate persons' model scores (per settlement, the best per person, each person's settlements best
+    first) and the anomaly percentiles (kind -> Series by key), from the pipeline's ``result``."""
+
+    def __init__(self, result):
+        self.by_setl = result.setl_scores.set_index("setl_id").p
+        self.by_person = result.setl_scores.groupby("person_id").p.max()
+        # each candidate person's settlements, best score first (ties: setl_id order); one pass, not one per person
+        ranked = result.setl_scores.sort_values(["p", "setl_id"], ascending=[False, True], kind="stable")
+        self.setls_best_first = ranked.groupby("person_id", sort=False).setl_id.agg(list).to_dict()
+        self.anomaly = {k: v.set_index(v.columns[0]).anomaly_pct for k, v in result.anomaly.items()}
+
+    def anomaly_of(self, kind: str) -> pd.Series:
+        return self.anomaly.get(kind, pd.Series(dtype=float))
+
+    def model_and_anomaly(self, subject_type: str, subject_id: str, members: list[str]) -> tuple[float, float]:
+        """(model score, anomaly percentile) of a subject: a person's own; an institution's anomaly percentile
+        for both; a group's, the mean over its ``members``."""
+        if subject_type == "person":
+            return float(self.by_person.get(subject_id, 0.0)), float(self.anomaly_of("person").get(subject_id, 0.0))
+        if subject_type == "institution":
+            pct = float(self.anomaly_of("institution").get(subject_id, 0.0))
+            return pct, pct
+        if not members:
+            return 0.0, 0.0
+        members = pd.Series(members, dtype=object)
+        return (float(self.by_person.reindex(members).fillna(0).mean()),
+                float(self.anomaly_of("person").reindex(members).fillna(0).mean()))
+
+
+def _rule_subject_rows(hits: pd.DataFrame, scores: _CandidateScores, rules_cfg: dict) -> list[dict]:
+    """One row per subject with a rule hit: the noisy-OR of its rules' weights, its settlements, gang, amount,
+    model and anomaly scores, and its hits (the evidence)."""
+    if not len(hits):
+        return []
+    person_hits = hits[hits.subject_type == "person"]
+    members_of = person_hits.groupby("group_id").person_id.agg(list).to_dict() if len(person_hits) else {}
+    rows = []
+    for (stype, sid), h in hits.groupby(["subject_type", "subject_id"], sort=False):
+        codes = sorted(set(h.rule_code))
+        noisy = 1.0
+        for c in codes:
+            noisy *= 1 - float(rules_cfg[c]["weight"])
+        gid = next((g for g in h.group_id if isinstance(g, str) and g), None)
+        model, an = scores.model_and_anomaly(stype, sid, members_of.get(gid, []))
+        amount = pd.to_numeric(h.amount, errors="coerce").sum()
+        rows.append(dict(subject_type=stype, subject_id=sid, rules_noisy_or=1 - noisy, rule_codes=",".join(codes),
+                         model_score=model, anomaly_score=an, group_id=gid,
+                         setl_ids=sorted(set(s for l in h.setl_ids for s in (l if l is not None else []))),
+                         amount=float(amount) if pd.notna(amount) else 0.0,
+                         hits=[{"规则": f"{c} {rules_cfg[c]['name']}", "说明": e,
+                                "结算单": list(l) if l is not None else []}
+                               for c, e, l in zip(h.rule_code, h.evidence, h.setl_ids)]))
+    return rows
+
+
+def _model_only_rows(scores: _CandidateScores, seen: set, cfg: dict) -> list[dict]:
+    """Model-only suspects: persons without a rule hit (not in ``seen``) whose best settlement's calibrated
+    probability reaches ``model_only_threshold``; their five best settlements."""
+    thr = float(cfg["model"]["model_only_threshold"])
+    best = scores.by_person
+    return [dict(subject_type="person", subject_id=pid, rules_noisy_or=0.0, rule_codes="", model_score=float(p),
+                 anomaly_score=float(scores.anomaly_of("person").get(pid, 0.0)), group_id=None,
+                 setl_ids=scores.setls_best_first.get(pid, [])[:5], amount=0.0, hits=[])
+            for pid, p in best[best >= thr].items() if ("person", pid) not in seen]
+
+
+def _score_and_rank(s: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """score, risk_level, suspect_id, rank (by score, then amount, then suspect_id) and rule_names."""
+    sc, rules_cfg = cfg["score"], cfg["rules"]
+    s["score"] = 100 * (sc["w_rules"] * s.rules_noisy_or + sc["w_model"] * s.model_score
+                        + sc["w_anomaly"] * s.anomaly_score + sc["w_group"] * s.group_id.notna().astype(float))
+    s["score"] = s.score.round(2)
+    s["risk_level"] = ["高" if x >= sc["high"] else "中" if x >= sc["medium"] else "低" for x in s.score]
+    s["suspect_id"] = [suspect_id(t, i) for t, i in zip(s.subject_type, s.subject_id)]
+    s = s.sort_values(["score", "amount", "suspect_id"], ascending=[False, False, True]).reset_index(drop=True)
+    s["rank"] = range(1, len(s) + 1)
+    s["rule_names"] = [",".join(rules_cfg[c]["name"] for c in rc.split(",") if c) for rc in s.rule_codes]
+    return s
+
+
+def _explanations(s: pd.DataFrame, result, scores: _CandidateScores, features_for, top: int) -> list[str]:
+    """Per suspect row: the ``top`` contributing features of a person's highest-scored settlement ('' otherwise)."""
+    from yibao.fraud.model import explain
+
+    best = {}
+    persons = s.subject_type == "person"
+    for pid, setls in zip(s.subject_id[persons], s.setl_ids[persons]):
+        scored = [x for x in setls if x in scores.by_setl.index]
+        if scored:
+            best[pid] = max(scored, key=lambda x: scores.by_setl.get(x, 0))
+        elif scores.setls_best_first.get(pid):
+            best[pid] = scores.setls_best_first[pid][0]
+    ids = sorted(set(best.values()))
+    ex = explain(result, features_for(ids), ids, top)
+    return [ex.get(best.get(i, ""), "") if t == "person" else "" for t, i in zip(s.subject_type, s.subject_id)]
 
 
 # ------------------------------------------------------------------------------------------- review
@@ -193,27 +228,6 @@ def review(settings, suspect: str, status: str, reviewer: str, note: str = "", c
 
 
 # ------------------------------------------------------------------------------------------- export
-def mask_certno(v) -> str | None:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == "":
-        return v
-    v = str(v)
-    return v[:6] + "*" * (len(v) - 10) + v[-4:] if len(v) > 10 else "*" * len(v)
-
-
-def mask_tel(v) -> str | None:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == "":
-        return v
-    v = str(v)
-    return v[:3] + "****" + v[-4:] if len(v) >= 8 else "*" * len(v)
-
-
-def mask_name(v) -> str | None:
-    if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == "":
-        return v
-    v = str(v)
-    return v[0] + "*" * (len(v) - 1)
-
-
 EXPORT_HEADERS = {"rank": "排名", "suspect_id": "疑点编号", "subject_type_cn": "对象类型", "subject_id": "对象编号",
                   "subject_name": "姓名/名称", "certno": "身份证号", "tel": "联系电话", "region": "统筹区",
                   "risk_level": "风险等级", "score": "综合得分", "rule_codes": "命中规则", "rule_names": "规则名称",
@@ -262,12 +276,13 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
     is_p = s.subject_type == "person"
     s["certno"] = [persons.certno.get(i) if p else None for i, p in zip(s.subject_id, is_p)]
     s["tel"] = [persons.tel.get(i) if p else None for i, p in zip(s.subject_id, is_p)]
+    # masking: the project's one rule (yibao.masking), by the column the values come from
     if not perm.get("unmask_certno"):
-        s["certno"] = s.certno.map(mask_certno)
+        s["certno"] = mask_values("certno", s.certno)
     if not perm.get("unmask_tel"):
-        s["tel"] = s.tel.map(mask_tel)
+        s["tel"] = mask_values("tel", s.tel)
     if not perm.get("unmask_name"):
-        s.loc[is_p, "subject_name"] = s.loc[is_p, "subject_name"].map(mask_name)
+        s.loc[is_p, "subject_name"] = mask_values("psn_name", s.loc[is_p, "subject_name"])
     s["subject_type_cn"] = s.subject_type.map(lambda t: SUBJECT_CN.get(t, t))
     s["evidence"] = s.evidence.map(_readable)
     table = s[list(EXPORT_HEADERS)].rename(columns=EXPORT_HEADERS)
@@ -314,4 +329,4 @@ def list_suspects(settings, limit: int = 20, level: str | None = None) -> pd.Dat
                                                    "status").toPandas()
 
 
-__all__ = ["assemble", "review", "export", "list_suspects", "suspect_id", "mask_certno", "mask_tel", "RULE_CODES"]
+__all__ = ["assemble", "review", "export", "list_suspects", "suspect_id"]
