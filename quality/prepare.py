@@ -106,13 +106,13 @@ def _police_agreement(out: DataFrame, df: DataFrame, suite: Suite, read_parent, 
     flag = "_q_agrees_police"
     if police is None:
         return out.withColumn(flag, F.lit(None).cast("boolean"))
-    from yibao.quality.suites import CERTNO_NORM
+    from yibao.quality.suites import certno_norm_sql
 
     cols = suite.accuracy
     names = ("id",) + cols
 
     def values(prefix: str) -> list:
-        exprs = [F.expr(CERTNO_NORM.format(c="`certno`")).alias(f"{prefix}id")]
+        exprs = [F.expr(certno_norm_sql("`certno`")).alias(f"{prefix}id")]
         for c in cols:
             e = F.expr(_NAME.format(c=f"`{c}`")) if c == "psn_name" else F.col(f"`{c}`").cast("string")
             exprs.append(e.alias(f"{prefix}{c}"))

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from yibao.catalog import Catalog
 from yibao.config import Settings
 from yibao.decisions import in_force
-from yibao.ingestion.contract import table_spec
+from yibao.contract import table_spec
 from yibao.quality import gate
 from yibao.quality.suites import (BLOCKING, DIMENSIONS, Suite, bronze_suites, dimension_of, gold_suite, silver_suite,
                                   timeliness_hours)
@@ -171,172 +171,259 @@ def run_quality(settings: Settings, layer: str = "bronze", tables: list[str] | N
     ``force``: re-validate bronze tables even when their head version is already released."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}")
-    from yibao.engine import spark_session
-    from yibao.quality import validate
-
     started = time.time()
-    spark = spark_session(settings)
-    cat = Catalog(spark, settings)
-    run = QualityRun(run_id=f"{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", run_time=_now(), layer=layer)
-    ctx = validate.context(settings)
-    from great_expectations.core.run_identifier import RunIdentifier
+    p = _Pass.start(settings, layer)
+    door = gate.door_held(p.cat) if layer == "bronze" else {}
+    pinned = _pinned_versions(p, tables, force)
+    suites = _suites_of(p, pinned)
+    holds = []
+    for t, suite in suites.items():
+        hold = _validate_table(p, t, suite, *pinned[t])
+        if hold is not None:
+            holds.append(hold)
+    gate.record_holds(p.cat, holds)
+    if layer == "bronze" and settings.table_format == "delta":
+        _refresh_exclusions(p, door)
+    _record_and_report(p, reports)
+    p.run.seconds = time.time() - started
+    return p.run
 
-    gx_run_id = RunIdentifier(run_name=run.run_id, run_time=run.run_time.replace(tzinfo=timezone.utc))
 
-    present = [t for s, t in cat.tables() if s == layer and (tables is None or t in tables)]
-    released = gate.released_versions(cat)
-    latest = _latest_batches(cat)
-    decisions = in_force(cat) if layer == "bronze" else {}
-    door = gate.door_held(cat) if layer == "bronze" else {}
-    suites: dict[str, Suite] = {}
-    pinned = {}
-    for t in present:
-        version = gate.current_version(cat, layer, t) if settings.table_format == "delta" else None
-        if layer == "bronze" and not force and version is not None:
-            r = released.get(("bronze", t))
-            if r is not None and int(r.delta_version) == version:
-                continue
-        reader = cat.spark.read.format(settings.table_format)
-        if version is not None:
-            reader = reader.option("versionAsOf", version)
-        pinned[t] = (version, reader.load(str(cat.path(layer, t))))
-    if layer == "bronze":
-        suites = bronze_suites({t: df.columns for t, (_, df) in pinned.items()}, settings.reference_date.isoformat(),
-                               settings.snapshot_shrink_hold)
-    else:
-        for t, (_, df) in pinned.items():
-            s = (silver_suite if layer == "silver" else gold_suite)(t, df.columns)
-            if s is not None and s.checks:
-                suites[t] = s
+@dataclass
+class _Pass:
+    """What every table of one quality pass shares: the run, the warehouse, Great Expectations' context and what
+    the gate knew when the pass started (released versions, latest applied batches, stewards' decisions)."""
+    settings: Settings
+    layer: str
+    cat: Catalog
+    run: QualityRun
+    ctx: object                      # Great Expectations' context (yibao.quality.validate.context)
+    gx_run_id: object
+    released: dict
+    latest: dict
+    decisions: dict
+    divisions: object                # the GB/T 2260 codes (division checks)
+    validation_keys: list = field(default_factory=list)   # GE result identifiers, for the Data Docs
 
-    from yibao.quality.prepare import divisions_df, validation_frame
+    @classmethod
+    def start(cls, settings: Settings, layer: str) -> "_Pass":
+        from great_expectations.core.run_identifier import RunIdentifier
 
-    divisions = divisions_df(spark)
+        from yibao.engine import spark_session
+        from yibao.quality import validate
+        from yibao.quality.prepare import divisions_df
 
-    def read_parent(schema: str, table: str):
+        cat = Catalog(spark_session(settings), settings)
+        run = QualityRun(run_id=f"{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", run_time=_now(), layer=layer)
+        ctx = validate.context(settings)
+        gx_run_id = RunIdentifier(run_name=run.run_id, run_time=run.run_time.replace(tzinfo=timezone.utc))
+        return cls(settings, layer, cat, run, ctx, gx_run_id, released=gate.released_versions(cat),
+                   latest=_latest_batches(cat), decisions=in_force(cat) if layer == "bronze" else {},
+                   divisions=divisions_df(cat.spark))
+
+    @property
+    def spark(self):
+        return self.cat.spark
+
+    def delta_at(self, path: str, version: int):
+        return self.spark.read.format("delta").option("versionAsOf", version).load(path)
+
+    def read_parent(self, schema: str, table: str):
         """The parent as the gate sees it: its released version (decided earlier in this run for parents
         validated now, see suites.validation_order) plus, when its head is held, the held head, so that a row
         whose parent waits in a held batch is not reported as an orphan.  None when nothing of the parent
         was ever delivered (the reference is then not checked)."""
+        cat = self.cat
         if not cat.exists(schema, table):
             return None
-        if settings.table_format != "delta":
+        if self.settings.table_format != "delta":
             return cat.read(schema, table)
         path = str(cat.path(schema, table))
         r = gate.released_versions(cat).get((schema, table))
         head = gate.current_version(cat, schema, table)
-        rel = None if r is None else spark.read.format("delta").option("versionAsOf", int(r.delta_version)).load(path)
+        rel = None if r is None else self.delta_at(path, int(r.delta_version))
         if r is not None and int(r.delta_version) == head:
             return rel
         spec = table_spec(*table.split("__", 1))
         if spec is None or gate.latest_applied_batch(cat, spec.source, spec.name) is None:
             return rel    # empty table created for dbt's sources: nothing delivered, nothing held
-        held = spark.read.format("delta").option("versionAsOf", head).load(path)
+        held = self.delta_at(path, head)
         return held if rel is None else rel.unionByName(held)
 
-    keys = []
-    holds = []
-    for t, suite in suites.items():
-        t0 = time.time()
-        version, df = pinned[t]
-        log = latest.get((suite.source, suite.source_table)) if layer == "bronze" else None
-        if log is not None:
-            batch_id = log.batch_id
-        elif "_batch_id" in df.columns:
-            batch_id = df.agg(F.max("_batch_id")).first()[0] or run.run_id
-        else:
-            batch_id = f"{run.run_time:%Y%m%d}"
-        rel = released.get((layer, t))
-        rel_v = None if rel is None else int(rel.delta_version)
-        min_rows = 0
-        if layer == "bronze" and rel_v is not None and rel_v != version:
-            prev = spark.read.format("delta").option("versionAsOf", rel_v).load(str(cat.path(layer, t))).count()
-            min_rows = math.ceil(prev * (1.0 - settings.snapshot_shrink_hold))
-        scratch: list[str] = []   # this table's work tables under _quality, removed after validation
 
-        def persist(name: str, frame, _t=t):
-            scratch.append(f"{_t}__{name}")
-            cat.overwrite(frame, "_quality", scratch[-1])
-            return cat.read("_quality", scratch[-1])
+def _pinned_versions(p: _Pass, tables: list[str] | None, force: bool) -> dict[str, tuple]:
+    """{table: (delta version, DataFrame pinned to it)} of the layer's tables to validate (bronze: those whose
+    head version is not released yet, unless ``force``)."""
+    cat, layer = p.cat, p.layer
+    present = [t for s, t in cat.tables() if s == layer and (tables is None or t in tables)]
+    pinned = {}
+    for t in present:
+        version = gate.current_version(cat, layer, t) if p.settings.table_format == "delta" else None
+        if layer == "bronze" and not force and version is not None:
+            r = p.released.get(("bronze", t))
+            if r is not None and int(r.delta_version) == version:
+                continue
+        reader = cat.spark.read.format(p.settings.table_format)
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        pinned[t] = (version, reader.load(str(cat.path(layer, t))))
+    return pinned
 
-        frame = validation_frame(df, suite, read_parent, divisions, persist)
-        if suite.derived or suite.references or suite.division_flags or suite.accuracy:
-            # materialise once: GE runs several queries per expectation over this frame
-            frame = persist("frame", frame)
-        checkpoint = validate.checkpoint_for(ctx, suite)
-        vr, key = validate.run_checkpoint(checkpoint, frame, {"min_rows": min_rows}, gx_run_id)
-        keys.append(key)
-        rows = None
-        table_results = []
-        for r in vr.results:
-            meta = r.expectation_config.meta or {}
-            res = r.result or {}
-            kw = r.expectation_config.kwargs
-            element_count = res.get("element_count")
-            if r.expectation_config.type == "expect_table_row_count_to_be_between":
-                rows = res.get("observed_value")
-            observed = res.get("observed_value")
-            table_results.append(dict(
-                run_id=run.run_id, run_time=run.run_time, layer=layer, schema=layer, table=t, source=suite.source,
-                source_table=suite.source_table, batch_id=batch_id, delta_version=version,
-                rule=meta.get("rule"), expectation=r.expectation_config.type, column=meta.get("column"),
-                validated_column=kw.get("column") or ",".join(kw.get("column_list") or []) or None,
-                severity=meta.get("severity", "warning"), title=meta.get("title"), success=bool(r.success),
-                unexpected_count=res.get("unexpected_count"),
-                unexpected_percent=(float(res["unexpected_percent"]) if res.get("unexpected_percent") is not None
-                                    else None),
-                rows_checked=element_count, observed_value=_observed(observed, r.exception_info),
-                sample=_sample(res), dimension=meta.get("dimension") or dimension_of(meta.get("rule") or "")))
-        if rows is None:
-            rows = df.count()
-        for r in table_results:
-            if r["rows_checked"] is None and r["unexpected_count"] is not None:
-                r["rows_checked"] = rows
-        blocking = [r for r in table_results if not r["success"] and r["severity"] == BLOCKING]
-        warnings = [r for r in table_results if not r["success"] and r["severity"] != BLOCKING]
-        note, reasons = "", [_reason(r) for r in blocking]
-        if layer == "bronze":
-            status, note, reasons = _decide(decisions, suite, batch_id, rel, blocking, reasons)
-            if status == "released" and version is not None:
-                gate.release(cat, layer, t, version, batch_id, run.run_id)
-        else:
-            status = "blocked" if blocking else "passed"
-        if status in ("held", "blocked"):
-            holds.append(dict(run_id=run.run_id, run_time=run.run_time, layer=layer, schema=layer, table=t,
-                              source=suite.source, batch_id=batch_id, delta_version=version,
-                              released_version=rel_v, blocking_failures=len(blocking), reasons="; ".join(reasons)))
-        for r in table_results:
-            r["table_status"] = status
-        run.results += table_results
-        run.tables.append(TableOutcome(layer, t, suite.source, suite.source_table, batch_id, version, rel_v,
-                                       int(rows or 0), status, note, blocking, warnings, time.time() - t0))
-        for name in scratch:
-            shutil.rmtree(cat.path("_quality", name), ignore_errors=True)
 
-    gate.record_holds(cat, holds)
-    if layer == "bronze" and settings.table_format == "delta":
-        from yibao.quality import exclusions
+def _suites_of(p: _Pass, pinned: dict[str, tuple]) -> dict[str, Suite]:
+    """The suite of each pinned table that has checks (bronze: in validation order, parents first)."""
+    if p.layer == "bronze":
+        return bronze_suites({t: df.columns for t, (_, df) in pinned.items()},
+                             p.settings.reference_date.isoformat(), p.settings.snapshot_shrink_hold)
+    suites = {}
+    for t, (_, df) in pinned.items():
+        s = (silver_suite if p.layer == "silver" else gold_suite)(t, df.columns)
+        if s is not None and s.checks:
+            suites[t] = s
+    return suites
 
-        run.exclusions = exclusions.refresh(cat, gate.released_versions(cat), door)
-        for ex in run.exclusions:
-            if ex.waiting_rows:
-                for t_out in run.tables:
-                    if t_out.table == ex.table:
-                        t_out.note = (t_out.note + "; " if t_out.note else "") + \
-                            f"{ex.waiting_rows:,} rows held because parent {', '.join(ex.waiting_on)} is held"
+
+def _batch_of(p: _Pass, suite: Suite, df) -> str:
+    """The batch a validated state is attributed to: bronze, the table's latest applied batch; silver and gold,
+    the latest ``_batch_id`` in the table, else the run's day."""
+    log = p.latest.get((suite.source, suite.source_table)) if p.layer == "bronze" else None
+    if log is not None:
+        return log.batch_id
+    if "_batch_id" in df.columns:
+        return df.agg(F.max("_batch_id")).first()[0] or p.run.run_id
+    return f"{p.run.run_time:%Y%m%d}"
+
+
+def _min_rows(p: _Pass, t: str, version: int | None, released_version: int | None) -> int:
+    """The suite parameter ``min_rows``: a new bronze version keeps at least 1 - snapshot_shrink_hold of the rows
+    of the last released version (0 elsewhere)."""
+    if p.layer != "bronze" or released_version is None or released_version == version:
+        return 0
+    prev = p.delta_at(str(p.cat.path(p.layer, t)), released_version).count()
+    return math.ceil(prev * (1.0 - p.settings.snapshot_shrink_hold))
+
+
+def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int):
+    """Validate ``df`` with its suite: the derived ``_q_`` columns are computed (and materialised once under
+    ``<warehouse>/_quality``, removed afterwards), then Great Expectations runs.  Returns GE's result."""
+    from yibao.quality import validate
+    from yibao.quality.prepare import validation_frame
+
+    scratch: list[str] = []   # this table's work tables under _quality, removed after validation
+
+    def persist(name: str, frame):
+        scratch.append(f"{t}__{name}")
+        p.cat.overwrite(frame, "_quality", scratch[-1])
+        return p.cat.read("_quality", scratch[-1])
+
+    frame = validation_frame(df, suite, p.read_parent, p.divisions, persist)
+    if suite.derived or suite.references or suite.division_flags or suite.accuracy:
+        # materialise once: GE runs several queries per expectation over this frame
+        frame = persist("frame", frame)
+    checkpoint = validate.checkpoint_for(p.ctx, suite)
+    vr, key = validate.run_checkpoint(checkpoint, frame, {"min_rows": min_rows}, p.gx_run_id)
+    p.validation_keys.append(key)
+    return vr, scratch
+
+
+def _results_of(p: _Pass, vr, t: str, suite: Suite, batch_id: str, version: int | None, df) -> tuple[list[dict], int]:
+    """One ``meta.quality_result`` row per expectation of GE's result, and the table's row count."""
+    run, layer = p.run, p.layer
+    rows = None
+    table_results = []
+    for r in vr.results:
+        meta = r.expectation_config.meta or {}
+        res = r.result or {}
+        kw = r.expectation_config.kwargs
+        element_count = res.get("element_count")
+        if r.expectation_config.type == "expect_table_row_count_to_be_between":
+            rows = res.get("observed_value")
+        observed = res.get("observed_value")
+        table_results.append(dict(
+            run_id=run.run_id, run_time=run.run_time, layer=layer, schema=layer, table=t, source=suite.source,
+            source_table=suite.source_table, batch_id=batch_id, delta_version=version,
+            rule=meta.get("rule"), expectation=r.expectation_config.type, column=meta.get("column"),
+            validated_column=kw.get("column") or ",".join(kw.get("column_list") or []) or None,
+            severity=meta.get("severity", "warning"), title=meta.get("title"), success=bool(r.success),
+            unexpected_count=res.get("unexpected_count"),
+            unexpected_percent=(float(res["unexpected_percent"]) if res.get("unexpected_percent") is not None
+                                else None),
+            rows_checked=element_count, observed_value=_observed(observed, r.exception_info),
+            sample=_sample(res), dimension=meta.get("dimension") or dimension_of(meta.get("rule") or "")))
+    if rows is None:
+        rows = df.count()
+    for r in table_results:
+        if r["rows_checked"] is None and r["unexpected_count"] is not None:
+            r["rows_checked"] = rows
+    return table_results, rows
+
+
+def _validate_table(p: _Pass, t: str, suite: Suite, version: int | None, df) -> dict | None:
+    """Validate one table, decide its status (bronze: release or hold; silver/gold: passed or blocked) and add
+    its outcome and results to the run.  Returns its ``meta.quality_hold`` row when it is held or blocked."""
+    t0 = time.time()
+    run, layer = p.run, p.layer
+    batch_id = _batch_of(p, suite, df)
+    rel = p.released.get((layer, t))
+    rel_v = None if rel is None else int(rel.delta_version)
+    vr, scratch = _run_suite(p, t, suite, df, _min_rows(p, t, version, rel_v))
+    table_results, rows = _results_of(p, vr, t, suite, batch_id, version, df)
+    blocking = [r for r in table_results if not r["success"] and r["severity"] == BLOCKING]
+    warnings = [r for r in table_results if not r["success"] and r["severity"] != BLOCKING]
+    note, reasons = "", [_reason(r) for r in blocking]
+    if layer == "bronze":
+        status, note, reasons = _decide(p.decisions, suite, batch_id, rel, blocking, reasons)
+        if status == "released" and version is not None:
+            gate.release(p.cat, layer, t, version, batch_id, run.run_id)
+    else:
+        status = "blocked" if blocking else "passed"
+    hold = None
+    if status in ("held", "blocked"):
+        hold = dict(run_id=run.run_id, run_time=run.run_time, layer=layer, schema=layer, table=t,
+                    source=suite.source, batch_id=batch_id, delta_version=version,
+                    released_version=rel_v, blocking_failures=len(blocking), reasons="; ".join(reasons))
+    for r in table_results:
+        r["table_status"] = status
+    run.results += table_results
+    run.tables.append(TableOutcome(layer, t, suite.source, suite.source_table, batch_id, version, rel_v,
+                                   int(rows or 0), status, note, blocking, warnings, time.time() - t0))
+    for name in scratch:
+        shutil.rmtree(p.cat.path("_quality", name), ignore_errors=True)
+    return hold
+
+
+def _refresh_exclusions(p: _Pass, door: dict) -> None:
+    """Bronze: recompute the rows the gate keeps out one by one (orphans, rows waiting on a held parent) and note
+    the waiting rows on their table's outcome."""
+    from yibao.quality import exclusions
+
+    run = p.run
+    run.exclusions = exclusions.refresh(p.cat, gate.released_versions(p.cat), door)
+    for ex in run.exclusions:
+        if ex.waiting_rows:
+            for t_out in run.tables:
+                if t_out.table == ex.table:
+                    t_out.note = (t_out.note + "; " if t_out.note else "") + \
+                        f"{ex.waiting_rows:,} rows held because parent {', '.join(ex.waiting_on)} is held"
+
+
+def _record_and_report(p: _Pass, reports: bool) -> None:
+    """Scores and dimensions, appended to ``meta``; what is held now (bronze); the Data Docs and the steward
+    pages."""
+    from yibao.quality import validate
+
+    run, cat = p.run, p.cat
     run.scores = _scores(run)
     run.dimensions = _dimensions(run, cat)
     _persist(cat, run)
-    if layer == "bronze":
+    if p.layer == "bronze":
         _publish_holds(cat, run)
-    if keys:
-        run.docs_url = validate.build_docs(ctx, keys)
+    if p.validation_keys:
+        run.docs_url = validate.build_docs(p.ctx, p.validation_keys)
     if reports:
         from yibao.quality.report import write_reports
 
-        run.reports = write_reports(settings, cat, run)
-    run.seconds = time.time() - started
-    return run
+        run.reports = write_reports(p.settings, cat, run)
 
 
 def _reason(r: dict) -> str:

@@ -19,21 +19,22 @@ exists, whether the payments add up, whether the police register agrees).  :mod:
 adds them to the validated DataFrame as ``_q_*`` columns, computed in the engine; the expectations then
 test those columns.
 
-ID numbers: bronze checks the *format* of the normalised value (full-width digits, lower-case x and
-spaces folded, 18 characters or a legacy 15-digit number).  The checksum and the embedded birth date
-are computed once, by the dbt macro ``certno_std`` (``certno_status`` in the silver staging models);
-the silver suites validate that flag, so the GB 11643 rules exist in one place only.
+ID numbers: the GB 11643 rules exist in one place only, the dbt project's ``macros/certno.sql``.  Bronze checks
+the *format* of the normalised value (full-width digits, lower-case x and spaces folded, 18 characters or a
+legacy 15-digit number) with the SQL of that file's macros ``clean_certno``, ``certno_format_regex`` (and
+``certno_body17``/``certno_birth`` for the birth date in the number), rendered here (:func:`id_rules`); the
+checksum and the status are computed by ``certno_std`` in the silver staging models (``certno_status``), and
+the silver suites validate that flag.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from yibao.ingestion.contract import TABLES, TableSpec
+from yibao.contract import TABLES, TableSpec
 
 BLOCKING, WARNING = "blocking", "warning"
 SEVERITY_ZH = {BLOCKING: "阻断", WARNING: "警告"}
@@ -57,8 +58,10 @@ def dimension_of(rule: str, kind: str | None = None) -> str:
 # -- the rules' settings: quality/rules.toml (or $YIBAO_QUALITY_RULES) ----------------------------------
 
 def rules_file() -> Path:
-    env = os.environ.get("YIBAO_QUALITY_RULES")
-    return Path(env) if env else Path(__file__).with_name("rules.toml")
+    """The setting ``quality_rules`` (``$YIBAO_QUALITY_RULES``; default: ``rules.toml`` beside this module)."""
+    from yibao.config import load_settings
+
+    return load_settings().quality_rules_file
 
 
 @lru_cache(maxsize=4)
@@ -227,7 +230,8 @@ NON_NEGATIVE = {
 
 # (flag name, SQL boolean over the row (null = not applicable), business column, Chinese title)
 # Dates may not lie after the day the row was received (_ingest_time): a batch delivered after the
-# reference date legitimately holds later visits, births and deaths.  _q_birth_from_certno is derived for tables with a certno.
+# reference date legitimately holds later visits, births and deaths.  _q_birth_from_certno (the birth date in the
+# normalised ID number) is derived for the tables whose rules use it.
 ROW_RULES = {
     "psn_info": (("brdy_not_future", "brdy <= CAST(_ingest_time AS DATE)", "brdy", "出生日期不晚于接收日期"),),
     "psn_insu": (("crt_insu_date_not_future", "crt_insu_date <= CAST(_ingest_time AS DATE)", "crt_insu_date", "参保日期不晚于接收日期"),
@@ -256,13 +260,46 @@ ROW_RULES = {
     "assistance_obj": (("end_after_begin", "end_date >= begn_date", "end_date", "结束日期不早于开始日期"),),
 }
 
-# Normalised ID number: full-width digits/X and lower-case x folded, every kind of space removed.
-# (Format only; the checksum lives in the dbt macro certno_std and is validated on silver.)
-CERTNO_NORM = ("nullif(upper(regexp_replace(translate({c}, '０１２３４５６７８９Ｘｘ', '0123456789XX'), "
-               "'[\\\\s　]', '')), '')")
-CERTNO_FORMAT = r"^([0-9]{17}[0-9X]|[0-9]{15})$"
-BIRTH_FROM_CERTNO = ("CASE WHEN {n} RLIKE '^[0-9]{{17}}[0-9X]$' THEN try_cast(concat(substring({n}, 7, 4), '-', "
-                     "substring({n}, 11, 2), '-', substring({n}, 13, 2)) AS DATE) END")
+# ID numbers: the cleaning (full-width digits/X and lower-case x folded, every kind of space removed), the format
+# (18 characters or a legacy 15-digit number) and the embedded birth date are the dbt project's macros
+# (macros/certno.sql), rendered here from the same file: one definition for bronze and silver.  (Format only:
+# the checksum is validated on silver, through certno_status.)
+
+@lru_cache(maxsize=4)
+def _macros_of(path: str):
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        Path(path).read_text(encoding="utf-8")).module
+
+
+def id_rules():
+    """The ID-number macros of the dbt project the setting ``dbt_project_dir`` names (``macros/certno.sql``), as
+    a Jinja module: ``id_rules().clean_certno("`certno`")`` is the SQL the staging models run."""
+    from yibao.config import load_settings
+
+    return _macros_of(str(load_settings().dbt_project / "macros" / "certno.sql"))
+
+
+def certno_norm_sql(column_sql: str) -> str:
+    """Spark SQL: the cleaned ID number of ``column_sql`` (an expression, e.g. a quoted column)."""
+    return str(id_rules().clean_certno(column_sql)).strip()
+
+
+def certno_format_regex() -> str:
+    """The format a cleaned ID number must have (18 characters or a legacy 15-digit number)."""
+    return str(id_rules().certno_format_regex()).strip()
+
+
+def certno_body17_sql(norm_sql: str) -> str:
+    """Spark SQL: the 17-digit body of a cleaned ID number (a legacy 15-digit one with '19' inserted before the
+    year); null when the number has neither format."""
+    return str(id_rules().certno_body17(norm_sql)).strip()
+
+
+def certno_birth_sql(body17_sql: str) -> str:
+    """Spark SQL: the birth date embedded in a 17-digit body (null when the digits are not a date)."""
+    return str(id_rules().certno_birth(body17_sql)).strip()
 
 
 def _tiered(rule: str, kind: str, expectation: str, kwargs: dict, title: str, column: str | None) -> list[Check]:
@@ -358,12 +395,12 @@ def bronze_suite(spec: TableSpec, columns: list[str], reference_date: str, shrin
     certnos = [c for c in columns if "certno" in c and not c.startswith("_")]
     for c in certnos:
         norm = f"_q_{c}_norm"
-        s.derived[norm] = CERTNO_NORM.format(c=f"`{c}`")
+        s.derived[norm] = certno_norm_sql(f"`{c}`")
         add(_tiered(f"certno_format.{c}", "certno_format", "ExpectColumnValuesToMatchRegex",
-                    {"column": norm, "regex": CERTNO_FORMAT},
+                    {"column": norm, "regex": certno_format_regex()},
                     f"{zh(c)} 格式 (18 位或 15 位旧号; 全角、小写 x、空格允许)", c))
-    if "certno" in certnos:
-        s.derived["_q_birth_from_certno"] = BIRTH_FROM_CERTNO.format(n="_q_certno_norm")
+    if "certno" in certnos and any("_q_birth_from_certno" in sql for _, sql, _, _ in ROW_RULES.get(t, ())):
+        s.derived["_q_birth_from_certno"] = certno_birth_sql(certno_body17_sql("_q_certno_norm"))
 
     # references: orphans are quarantined or flagged (never a reason to hold); quality/rules.toml [[references]]
     for ref in references_of(spec.source, t):
@@ -438,37 +475,29 @@ def validation_order(suites: dict[str, Suite]) -> list[str]:
 
 TRUSTED_CERTNO = ["VALID", "LEGACY15"]
 
+# Gold checks, each in one place.  dbt owns a mart's structure: its key (not_null, unique), its relationships and
+# its code values (dbt_project/models/marts/_marts.yml) -- a failing test fails `dbt build` at that model and dbt
+# builds nothing on top of it.  These suites own what is measured on the published content and shown with masked
+# samples in meta.quality_result and the quality pages: one person per ID number and its canonical form (the
+# outcome of identity resolution), each source record mapped once, coverage rates that are shares, and the
+# suspect list (written by yibao.fraud, not by dbt).  A blocking failure here fails the run before fraud scoring
+# and the serving refresh (orchestration/pipeline.py).
 GOLD_RULES = {
     # table: [(rule, expectation, kwargs, severity, title, column)]
     "person_master": [
-        ("key_not_null.person_id", "ExpectColumnValuesToNotBeNull", {"column": "person_id"}, BLOCKING,
-         "一人一档 person_id 不能为空", "person_id"),
-        ("key_unique.person_id", "ExpectColumnValuesToBeUnique", {"column": "person_id"}, BLOCKING,
-         "一人一档 person_id 唯一", "person_id"),
         ("unique.certno", "ExpectColumnValuesToBeUnique", {"column": "certno"}, BLOCKING,
          "一个身份证号只对应一个人 (certno 唯一)", "certno"),
         ("certno_format.certno", "ExpectColumnValuesToMatchRegex",
          {"column": "certno", "regex": r"^[0-9]{17}[0-9X]$"}, BLOCKING, "规范身份证号为 18 位", "certno"),
     ],
     "person_xref": [
-        ("key_not_null.person_id", "ExpectColumnValuesToNotBeNull", {"column": "person_id"}, BLOCKING,
-         "每条来源记录都归属一个人", "person_id"),
         ("key_unique.source_key", "ExpectCompoundColumnsToBeUnique",
          {"column_list": ["source", "source_table", "source_key"]}, BLOCKING, "来源记录只出现一次", None),
-    ],
-    "uninsured_person": [
-        ("key_unique.person_id", "ExpectColumnValuesToBeUnique", {"column": "person_id"}, BLOCKING,
-         "未参保人员不重复", "person_id"),
     ],
     "coverage_by_region": [
         ("range.coverage_rate", "ExpectColumnValuesToBeBetween",
          {"column": "coverage_rate", "min_value": 0, "max_value": 1}, BLOCKING, "参保率在 0 与 1 之间",
          "coverage_rate"),
-    ],
-    "fund_operation": [
-        ("code.risk_level", "ExpectColumnValuesToBeInSet",
-         {"column": "risk_level", "value_set": ["严重", "中等", "一般", "正常"]}, BLOCKING, "风险等级取值合法",
-         "risk_level"),
     ],
     "fraud_suspect": [
         ("key_unique.suspect_id", "ExpectColumnValuesToBeUnique", {"column": "suspect_id"}, BLOCKING,
@@ -482,7 +511,7 @@ def silver_suite(table: str, columns: list[str]) -> Suite | None:
     if not table.startswith("stg_") or "__" not in table:
         return None
     source, src_table = table[4:].split("__", 1)
-    from yibao.ingestion.contract import table_spec
+    from yibao.contract import table_spec
 
     spec = table_spec(source, src_table)
     keys = tuple(k for k in (spec.keys if spec else ()) if k in columns)

@@ -1,0 +1,61 @@
+"""The pipeline stops downstream of a blocking silver/gold failure (quality/README.md, "Silver and gold"): when a
+published table would be wrong, fraud scoring and the serving refresh do not run, and nothing is published on
+top of it.  The real pipeline (``yibao.orchestration.pipeline.run_pipeline``) runs on a small generated landing
+zone; a gold rule that every row breaks is added to the gold suite for the first run, and removed for a second
+run on the same warehouse, which then does score fraud and refresh the read path (so the stop is the failure's
+doing, not the data's).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from yibao.config import Settings
+
+PERSONS, SEED = 3000, 5
+UPSTREAM = ["ingest", "quality (bronze)", "transform (dbt)", "quality (silver)", "quality (gold)"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
+    from yibao.catalog import Catalog
+    from yibao.dashboards.readpath import DB_FILE
+    from yibao.engine import spark_session
+    from yibao.orchestration.pipeline import run_pipeline
+    from yibao.quality import suites
+    from yibao.synthetic.generate import generate
+
+    settings = Settings(data_root=tmp_path / "root", spark_remote="")
+    generate(settings.landing, persons=PERSONS, seed=SEED, batches=1, chunk_size=1500)
+    serving_db = settings.data_root / "serving" / DB_FILE
+
+    # 1. a blocking gold rule every row of person_master breaks: a published table "would be wrong"
+    impossible = ("test.impossible", "ExpectColumnValuesToBeNull", {"column": "person_id"}, suites.BLOCKING,
+                  "测试: person_id 为空 (每行都不符)", "person_id")
+    stages: list[str] = []
+    with monkeypatch.context() as m:
+        m.setitem(suites.GOLD_RULES, "person_master", suites.GOLD_RULES["person_master"] + [impossible])
+        summary = run_pipeline(settings, serve=True, on_stage=stages.append)
+
+    assert summary.dbt_ok and summary.batches_applied, summary.errors
+    assert [f.split(":")[0] for f in summary.quality_failures] == ["gold.person_master"], summary.quality_failures
+    assert impossible[4] in summary.quality_failures[0]
+    assert stages == UPSTREAM and list(summary.stages) == UPSTREAM   # neither fraud nor the serving refresh ran
+    assert not summary.ok and not summary.suspects_by_level
+    assert any("fraud scoring and the serving refresh were skipped" in e for e in summary.errors)
+    cat = Catalog(spark_session(settings), settings)
+    assert cat.exists("gold", "person_master") and cat.exists("gold", "uninsured_person")
+    assert not cat.exists("gold", "fraud_suspect")                   # nothing scored on the wrong table
+    assert not serving_db.exists()                                   # the dashboards were not pointed at it
+    held = cat.read("meta", "quality_hold").where("layer = 'gold'").collect()
+    assert [(h["table"], h["blocking_failures"]) for h in held] == [("person_master", 1)]
+
+    # 2. the same warehouse without the broken rule: the run goes on to fraud and serving
+    stages.clear()
+    summary = run_pipeline(settings, serve=True, on_stage=stages.append)
+    assert summary.ok, summary.errors + summary.quality_failures
+    assert stages == UPSTREAM + ["fraud", "serving refresh"]
+    assert cat.exists("gold", "fraud_suspect") and cat.read("gold", "fraud_suspect").count() > 0
+    assert sum(summary.suspects_by_level.values()) > 0
+    assert serving_db.exists()
