@@ -189,11 +189,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import duckdb
 
+    from yibao.config import load_settings
     from yibao.dashboards import readpath
     from yibao.dashboards.authoring import REGION_DATASETS
 
     root = args.data_root.resolve()
-    warehouse = Path(os.environ.get("YIBAO_WAREHOUSE_ROOT") or root / "warehouse")
+    warehouse = load_settings().with_(data_root=root).warehouse   # $YIBAO_WAREHOUSE_ROOT, or <root>/warehouse
     if not (warehouse / "gold" / "coverage_by_region" / "_delta_log").is_dir():
         print(f"{warehouse}/gold has no pipeline output: run `YIBAO_DATA_ROOT={root} yibao run --no-serve` first",
               file=sys.stderr)

@@ -1,17 +1,26 @@
-"""Writes the dashboard bundle ``dashboards/bundle/`` (Superset's YAML import format) from the definitions below.
+"""The dashboards' source: the definitions below generate the bundle ``dashboards/bundle/`` (Superset's YAML import
+format).
 
-The YAML directory is what Superset imports and what is reviewed in git.  This file is one way to write it
-(compact, and the UUIDs are derived from names so that re-running it changes nothing); the other is to edit a
-dashboard in Superset's UI and export it back with ``python -m yibao.dashboards.serve --export`` (see
-README.md).  Run: ``.venv/bin/python dashboards/authoring.py``.
+The bundle is generated, never edited by hand: it is committed because ``yibao serve`` imports it and a reviewer
+reads its diff, and ``tests/test_dashboards_bundle.py`` fails when it is not exactly what this file writes.
+UUIDs derive from names, so regenerating changes only what was edited.
+
+    .venv/bin/python -m yibao.dashboards.authoring            # write dashboards/bundle/
+    .venv/bin/python -m yibao.dashboards.authoring --check    # exit 1, listing the files, if the bundle differs
+
+A dashboard changed in Superset's UI is exported (``python -m yibao.dashboards.serve --export``, into
+``<data_root>/superset/export``) and ported here; see README.md.  :mod:`yibao.dashboards.serve` also reads the
+definitions (``DASHBOARDS``, ``REGION_DATASETS``) for roles and row-level security.
 
 Every dataset reads a ``serving.*`` view of the read path (``readpath.py``); the columns of each dataset are
-taken from those views over an empty warehouse, so no data is needed to write the bundle.
+taken from those views over an empty warehouse, so no data (and no Superset) is needed to write the bundle.
 """
 
 from __future__ import annotations
 
+import filecmp
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -542,5 +551,33 @@ def write_bundle(target: Path = BUNDLE) -> Path:
     return target
 
 
+def check_bundle(committed: Path = BUNDLE) -> list[str]:
+    """How ``committed`` differs from the bundle these definitions write (empty: identical, byte for byte)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = write_bundle(Path(tmp) / "bundle")
+        want = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()}
+        have = {p.relative_to(committed).as_posix() for p in committed.rglob("*") if p.is_file()} \
+            if committed.is_dir() else set()
+        out = [f"missing (authoring.py writes it): {f}" for f in sorted(want - have)]
+        out += [f"not written by authoring.py: {f}" for f in sorted(have - want)]
+        out += [f"differs from what authoring.py writes: {f}" for f in sorted(want & have)
+                if not filecmp.cmp(fresh / f, committed / f, shallow=False)]
+    return out
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[argv.index("--bundle") + 1]) if "--bundle" in argv else BUNDLE
+    if "--check" in argv:
+        diffs = check_bundle(target)
+        for d in diffs:
+            print(d, file=sys.stderr)
+        if diffs:
+            print(f"{target} is not what dashboards/authoring.py writes: run "
+                  f"python -m yibao.dashboards.authoring", file=sys.stderr)
+        return 1 if diffs else 0
+    print(write_bundle(target))
+    return 0
+
+
 if __name__ == "__main__":
-    print(write_bundle())
+    sys.exit(main(sys.argv[1:]))

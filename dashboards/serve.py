@@ -259,8 +259,11 @@ def start(data_root: Path, host: str = "127.0.0.1", port: int = 8088, db_uri: st
     raise RuntimeError(f"Superset did not answer on {url} within {timeout}s; see {logf}")
 
 
-def export(data_root: Path, target: Path = BUNDLE, db_uri: str | None = None) -> Path:
-    """Export every dashboard from the running metadata database back into the YAML directory."""
+def export(data_root: Path, target: Path | None = None, db_uri: str | None = None) -> Path:
+    """Export every dashboard from the metadata database into a YAML directory (default
+    ``<data_root>/superset/export``), to compare with ``dashboards/bundle`` and port a change made in the UI into
+    ``authoring.py``: the bundle itself is only written by ``authoring.py``."""
+    target = Path(target) if target else home(data_root) / "export"
     env = superset_env(data_root, db_uri)
     with tempfile.TemporaryDirectory() as tmp:
         z = Path(tmp) / "export.zip"

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 from pathlib import Path
+
+from yibao.config import load_settings
 
 
 def seeds_dir() -> Path:
-    env = os.environ.get("YIBAO_DBT_PROJECT_DIR")
-    base = Path(env) if env else Path(__file__).resolve().parent.parent / "dbt_project"
-    return base / "seeds"
+    """The seeds of the dbt project the setting ``dbt_project_dir`` names (``$YIBAO_DBT_PROJECT_DIR``)."""
+    return load_settings().dbt_project / "seeds"
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,11 +1,12 @@
-"""Steward (数据责任人) per source, from ``stewards.toml`` beside this module (or ``$YIBAO_STEWARDS``)."""
+"""Steward (数据责任人) per source, from the file of the setting ``stewards`` (``quality/stewards.toml``)."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from yibao.config import load_settings
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,8 @@ class Steward:
 
 
 def stewards_file() -> Path:
-    env = os.environ.get("YIBAO_STEWARDS")
-    return Path(env) if env else Path(__file__).resolve().parent / "stewards.toml"
+    """The setting ``stewards`` (``$YIBAO_STEWARDS``; default: ``stewards.toml`` beside this module)."""
+    return load_settings().stewards_file
 
 
 def load_stewards(path: Path | None = None) -> dict[str, Steward]:

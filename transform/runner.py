@@ -12,28 +12,25 @@ every other var (matching weights, risk thresholds) has its one default in ``dbt
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import yaml
 
 from yibao.catalog import _IDENT, _location
-from yibao.config import Settings
+from yibao.config import Settings, load_settings
 
 
 
 def project_dir() -> Path:
-    """The dbt project folder (``dbt_project/`` beside this package's folder in the repository)."""
-    env = os.environ.get("YIBAO_DBT_PROJECT_DIR")
-    if env:
-        return Path(env).resolve()
-    return (Path(__file__).resolve().parent.parent / "dbt_project").resolve()
+    """The dbt project folder: the setting ``dbt_project_dir`` (``$YIBAO_DBT_PROJECT_DIR``; default
+    ``dbt_project/`` in the repository)."""
+    return load_settings().dbt_project
 
 
 def dbt_vars(settings: Settings, extra: dict | None = None) -> dict:
     """The vars every dbt invocation gets; ``contract_keys`` ({source__table: [key columns]}) comes from the data
     contract's registry, so the staging models' dedup rule (macro latest_per_key) has no list of its own."""
-    from yibao.ingestion.contract import TABLES
+    from yibao.contract import TABLES
 
     v = {"warehouse_root": str(settings.warehouse), "reference_date": settings.reference_date.isoformat(),
          "table_format": settings.table_format,
@@ -70,11 +67,11 @@ def ensure_sources(spark, settings: Settings) -> list[str]:
     """Create every contract table that no batch has delivered yet, empty, with its bronze schema.
 
     dbt's sources must all resolve; a department that has not delivered yet is an empty table, not an
-    error.  The schema comes from the contract registry (:mod:`yibao.ingestion.contract`), the one
+    error.  The schema comes from the contract registry (:mod:`yibao.contract`), the one
     definition of bronze.  Returns the names created.
     """
     from yibao.catalog import Catalog
-    from yibao.ingestion.contract import TABLES
+    from yibao.contract import TABLES
     from yibao.ingestion.parse import ddl
 
     cat, created = Catalog(spark, settings), []
@@ -97,7 +94,7 @@ def release_sources(spark, settings: Settings) -> dict[str, str]:
     Returns {table: "version N" | "held" | "head"}.
     """
     from yibao.catalog import Catalog
-    from yibao.ingestion.contract import TABLES
+    from yibao.contract import TABLES
 
     cat = Catalog(spark, settings)
     released, held = {}, set()

@@ -1,0 +1,63 @@
+"""The dashboards have one source: ``dashboards/authoring.py``.  The committed bundle must be exactly what it writes.
+
+No Superset is needed: the bundle is written from the definitions and the read path's views over an empty
+warehouse (DuckDB), in about a second.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import yaml
+
+from yibao.dashboards import authoring
+
+
+def test_committed_bundle_is_what_authoring_writes():
+    diffs = authoring.check_bundle()
+    assert diffs == [], "dashboards/bundle/ differs from dashboards/authoring.py: run " \
+                        "python -m yibao.dashboards.authoring\n" + "\n".join(diffs)
+
+
+def test_check_catches_hand_edits_of_the_bundle(tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(authoring.BUNDLE, copy)
+    chart = copy / "charts" / "bs_coverage.yaml"
+    doc = yaml.safe_load(chart.read_text(encoding="utf-8"))
+    doc["slice_name"] = "edited in the UI"
+    chart.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
+    (copy / "datasets" / "yibao_gold" / "coverage.yaml").unlink()
+    (copy / "charts" / "extra.yaml").write_text("slice_name: only in the bundle\n", encoding="utf-8")
+    assert authoring.check_bundle(copy) == [
+        "missing (authoring.py writes it): datasets/yibao_gold/coverage.yaml",
+        "not written by authoring.py: charts/extra.yaml",
+        "differs from what authoring.py writes: charts/bs_coverage.yaml",
+    ]
+    # one changed byte is enough
+    shutil.rmtree(copy)
+    shutil.copytree(authoring.BUNDLE, copy)
+    dash = copy / "dashboards" / "fund.yaml"
+    dash.write_text(dash.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    assert authoring.check_bundle(copy) == ["differs from what authoring.py writes: dashboards/fund.yaml"]
+
+
+def test_check_catches_an_authoring_change_not_regenerated(monkeypatch):
+    monkeypatch.setitem(authoring.DATASETS["coverage"], "desc", "changed in authoring.py")
+    assert authoring.check_bundle() == ["differs from what authoring.py writes: datasets/yibao_gold/coverage.yaml"]
+
+
+def test_check_command_exit_codes(tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(authoring.BUNDLE, copy)
+    cmd = [sys.executable, "-m", "yibao.dashboards.authoring", "--check", "--bundle", str(copy)]
+    ok = subprocess.run(cmd, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    (copy / "metadata.yaml").unlink()
+    bad = subprocess.run(cmd, capture_output=True, text=True)
+    assert bad.returncode == 1 and "metadata.yaml" in bad.stderr
+    # writing the bundle repairs it
+    subprocess.run([sys.executable, "-m", "yibao.dashboards.authoring", "--bundle", str(copy)], check=True,
+                   capture_output=True)
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
