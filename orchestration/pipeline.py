@@ -74,7 +74,11 @@ def _timed(summary: PipelineSummary, name: str, fn: Callable, on_stage: Callable
 
 
 def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = True,
-                 on_stage: Callable[[str], None] | None = None) -> PipelineSummary:
+                 on_stage: Callable[[str], None] | None = None, full_refresh: bool = False) -> PipelineSummary:
+    """One run.  By default the incremental models take only what arrived since the last run; ``full_refresh``
+    rebuilds every dbt model from the released bronze versions (``dbt build --full-refresh``), except the
+    person_id registry (``full_refresh=false`` on int_person_registry), so that person_ids and the suspects'
+    review decisions keyed on them survive a rebuild."""
     from yibao.catalog import Catalog
     from yibao.engine import spark_session
     from yibao.fraud import run_fraud
@@ -102,7 +106,8 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     try:
         # one `dbt build` (seed + run + test); --quiet: only errors reach the console, the full log is in
         # <warehouse>/_dbt/logs
-        _timed(summary, "transform (dbt)", lambda: run_dbt(settings, ["--quiet", "build"]), on_stage)
+        args = ["--quiet", "build"] + (["--full-refresh"] if full_refresh else [])
+        _timed(summary, "transform (dbt)", lambda: run_dbt(settings, args), on_stage)
     except RuntimeError as exc:   # run_dbt raises when a model or a test fails
         summary.dbt_ok = False
         summary.errors.append(f"dbt build failed: {exc}")

@@ -16,17 +16,16 @@ from yibao.console import Progress, console
 app = typer.Typer(help="医保数据湖仓 yibao: enrollment (全民参保) and fund supervision (基金监管) lakehouse.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 
-_state: dict = {"config": None}
-
-
 @app.callback()
 def main(config: Optional[Path] = typer.Option(None, "--config", help="TOML settings file (default: ./yibao.toml "
                                                                           "or $YIBAO_CONFIG).")) -> None:
-    _state["config"] = config
+    from yibao.config import use_config_file
+
+    use_config_file(config)   # every reader of this command, the stages' own included, sees the same file
 
 
 def _settings(**overrides):
-    return load_settings(_state["config"]).with_(**overrides)
+    return load_settings().with_(**overrides)
 
 
 @app.command("config")
@@ -457,6 +456,9 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
             strict: bool = typer.Option(False, "--strict", help="Exit 1 on any hold or rejection too (for CI and "
                                                                 "bureaus that want that); by default a run that "
                                                                 "completed exits 0 and prints what was held."),
+            full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild every dbt model from the "
+                                              "released bronze tables instead of taking only what changed (the "
+                                              "person_id registry is kept, so ids and review decisions survive)."),
             ) -> None:
     """Run the whole pipeline once: ingest, quality gate, dbt, quality, fraud, serving refresh; print a summary.
     Exit status: 1 when a stage failed (or, with --strict, when anything was held or rejected), else 0."""
@@ -466,7 +468,7 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
     started = time.time()
     with Progress() as progress:
         task = progress.add_task("pipeline", total=None)
-        summary = run_pipeline(settings, landing, serve=serve,
+        summary = run_pipeline(settings, landing, serve=serve, full_refresh=full_refresh,
                                on_stage=lambda name: progress.update(task, description=f"pipeline: {name}"))
     table = Table("stage", "seconds")
     for name, seconds in summary.stages.items():
@@ -518,8 +520,9 @@ def orchestrate(
     if not conf.exists():  # runs share one warehouse: one run at a time, queued in order
         conf.write_text("run_queue:\n  max_concurrent_runs: 1\ntelemetry:\n  enabled: false\n")
     env = dict(os.environ, DAGSTER_HOME=str(dagster_home))
-    if _state["config"]:
-        env["YIBAO_CONFIG"] = str(Path(_state["config"]).resolve())
+    from yibao import config as cfg
+    if cfg._cli_config_file:   # the orchestrator's processes read the same settings file
+        env["YIBAO_CONFIG"] = str(Path(cfg._cli_config_file).resolve())
     exe = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     cmd = [exe, "dev", "-m", "yibao.orchestration.definitions", "-h", host, "-p", str(port)]
     console.print(f"[green]Dagster UI on http://{host}:{port}  (DAGSTER_HOME={dagster_home}); Ctrl-C stops it")
