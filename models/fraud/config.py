@@ -1,13 +1,12 @@
-"""Configuration of yibao.fraud: ``rules.toml`` beside this module, or the file named by ``YIBAO_FRAUD_CONFIG``."""
+"""Configuration of yibao.fraud: the file of the setting ``fraud_config`` (yibao.config: ``rules.toml`` beside this
+module unless ``yibao.toml`` or ``YIBAO_FRAUD_CONFIG`` names another)."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "rules.toml"
 RULE_CODES = ("R01_AFTER_DEATH", "R02_SPLIT_ADMISSION", "R03_OVERLAP_STAY", "R04_GENDER_ITEM", "R05_HIGH_FREQUENCY",
               "R06_DUP_CHARGE", "R07_IDLE_BED", "R08_GANG", "R09_PROVIDER_OUTLIER")
 
@@ -15,8 +14,9 @@ RULE_CODES = ("R01_AFTER_DEATH", "R02_SPLIT_ADMISSION", "R03_OVERLAP_STAY", "R04
 def config_path(path: str | Path | None = None) -> Path:
     if path:
         return Path(path)
-    env = os.environ.get("YIBAO_FRAUD_CONFIG")
-    return Path(env) if env else DEFAULT_PATH
+    from yibao.config import load_settings
+
+    return load_settings().fraud_config_file
 
 
 @lru_cache(maxsize=8)

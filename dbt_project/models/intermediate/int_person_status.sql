@@ -21,7 +21,7 @@ elsewhere as (
     select cp.person_id, true as insured_elsewhere
     from {{ ref('stg_national__insured_elsewhere') }} e
     join {{ ref('int_certno_person') }} cp on cp.certno_norm = e.certno_norm
-    where coalesce(e.psn_insu_stas, '1') = '1' and coalesce(e.insutype, '390') in ('310', '390')
+    where coalesce(e.psn_insu_stas, '1') = '1' and coalesce(e.insutype, {{ insutype_resident() }}) in {{ basic_insutypes() }}
     group by cp.person_id
 ),
 tax as (

@@ -20,7 +20,7 @@ elsewhere as (
            array_sort(collect_set(e.insu_admdvs)) as admdvs
     from {{ ref('stg_national__insured_elsewhere') }} e
     join {{ ref('int_certno_person') }} cp on cp.certno_norm = e.certno_norm
-    where coalesce(e.psn_insu_stas, '1') = '1' and e.insutype in ('310', '390')
+    where coalesce(e.psn_insu_stas, '1') = '1' and e.insutype in {{ basic_insutypes() }}
       and (e.insu_admdvs is null or not {{ in_region('e.insu_admdvs') }})
     group by cp.person_id
 ),

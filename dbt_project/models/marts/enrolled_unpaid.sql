@@ -35,9 +35,9 @@ with target as (
 ),
 enr as (
     select e.person_id, e.psn_no, e.insutype, e.psn_type, e.insu_admdvs,
-           case when e.insutype = '310' and e.psn_type in ('11', '13')
+           case when e.insutype = {{ insutype_employee() }} and e.psn_type in ('11', '13')
                 then {{ window_mask }} - (shiftleft(cast(1 as bigint), least(greatest(e.start_bit, 0), {{ n }})) - 1)
-                when e.insutype = '390' and coalesce(e.psn_type, '') <> '12'
+                when e.insutype = {{ insutype_resident() }} and coalesce(e.psn_type, '') <> '12'
                 then shiftleft(cast(1 as bigint), {{ bit_390 }})
                 else cast(0 as bigint) end as owed_mask
     from (select person_id, psn_no, insutype, psn_type, insu_admdvs,
@@ -54,7 +54,7 @@ medins as (
                  bit_or(case when clct_flag = '1' then shiftleft(cast(1 as bigint), b) else cast(0 as bigint) end) as paid,
                  bit_or(shiftleft(cast(1 as bigint), b)) as assessed
           from (select psn_no, insutype, clct_flag, {{ bit_of_accrym }} as b
-                from {{ ref('stg_medins__contrib') }} where insutype in ('310', '390')) c0
+                from {{ ref('stg_medins__contrib') }} where insutype in {{ basic_insutypes() }}) c0
           where b between 0 and {{ max_bit }}
           group by psn_no, insutype) c
     join (select record_id, person_id from {{ ref('int_person_clusters') }}
@@ -68,7 +68,7 @@ tax as (
     from (select certno_norm, insutype, bit_or(shiftleft(cast(1 as bigint), b)) as collected
           from (select certno_norm, insutype, {{ bit_of_accrym }} as b
                 from {{ ref('stg_tax__medins_clct') }}
-                where certno_norm is not null and insutype in ('310', '390')) t0
+                where certno_norm is not null and insutype in {{ basic_insutypes() }}) t0
           where b between 0 and {{ max_bit }}
           group by certno_norm, insutype) t
     join {{ ref('int_certno_person') }} cp on cp.certno_norm = t.certno_norm
