@@ -161,10 +161,6 @@ REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled
                    "fund_operation", "fund_risk_latest", "medical_service", "fraud_suspect", "fraud_suspect_rule"]
 
 
-def _sql_metric(expr: str, label: str) -> dict:
-    return {"expressionType": "SQL", "sqlExpression": expr, "label": label, "hasCustomLabel": True}
-
-
 def f_sql(expr: str) -> dict:
     return {"clause": "WHERE", "expressionType": "SQL", "sqlExpression": expr}
 

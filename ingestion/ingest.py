@@ -111,10 +111,6 @@ def ignored_folders(landing: Path) -> list[tuple[str, str]]:
     return out
 
 
-def unknown_folders(landing: Path) -> list[str]:
-    return [name for name, why in ignored_folders(landing) if why.startswith("not a source")]
-
-
 def folder_problem(batch_dir: Path) -> str | None:
     """Why a batch folder is refused before anything in it is read, or None."""
     if batch_dir.is_symlink():

@@ -190,9 +190,3 @@ def _replace_quarantine(cat: Catalog, spec: TableSpec, stored: DataFrame) -> Non
                          F.col("_line_number").alias("line_number"), F.col("reason"), F.col("raw_line"),
                          F.col("_ingest_time").alias("ingest_time"), F.col("rule"))
     cat.append(rows, "meta", "quarantine")
-
-
-def excluded_keys_path(cat: Catalog, table: str):
-    """Where the excluded rows of a bronze table are stored (None when the gate excludes none)."""
-    p = cat.path(SCHEMA, table)
-    return p if (p / "_delta_log").is_dir() else None

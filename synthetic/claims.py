@@ -5,7 +5,6 @@ R09 (provider outlier) is planted globally through the institutions' ``cost_fact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -66,13 +65,6 @@ def r07_config() -> dict:
 
 SPEC_COLS = ["i", "pid", "psn_no", "certno", "insutype", "insu_pool", "gend", "age", "med_type", "inst", "doc",
              "begn", "end", "fraud", "decoy", "grp", "mode", "extra_item"]
-
-
-@dataclass
-class ClaimsOut:
-    setl: pd.DataFrame
-    fee: pd.DataFrame
-    fraud: list = field(default_factory=list)
 
 
 class InstPicker:

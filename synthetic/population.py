@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import dirt, ids, names
+from . import ids, names
 from .divisions import PROVINCE_NAME, load as load_divisions
 from .institutions import World
 

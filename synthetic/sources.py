@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 
 from . import dirt, ids
-from .divisions import load as load_divisions
 from .institutions import World
-from .population import Context, DAY, _days
+from .population import Context, _days
 
 REMARKS = np.array(["", "", "", "", "", "", "户籍迁入", "信息变更", "合并待核", "补录"], dtype=object)
 

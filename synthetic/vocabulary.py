@@ -93,7 +93,6 @@ DISEASES = {
     "51": ["Z34.900"],
     "52": ["O80.000", "O82.000"],
 }
-DEATH_CAUSES = ["I21.900", "I63.900", "C34.900", "J44.900", "C22.000", "I64.x00", "C16.900", "V89.200", "N18.500"]
 
 PHARMACY_BRANDS = ["老百姓", "益丰", "怡康", "众友", "广济", "海王星辰", "天士力", "华润", "国大", "仁和"]
 EMP_INDUSTRIES = ["建筑工程", "商贸", "科技", "餐饮管理", "物流", "机械制造", "农业开发", "电子", "物业服务",
@@ -138,10 +137,3 @@ def uscc(reg: str, kind: str, division: str, body8: str) -> str:
     s = sum(_USCC_CHARS.index(c) * w for c, w in zip(body, _USCC_W))
     c = (31 - s % 31) % 31
     return body + _USCC_CHARS[c]
-
-
-def uscc_valid(code: str) -> bool:
-    if len(code) != 18 or any(c not in _USCC_CHARS for c in code):
-        return False
-    s = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_W))
-    return _USCC_CHARS[(31 - s % 31) % 31] == code[17]

@@ -121,7 +121,3 @@ def is_batch_id(value) -> bool:
 def file_names(table: str) -> tuple[str, ...]:
     """The names the contract allows for a table's file."""
     return tuple(table + suffix for suffix in FILE_SUFFIXES)
-
-
-def tables_of(source: str) -> tuple[TableSpec, ...]:
-    return tuple(t for t in TABLES if t.source == source)
