@@ -31,9 +31,11 @@ class Measurement:
         return self.peak_rss_bytes / 2**30
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (0 once it has exited)."""
     total = 0
     try:
+        proc = psutil.Process(pid)
         procs = [proc] + proc.children(recursive=True)
     except psutil.NoSuchProcess:
         return 0
@@ -64,7 +66,7 @@ def measure(command: list[str], env: dict | None = None, cwd: str | None = None,
     for t in threads:
         t.start()
     while popen.poll() is None:
-        rss = _tree_rss(proc)
+        rss = tree_rss(proc.pid)
         peak = max(peak, rss)
         samples.append((time.time(), rss))
         if on_sample:

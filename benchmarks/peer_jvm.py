@@ -42,7 +42,8 @@ def _free_port() -> int:
 @contextmanager
 def spark_connect_server(work: Path, driver_memory: str = "", cores: int = 2, conf: dict | None = None,
                          timeout: float = 180):
-    """Run the pyspark wheel's JVM Spark Connect server on a loopback port; yields (url, start-up seconds).
+    """Run the pyspark wheel's JVM Spark Connect server on a loopback port; yields (url, start-up seconds, process).
+    The one way this project starts it: the peer benchmark, the scale-out benchmark and the JVM test use it.
 
     ``conf``: extra Spark settings (none by default: the benchmark measures Spark as it comes).
     """
@@ -85,7 +86,7 @@ def spark_connect_server(work: Path, driver_memory: str = "", cores: int = 2, co
             if time.time() > deadline:
                 raise RuntimeError(f"JVM Spark Connect server did not listen within {timeout:.0f} s")
             time.sleep(0.5)
-        yield f"sc://127.0.0.1:{port}", time.perf_counter() - started
+        yield f"sc://127.0.0.1:{port}", time.perf_counter() - started, proc
     finally:
         proc.terminate()
         try:
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     root = args.data_root.resolve()
     out: dict = {"steps": {}}
     conf = dict(c.split("=", 1) for c in args.conf)
-    with spark_connect_server(root / "_jvm", args.driver_memory, args.cores, conf) as (url, startup):
+    with spark_connect_server(root / "_jvm", args.driver_memory, args.cores, conf) as (url, startup, _server):
         out["server_start_seconds"] = startup
         env = dict(os.environ, YIBAO_DATA_ROOT=str(root), SPARK_REMOTE=url, YIBAO_TABLE_FORMAT="parquet")
         for step in args.steps:

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import psutil
 
+from yibao.benchmarks.measure import tree_rss
+
 BIN = Path(sys.executable).parent
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -192,35 +194,12 @@ def sail_cluster(work: Path, workers: int = 2, task_slots: int = 32, memory_gib:
 
 @contextmanager
 def jvm_connect(work: Path, driver_memory: str = "3g", cores: int = 2, timeout: float = 180):
-    """Apache Spark 4's Spark Connect server from the pyspark wheel, ``local[cores]``, on a free loopback port."""
-    import pyspark
+    """Apache Spark 4's Spark Connect server from the pyspark wheel, ``local[cores]``, on a free loopback port
+    (started by :func:`yibao.benchmarks.peer_jvm.spark_connect_server`)."""
+    from yibao.benchmarks.peer_jvm import spark_connect_server
 
-    if shutil.which("java") is None:
-        raise RuntimeError("java is not installed (make system-deps installs openjdk-17-jre-headless)")
-    home = Path(pyspark.__file__).parent
-    work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = work / "jvm-server.log"
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_HOME=str(home))
-    env.pop("SPARK_REMOTE", None)
-    env.pop("SPARK_CONNECT_MODE_ENABLED", None)
-    cmd = [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-           "--master", f"local[{cores}]", "--driver-memory", driver_memory,
-           "--conf", f"spark.connect.grpc.binding.port={port}",
-           "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.ui.enabled=false",
-           # without these the driver's RPC and block manager listen on the machine's network address
-           "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1",
-           "--conf", f"spark.sql.warehouse.dir={work / 'spark-warehouse'}",
-           "--conf", f"spark.local.dir={work / 'tmp'}",
-           "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={work}"]
-    started = time.perf_counter()
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=work)
-    try:
-        _wait_listening(proc, port, log, "JVM Spark Connect server", timeout)
-        yield Server("jvm-parquet", proc, port, log, time.perf_counter() - started)
-    finally:
-        _stop(proc, grace=60)
+    with spark_connect_server(work, driver_memory, cores, timeout=timeout) as (url, startup, proc):
+        yield Server("jvm-parquet", proc, int(url.rsplit(":", 1)[1]), work / "server.log", startup)
 
 
 # -- the pipeline ---------------------------------------------------------------------------------------------
@@ -252,20 +231,6 @@ class PipelineRun:
     stderr_tail: str = ""
 
 
-def _tree_rss(pid: int) -> int:
-    try:
-        procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for p in procs:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def run_pipeline_process(engine: str, data_root: Path, landing: Path, server: Server | None = None,
                          table_format: str = "delta", memory_gib: float = 3.0, timeout: float = 7200) -> PipelineRun:
     """``run_pipeline(serve=False)`` in its own process (the engine session is per process), measured."""
@@ -287,9 +252,9 @@ def run_pipeline_process(engine: str, data_root: Path, landing: Path, server: Se
     client_peak = server_peak = 0
     deadline = time.time() + timeout
     while proc.poll() is None:
-        client_peak = max(client_peak, _tree_rss(proc.pid))
+        client_peak = max(client_peak, tree_rss(proc.pid))
         if server is not None:
-            server_peak = max(server_peak, _tree_rss(server.proc.pid))
+            server_peak = max(server_peak, tree_rss(server.proc.pid))
         if time.time() > deadline:
             proc.kill()
         time.sleep(0.2)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -20,50 +18,14 @@ from test_ingestion import PSN_HEADER, SETL_HEADER, psn, setl
 pytestmark = pytest.mark.jvm
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def jvm_spark(tmp_path_factory):
     if shutil.which("java") is None:
         pytest.fail("java is not installed: .ci/run installs it (openjdk-17-jre-headless)")
-    import pyspark
+    from yibao.benchmarks.peer_jvm import spark_connect_server
 
-    home = Path(pyspark.__file__).parent
-    port = _free_port()
-    work = tmp_path_factory.mktemp("jvm")
-    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_HOME=str(home))
-    env.pop("SPARK_REMOTE", None)
-    env.pop("SPARK_CONNECT_MODE_ENABLED", None)
-    log = (work / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-         "--master", "local[2]", "--conf", f"spark.connect.grpc.binding.port={port}",
-         "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.ui.enabled=false",
-         "--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1",   # all on loopback
-         "--conf", f"spark.sql.warehouse.dir={work / 'spark-warehouse'}",
-         "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={work}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"JVM Spark Connect server exited: {(work / 'server.log').read_text()[-3000:]}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail("JVM Spark Connect server did not start within 180 s")
-    yield f"sc://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with spark_connect_server(tmp_path_factory.mktemp("jvm")) as (url, _, _):
+        yield url
 
 
 def _deliver(landing: Path) -> None:
