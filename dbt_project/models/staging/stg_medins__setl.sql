@@ -2,9 +2,13 @@
 -- settlement, e.g. its reversal, replaces the earlier row).  Only rows ingested after the latest
 -- _ingest_time already in this table are read on an incremental run.  Parquet (a JVM Spark without Delta)
 -- has no MERGE: there the model is rebuilt whole on every run, with the same result.
+-- A settlement can also leave bronze: a correction (del_flag = 1) deletes it there, a full snapshot replaces the
+-- table.  Reading only the new rows never sees that, so after the merge a hook removes every row whose bronze
+-- row (batch, file, line) is gone; without it a daily run keeps settlements that a rebuild drops (issue 16).
 {% call latest_per_key() %}
 {{ config(materialized=('incremental' if var('table_format') == 'delta' else 'table'),
-          incremental_strategy='merge', unique_key='setl_id') }}
+          incremental_strategy='merge', unique_key='setl_id',
+          post_hook=["{{ drop_rows_gone_from_source(source('medins', 'setl')) }}"]) }}
 with src as (
     select setl_id, mdtrt_id, psn_no, certno as _certno_in, insutype, med_type, fixmedins_code, atddr_no,
            begndate, enddate, setl_time, dise_codg, medfee_sumamt, fulamt_ownpay_amt, hifp_pay, acct_pay,
