@@ -121,6 +121,13 @@ STAGES: tuple[Stage, ...] = (
                        "--no-refresh", "--runs", str(ctx.runs), "--results-dir", str(ctx.results_dir)]),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
+# One day of operation (``--days``): the generator delivers the next day's incremental batches, then the
+# stages an operator's daily `yibao run` goes through run on the warehouse already built, each measured.
+DAY_STAGES: tuple[Stage, ...] = (
+    Stage("generate_day", "generate one day (incremental batches)",
+          lambda ctx: [str(BIN / "yibao"), "generate", "--days", "1", "--out", str(ctx.landing), "--workers", "2"]),
+    *(s for s in STAGES if s.name not in ("generate", "dashboard_queries")),
+)
 # what each stage writes, for the "on disk" column of the Markdown table (the JSON has every layer after every stage)
 WRITES = {"generate": ("landing",), "ingest": ("bronze", "meta"), "dbt": ("silver", "gold", "spill"),
           "fraud": ("gold", "spill"), "serving": ("serving",)}
@@ -182,20 +189,74 @@ def _machine() -> dict:
             "duckdb": duckdb.__version__, "commit": _git_commit()}
 
 
+def _measure_stage(stage: Stage, ctx: BenchContext, env: dict, work: Path,
+                   on_progress: Callable[[str, float, int], None] | None) -> dict:
+    """One stage as its own process: wall time, peak memory, rows/s, bytes on disk of every layer after it."""
+    m = measure(stage.command(ctx), env=env,
+                on_sample=(lambda s, r, n=stage.name: on_progress(n, s, r)) if on_progress else None)
+    rec: dict = {"title": stage.title, "seconds": round(m.seconds, 1), "peak_rss_gib": round(m.peak_rss_gib, 2),
+                 "returncode": m.returncode}
+    if m.returncode:
+        rec["error"] = (m.stderr.strip() or m.stdout.strip())[-4000:]
+        return rec
+    rows = stage.rows(ctx)
+    if rows:
+        rec["rows"] = rows
+        rec["rows_per_second"] = round(rows / m.seconds)
+    rec["disk_bytes"] = {"landing": du(ctx.landing), **{s: du(ctx.warehouse / s) for s in
+                                                        ("bronze", "silver", "gold", "meta")},
+                         "serving": du(work / "serving"), "spill": du(work / "spill")}
+    held = [line.split(":")[0].split()[-1] for line in m.stdout.splitlines() if line.startswith("held ")]
+    if held:
+        rec["held"] = held
+    if stage.name == "dbt":
+        rec["groups"] = dbt_groups(ctx.warehouse, m.samples)
+    if stage.name == "dashboard_queries":
+        rec["queries"] = _dashboard_summary(m)
+    return rec
+
+
+def run_days(ctx: BenchContext, days: int, env: dict, results: dict,
+             on_progress: Callable[[str, float, int], None] | None = None,
+             on_stage_done: Callable[[str, dict], None] | None = None) -> None:
+    """``days`` daily rounds on the warehouse in ``ctx.work``: each round generates the next day's batches and
+    runs DAY_STAGES on them, every stage measured; appended to ``results["days"]``.  A failing stage stops."""
+    if not (ctx.warehouse / "meta" / "ingest_batch").is_dir():
+        raise FileNotFoundError(f"{ctx.warehouse} has no warehouse: --days needs a full load first "
+                                f"(run without --reuse, or with the ingest stage)")
+    results.setdefault("days", [])
+    for _ in range(days):
+        delivered_before = landing_rows(ctx.landing)
+        day: dict = {"stages": {}}
+        results["days"].append(day)
+        for stage in DAY_STAGES:
+            rec = _measure_stage(stage, ctx, env, ctx.work, on_progress)
+            day["stages"][stage.name] = rec
+            if on_stage_done:
+                on_stage_done(f"day {len(results['days'])}: {stage.name}", rec)
+            if rec["returncode"]:
+                results["ok"] = False
+                return
+            if stage.name == "generate_day":
+                day["rows_delivered"] = landing_rows(ctx.landing) - delivered_before
+                day["bronze_rows_before"] = _table_rows(ctx.warehouse, ("bronze",))
+
+
 def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[str, ...] | None = None,
               seed: int = 42, runs: int = 10, label: str | None = None, peers: bool = False,
-              results_dir: Path = RESULTS, gzip: bool = False,
+              results_dir: Path = RESULTS, gzip: bool = False, days: int = 0,
               on_progress: Callable[[str, float, int], None] | None = None,
               on_stage_done: Callable[[str, dict], None] | None = None) -> dict:
     """Run the stages in order, each measured; return (and write) the results.
 
     ``stages`` defaults to every stage; without ``reuse`` the work directory is wiped and the landing zone
-    generated.  A failing stage stops the run (later stages need its output) and is recorded with the tail
+    generated.  ``days``: then that many daily rounds (:func:`run_days`); with ``reuse`` and no ``stages``,
+    only the daily rounds, on the warehouse already in ``work``.  A failing stage stops the run (later stages need its output) and is recorded with the tail
     of its error output; the results file is written either way.
     """
     work = work.resolve()
     ctx = BenchContext(persons, work, seed, runs, results_dir, gzip)
-    chosen = list(stages or STAGE_NAMES)
+    chosen = list(stages if stages is not None else ([] if (days and reuse) else STAGE_NAMES))
     unknown = set(chosen) - set(STAGE_NAMES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; known: {', '.join(STAGE_NAMES)}")
@@ -215,6 +276,7 @@ def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[st
     env.pop("YIBAO_WAREHOUSE_ROOT", None)
     command = " ".join([f"yibao bench --persons {persons} --work {work}"] + (["--reuse"] if reuse else [])
                        + ([f"--stages {','.join(stages)}"] if stages else []) + (["--gzip"] if gzip else [])
+                       + ([f"--days {days}"] if days else [])
                        + ([f"--seed {seed}"] if seed != 42 else []) + ([f"--label {label}"] if label else []))
     label = label or f"{persons}"
     results: dict = {"persons": persons, "label": label, "work": str(work), "seed": seed, "command": command,
@@ -223,34 +285,15 @@ def run_bench(persons: int, work: Path, *, reuse: bool = False, stages: tuple[st
     for stage in STAGES:
         if stage.name not in chosen:
             continue
-        m = measure(stage.command(ctx), env=env,
-                    on_sample=(lambda s, r, n=stage.name: on_progress(n, s, r)) if on_progress else None)
-        rec: dict = {"title": stage.title, "seconds": round(m.seconds, 1), "peak_rss_gib": round(m.peak_rss_gib, 2),
-                     "returncode": m.returncode}
-        if m.returncode:
-            rec["error"] = (m.stderr.strip() or m.stdout.strip())[-4000:]
-            results["stages"][stage.name] = rec
-            results["ok"] = False
-            if on_stage_done:
-                on_stage_done(stage.name, rec)
-            break
-        rows = stage.rows(ctx)
-        if rows:
-            rec["rows"] = rows
-            rec["rows_per_second"] = round(rows / m.seconds)
-        rec["disk_bytes"] = {"landing": du(ctx.landing), **{s: du(ctx.warehouse / s) for s in
-                                                            ("bronze", "silver", "gold", "meta")},
-                             "serving": du(work / "serving"), "spill": du(work / "spill")}
-        held = [line.split(":")[0].split()[-1] for line in m.stdout.splitlines() if line.startswith("held ")]
-        if held:
-            rec["held"] = held
-        if stage.name == "dbt":
-            rec["groups"] = dbt_groups(ctx.warehouse, m.samples)
-        if stage.name == "dashboard_queries":
-            rec["queries"] = _dashboard_summary(m)
+        rec = _measure_stage(stage, ctx, env, work, on_progress)
         results["stages"][stage.name] = rec
         if on_stage_done:
             on_stage_done(stage.name, rec)
+        if rec["returncode"]:
+            results["ok"] = False
+            break
+    if days and results["ok"]:
+        run_days(ctx, days, env, results, on_progress, on_stage_done)
     if peers and results["ok"]:
         from yibao.benchmarks.peers import run_peers
 
@@ -272,8 +315,21 @@ def markdown(results: dict) -> str:
              f"{mach['cpus']} cores, {mach['memory_gib']} GiB; load at start "
              f"{'/'.join(str(x) for x in results['load_average_at_start'])})", "",
              "`%s`" % (results.get("command") or f"yibao bench --persons {results['persons']} --work {results['work']}"),
-             "",
-             "| stage | wall s | peak RSS GiB | rows | rows/s | written, on disk (GiB) |",
+             ""]
+    if results["stages"]:
+        lines += _stages_markdown(results)
+    if results.get("days"):
+        lines += ["", *days_markdown(results["days"])] if results["stages"] else days_markdown(results["days"])
+    for name, s in [*results["stages"].items(),
+                    *((f"day {i}: {n}", s) for i, d in enumerate(results.get("days", []), 1)
+                      for n, s in d["stages"].items())]:
+        if s.get("error"):
+            lines += ["", f"{name} failed:", "```", s["error"][-1500:], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _stages_markdown(results: dict) -> list[str]:
+    lines = ["| stage | wall s | peak RSS GiB | rows | rows/s | written, on disk (GiB) |",
              "|---|---:|---:|---:|---:|---|"]
     total = 0.0
     for name, s in results["stages"].items():
@@ -298,7 +354,28 @@ def markdown(results: dict) -> str:
         lines += ["", f"Dashboard queries: {q['queries']} queries, simple p95 max {q.get('simple_max_p95_s')} s "
                       f"(limit 1 s), complex p95 max {q.get('complex_max_p95_s')} s (limit 3 s), "
                       f"errors {q['errors']}, over limit: {q['over_limit'] or 'none'}"]
-    for name, s in results["stages"].items():
-        if s.get("error"):
-            lines += ["", f"{name} failed:", "```", s["error"][-1500:], "```"]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def days_markdown(days: list[dict]) -> list[str]:
+    """One column per day: each stage's wall seconds and peak memory, the day's run end to end."""
+    names = [s.name for s in DAY_STAGES]
+    lines = ["| daily run: stage (wall s / peak RSS GiB) | " + " | ".join(f"day {i}" for i in range(1, len(days) + 1))
+             + " |", "|---|" + "---:|" * len(days),
+             "| rows delivered that day | " + " | ".join(f"{d.get('rows_delivered', 0):,}" for d in days) + " |",
+             "| bronze rows before the day | " + " | ".join(f"{d.get('bronze_rows_before', 0):,}" for d in days) + " |"]
+    for n in names:
+        title = next(s.title for s in DAY_STAGES if s.name == n)
+        cells = [f"{d['stages'][n]['seconds']:.1f} / {d['stages'][n]['peak_rss_gib']:.2f}"
+                 + (" **failed**" if d["stages"][n].get("returncode") else "") if n in d["stages"] else "—"
+                 for d in days]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+        if n == "dbt":   # where dbt's time goes, by model group (dbt's own node timings)
+            groups = sorted({g for d in days for g in d["stages"].get("dbt", {}).get("groups", {})})
+            for g in groups:
+                lines.append(f"| &nbsp;&nbsp;dbt {g} | " + " | ".join(
+                    f"{d['stages']['dbt']['groups'][g]['seconds']:.1f}"
+                    if g in d["stages"].get("dbt", {}).get("groups", {}) else "—" for d in days) + " |")
+    run = [sum(s["seconds"] for n, s in d["stages"].items() if n != "generate_day") for d in days]
+    lines.append("| **daily run, ingest to serving** | " + " | ".join(f"**{x:.1f}**" for x in run) + " |")
+    return lines

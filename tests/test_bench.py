@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from yibao.benchmarks.harness import STAGE_NAMES, markdown
+from yibao.benchmarks.harness import DAY_STAGES, STAGE_NAMES, markdown
 
 YIBAO = str(Path(sys.executable).with_name("yibao"))
 MARTS = Path(__file__).resolve().parents[1] / "dbt_project" / "models" / "marts"
@@ -45,13 +45,28 @@ def test_bench_measures_every_stage(tmp_path):
     md = (results / "bench-t.md").read_text(encoding="utf-8")
     assert md == markdown(res) and "| dbt group |" in md and "2,000 persons" in md
 
+    # --reuse --days: one daily round on the warehouse built, every stage of the daily run measured
+    proc = _bench(work, results, "--reuse", "--days", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    daily = json.loads((results / "bench-t.json").read_text(encoding="utf-8"))
+    assert daily["ok"] and daily["stages"] == {} and len(daily["days"]) == 1
+    day = daily["days"][0]
+    assert list(day["stages"]) == [s.name for s in DAY_STAGES]
+    assert all(s["returncode"] == 0 and s["seconds"] > 0 and s["peak_rss_gib"] > 0 for s in day["stages"].values())
+    # a day is a small delivery next to the full load, and it landed
+    assert 0 < day["rows_delivered"] < st["ingest"]["rows"] // 5
+    assert day["stages"]["ingest"]["rows"] == st["ingest"]["rows"] + day["rows_delivered"]
+    assert day["bronze_rows_before"] > st["ingest"]["rows"] // 2 and day["stages"]["dbt"]["groups"]["staging"]["nodes"] > 0
+    md = (results / "bench-t.md").read_text(encoding="utf-8")
+    assert md == markdown(daily) and "| daily run: stage" in md and "| stage |" not in md
+
     # --reuse keeps the landing zone and re-measures only the chosen stages, on the same data
     stamp = (work / "landing" / "medins").stat().st_mtime_ns
     proc = _bench(work, results, "--reuse", "--stages", "ingest,quality_bronze")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     again = json.loads((results / "bench-t.json").read_text(encoding="utf-8"))
     assert list(again["stages"]) == ["ingest", "quality_bronze"]
-    assert again["stages"]["ingest"]["rows"] == st["ingest"]["rows"]
+    assert again["stages"]["ingest"]["rows"] == day["stages"]["ingest"]["rows"]
     assert (work / "landing" / "medins").stat().st_mtime_ns == stamp
 
     # a stage whose input is missing fails clearly, and the run says so

@@ -549,6 +549,9 @@ def bench(
     label: Optional[str] = typer.Option(None, "--label", help="Name of the results files (default: the persons)."),
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Where the results files go "
                                                                            "(default: benchmarks/results)."),
+    days: int = typer.Option(0, "--days", min=0, help="Then N daily rounds: the next day's incremental batches "
+                             "generated, and each stage of the daily run measured on the warehouse built. With "
+                             "--reuse and no --stages: only the daily rounds, on the warehouse already in --work."),
 ) -> None:
     """Benchmark the pipeline at N persons: every stage a separate measured process (wall time, peak memory,
     rows/s, bytes on disk); results in benchmarks/results/bench-<label>.json and .md."""
@@ -569,7 +572,7 @@ def bench(
 
         try:
             results = run_bench(persons, work, reuse=reuse, stages=chosen, seed=seed, runs=runs, label=label,
-                                peers=peers, results_dir=(results_dir or RESULTS).resolve(), gzip=gzip,
+                                peers=peers, results_dir=(results_dir or RESULTS).resolve(), gzip=gzip, days=days,
                                 on_progress=on_progress, on_stage_done=on_done)
         except (ValueError, FileNotFoundError) as e:
             console.print(f"[red]{e}")
