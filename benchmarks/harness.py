@@ -127,6 +127,8 @@ DAY_STAGES: tuple[Stage, ...] = (
     Stage("generate_day", "generate one day (incremental batches)",
           lambda ctx: [str(BIN / "yibao"), "generate", "--days", "1", "--out", str(ctx.landing), "--workers", "2"]),
     *(s for s in STAGES if s.name not in ("generate", "dashboard_queries")),
+    # what `yibao run` does last; retention 0 gives the disk a warehouse keeps when its daily runs are a day apart
+    Stage("maintain", "maintain (vacuum; retention 0 = daily steady state)", _yibao("maintain", "--retain-hours", "0")),
 )
 # what each stage writes, for the "on disk" column of the Markdown table (the JSON has every layer after every stage)
 WRITES = {"generate": ("landing",), "ingest": ("bronze", "meta"), "dbt": ("silver", "gold", "spill"),
@@ -377,5 +379,13 @@ def days_markdown(days: list[dict]) -> list[str]:
                     f"{d['stages']['dbt']['groups'][g]['seconds']:.1f}"
                     if g in d["stages"].get("dbt", {}).get("groups", {}) else "—" for d in days) + " |")
     run = [sum(s["seconds"] for n, s in d["stages"].items() if n != "generate_day") for d in days]
-    lines.append("| **daily run, ingest to serving** | " + " | ".join(f"**{x:.1f}**" for x in run) + " |")
+    lines.append("| **daily run, ingest to maintain** | " + " | ".join(f"**{x:.1f}**" for x in run) + " |")
+
+    def warehouse_gib(d: dict, stage: str) -> str:
+        disk = d["stages"].get(stage, {}).get("disk_bytes")
+        return f"{sum(disk.get(k, 0) for k in ('bronze', 'silver', 'gold', 'meta')) / 2**30:.2f}" if disk else "—"
+
+    lines.append("| warehouse GiB before the vacuum (after serving) | "
+                 + " | ".join(warehouse_gib(d, "serving") for d in days) + " |")
+    lines.append("| warehouse GiB after the vacuum | " + " | ".join(warehouse_gib(d, "maintain") for d in days) + " |")
     return lines

@@ -17,7 +17,8 @@ Jobs: ``daily`` (everything), ``source_<source>`` (that source's bronze assets a
 the partial re-run of one source).  Schedule: ``daily`` at 02:30 Asia/Shanghai.  Sensor
 ``landing_zone_sensor``: a batch folder with a manifest that ``meta.ingest_batch`` does not know yet
 starts ``source_<source>`` with run key ``<source>/<batch_id>``.  Retries: the ingest and dbt steps retry.
-Runs use the in-process executor: one engine session per run, steps in order.
+Runs use the in-process executor: one engine session per run, steps in order.  Job ``maintain``
+(:mod:`yibao.maintenance`): vacuum at 06:00 Monday to Saturday, compaction and vacuum on Sundays.
 """
 
 # no `from __future__ import annotations`: Dagster inspects the context type hints at definition time
@@ -36,6 +37,7 @@ from dagster import (
     AssetSelection,
     AssetSpec,
     Backoff,
+    Config,
     ConfigurableResource,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -49,8 +51,10 @@ from dagster import (
     asset,
     define_asset_job,
     in_process_executor,
+    job,
     multi_asset,
     multi_asset_check,
+    op,
     sensor,
 )
 from dagster import definitions as lazy_definitions
@@ -63,6 +67,7 @@ from yibao.contract import SOURCES, TABLES
 INGEST_RETRY = RetryPolicy(max_retries=2, delay=15, backoff=Backoff.EXPONENTIAL)
 DBT_RETRY = RetryPolicy(max_retries=1, delay=30)
 DAILY_CRON, TIMEZONE = "30 2 * * *", "Asia/Shanghai"
+VACUUM_CRON, COMPACT_CRON = "0 6 * * 1-6", "0 6 * * 0"     # after the night's run; compaction on Sundays
 
 
 # ---------------------------------------------------------------------------------------------- resource
@@ -297,6 +302,29 @@ def serving_read_path(yibao: YibaoResource) -> MaterializeResult:
                                        "stubbed": ", ".join(reg.stubbed) or "-"})
 
 
+# ---------------------------------------------------------------------------------------------- maintenance
+class MaintainConfig(Config):
+    optimize: bool = False
+
+
+@op(description="Vacuum every Delta table (yibao.maintenance; released and held bronze versions kept); "
+                "with optimize, first compact small files.")
+def maintain_warehouse(context, config: MaintainConfig, yibao: YibaoResource) -> None:
+    from yibao.maintenance import maintain
+
+    result = maintain(yibao.settings(), optimize=config.optimize)
+    context.log.info(f"{len(result.tables)} tables, {result.files_deleted} files deleted, "
+                     f"{result.bytes_freed / 2**20:.1f} MiB freed")
+    for err in result.errors:
+        context.log.warning(f"not maintained: {err}")
+
+
+@job(name="maintain", description="Warehouse maintenance: vacuum (and compaction on Sundays).",
+     executor_def=in_process_executor)
+def maintain_job():
+    maintain_warehouse()
+
+
 # ---------------------------------------------------------------------------------------------- sensor
 def _ledger(settings: Settings) -> dict[tuple[str, str], tuple[str, str]]:
     """(source, batch_id) -> (status, fingerprint) of meta.ingest_batch, read without the engine."""
@@ -396,11 +424,19 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     schedule = ScheduleDefinition(name="daily_0230", job=daily, cron_schedule=DAILY_CRON,
                                   execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
                                   description="Nightly full run at 02:30 Beijing time.")
+    op_config = {"ops": {"maintain_warehouse": {"config": {"optimize": False}}}}
+    vacuum = ScheduleDefinition(name="vacuum_0600", job=maintain_job, cron_schedule=VACUUM_CRON,
+                                execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
+                                run_config=op_config, description="Vacuum at 06:00 Beijing time, Monday to Saturday.")
+    compact = ScheduleDefinition(name="compact_sunday_0600", job=maintain_job, cron_schedule=COMPACT_CRON,
+                                 execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
+                                 run_config={"ops": {"maintain_warehouse": {"config": {"optimize": True}}}},
+                                 description="Compact small files, then vacuum, Sundays at 06:00 Beijing time.")
     return Definitions(
         assets=[*ingest_defs, dbt_def, _fraud_asset(model_keys), serving_read_path],
         asset_checks=[_silver_gold_quality(model_keys)],
-        jobs=[daily, *source_jobs.values()],
-        schedules=[schedule],
+        jobs=[daily, *source_jobs.values(), maintain_job],
+        schedules=[schedule, vacuum, compact],
         sensors=[landing_zone_sensor],
         resources={"yibao": resource},
         executor=in_process_executor,

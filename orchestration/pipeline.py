@@ -9,6 +9,8 @@ Stages, in the order the data travels (each reads what the previous one publishe
               fails and fraud scoring and the serving refresh are skipped)
 5. fraud      rules, models, graph -> gold.fraud_suspect
 6. serving    the dashboards' read path is refreshed over the new gold tables
+7. maintain   the files of Delta versions replaced more than ``vacuum_retain_hours`` ago are deleted
+              (:mod:`yibao.maintenance`; the versions the quality gate released and held are kept)
 
 Each stage is timed; the summary is what an operator reads at the end of a night's run.  A run that completed
 is ``ok`` even when batches were rejected or held (``holds``): those are normal outcomes a steward acts on
@@ -41,6 +43,8 @@ class PipelineSummary:
     dbt_ok: bool = True
     uninsured: int | None = None
     suspects_by_level: dict[str, int] = field(default_factory=dict)
+    bytes_freed: int = 0
+    maintenance_warnings: list[str] = field(default_factory=list)   # a table not vacuumed: disk only, not an error
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -132,4 +136,8 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
 
     if cat.exists("gold", "uninsured_person"):
         summary.uninsured = cat.read("gold", "uninsured_person").count()
+
+    from yibao.maintenance import maintain
+    m = _timed(summary, "maintain (vacuum)", lambda: maintain(settings), on_stage)
+    summary.bytes_freed, summary.maintenance_warnings = m.bytes_freed, m.errors
     return summary

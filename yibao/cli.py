@@ -487,7 +487,9 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
         console.print(f"uninsured persons: {summary.uninsured:,}")
     if summary.suspects_by_level:
         console.print("suspects: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.suspects_by_level.items())))
-    for item in summary.holds:
+    if summary.bytes_freed:
+        console.print(f"disk freed by vacuum: {summary.bytes_freed / 2**20:,.1f} MiB")
+    for item in summary.holds + [f"not vacuumed: {w}" for w in summary.maintenance_warnings]:
         console.print(f"[yellow]{item}")
     if summary.holds:
         console.print("[yellow]a steward decides with `yibao quality holds`, `yibao quality release|hold ...`")
@@ -496,6 +498,38 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
     console.print(f"[green]pipeline finished in {time.time() - started:.1f}s" if summary.ok
                   else f"[red]pipeline finished with errors in {time.time() - started:.1f}s")
     if not summary.ok or (strict and not summary.strict_ok):
+        raise typer.Exit(1)
+
+
+@app.command()
+def maintain(optimize: bool = typer.Option(False, "--optimize", help="First compact the small files that daily "
+                                           "merges leave (a new version; readers are unaffected)."),
+             retain_hours: Optional[int] = typer.Option(None, "--retain-hours", min=0, help="Keep the files of "
+                                                        "versions replaced less than this long ago (default: the "
+                                                        "setting vacuum_retain_hours)."),
+             ) -> None:
+    """Delete the files of Delta table versions nobody reads any more (and with --optimize compact small files).
+    The bronze versions the quality gate released or holds are always kept.  Run it when no pipeline runs;
+    every `yibao run` already vacuums at its end."""
+    from yibao.maintenance import maintain as run_maintenance
+
+    settings = _settings()
+    with Progress() as progress:
+        task = progress.add_task("maintain", total=None)
+        result = run_maintenance(settings, optimize=optimize, retain_hours=retain_hours,
+                                 on_table=lambda name, i, n: progress.update(task, total=n, completed=i,
+                                                                             description=f"maintain: {name}"))
+    table = Table("table", "files deleted", "compacted", "MiB before", "MiB after")
+    for t in result.tables:
+        if t.files_deleted or t.compacted or t.error:
+            table.add_row(f"{t.schema}.{t.table}", f"{t.files_deleted:,}", f"{t.compacted:,}",
+                          f"{t.bytes_before / 2**20:,.1f}", f"{t.bytes_after / 2**20:,.1f}")
+    console.print(table)
+    console.print(f"{len(result.tables)} tables; {result.files_deleted:,} files deleted, "
+                  f"{result.bytes_freed / 2**20:,.1f} MiB freed")
+    for err in result.errors:
+        console.print(f"[red]not maintained: {err}")
+    if result.errors:
         raise typer.Exit(1)
 
 

@@ -43,6 +43,7 @@ class Settings:
     spill_dir: Path | None = None
     snapshot_shrink_hold: float = 0.5
     landing_settle_s: float = 60.0
+    vacuum_retain_hours: int = 24
     # where the other configuration files live (None: the copy in the repository)
     quality_rules: Path | None = None
     stewards: Path | None = None
@@ -54,6 +55,8 @@ class Settings:
             raise ValueError(f"table_format must be one of {TABLE_FORMATS}, got {self.table_format!r}")
         if not 0.0 < self.snapshot_shrink_hold <= 1.0:
             raise ValueError(f"snapshot_shrink_hold must be in (0, 1], got {self.snapshot_shrink_hold!r}")
+        if self.vacuum_retain_hours < 0:
+            raise ValueError(f"vacuum_retain_hours must be >= 0, got {self.vacuum_retain_hours!r}")
 
     @property
     def landing(self) -> Path:
@@ -133,6 +136,9 @@ SETTINGS: dict[str, tuple[str, str, str]] = {
                              "this share of a table's rows is held for a steward, not applied"),
     "landing_settle_s": ("YIBAO_LANDING_SETTLE_S", "`60`", "the orchestrator's landing-zone sensor asks for a run "
                          "once a batch folder has been quiet this long (it may still be copied)"),
+    "vacuum_retain_hours": ("YIBAO_VACUUM_RETAIN_HOURS", "`24`", "after every run (and `yibao maintain`), files "
+                            "of Delta table versions replaced longer ago than this are deleted; the version of a "
+                            "bronze table the quality gate released is always kept"),
     "quality_rules": ("YIBAO_QUALITY_RULES", "`quality/rules.toml`", "the quality gate's rules file (below)"),
     "stewards": ("YIBAO_STEWARDS", "`quality/stewards.toml`", "the stewards file (below)"),
     "fraud_config": ("YIBAO_FRAUD_CONFIG", "`models/fraud/rules.toml`", "the fund-supervision parameters file "
@@ -205,7 +211,7 @@ def _coerce(name: str, value):
         return Path(value)
     if name == "reference_date":
         return value if isinstance(value, date) else date.fromisoformat(str(value))
-    if name == "session_timeout_s":
+    if name in ("session_timeout_s", "vacuum_retain_hours"):
         return int(value)
     if name in ("engine_memory_gib", "snapshot_shrink_hold", "landing_settle_s"):
         return float(value)
