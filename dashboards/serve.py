@@ -8,7 +8,8 @@ Steps (each idempotent; :func:`setup` runs them all):
 3. ``superset db upgrade`` and ``superset init`` against the metadata database: SQLite in
    ``<data_root>/superset`` by default, or ``$YIBAO_SUPERSET_DB_URI`` (PostgreSQL in production and tests).
 4. ``superset_side/setup.py``: import ``dashboards/bundle`` (zipped now, with the read path's location filled
-   in), then the roles, row-level security filters and demo users.
+   in), then the roles, row-level security filters and demo users (passwords: :func:`passwords`).
+   Steps 3 and 4 are skipped when nothing they install changed (:func:`setup_fingerprint`).
 5. :func:`start`: gunicorn on ``host:port``.
 """
 
@@ -46,19 +47,18 @@ ROLE_DASHBOARDS = {
     "steward": ["quality"],
     "supervisor": ["suspects", "medical"],
 }
-ADMIN = {"username": "admin", "password": "Admin@2026", "first_name": "系统", "last_name": "管理员"}
-# Demo users: username, password, roles, what they see.  Change the passwords for anything but a demo.
+ADMIN = {"username": "admin", "first_name": "系统", "last_name": "管理员"}
+# Demo users: username, roles, what they see.  Their passwords are generated on first setup (see passwords()).
 DEMO_USERS = [
-    {"username": "leader", "password": "Leader@2026", "roles": ["leadership"], "first_name": "省局", "last_name": "领导"},
-    {"username": "analyst", "password": "Analyst@2026", "roles": ["analyst"], "first_name": "省局", "last_name": "分析员"},
-    {"username": "steward", "password": "Steward@2026", "roles": ["steward"], "first_name": "数据", "last_name": "管理员"},
-    {"username": "supervisor", "password": "Supervisor@2026", "roles": ["supervisor"], "first_name": "稽核",
-     "last_name": "人员"},
-    {"username": "xian_analyst", "password": "Xian@2026", "roles": ["analyst", "region_6101"], "first_name": "西安市",
+    {"username": "leader", "roles": ["leadership"], "first_name": "省局", "last_name": "领导"},
+    {"username": "analyst", "roles": ["analyst"], "first_name": "省局", "last_name": "分析员"},
+    {"username": "steward", "roles": ["steward"], "first_name": "数据", "last_name": "管理员"},
+    {"username": "supervisor", "roles": ["supervisor"], "first_name": "稽核", "last_name": "人员"},
+    {"username": "xian_analyst", "roles": ["analyst", "region_6101"], "first_name": "西安市", "last_name": "分析员"},
+    {"username": "xincheng_analyst", "roles": ["analyst", "region_610102"], "first_name": "新城区",
      "last_name": "分析员"},
-    {"username": "xincheng_analyst", "password": "Xincheng@2026", "roles": ["analyst", "region_610102"],
-     "first_name": "新城区", "last_name": "分析员"},
 ]
+LOGINS = "logins.json"
 
 
 @dataclass
@@ -119,6 +119,39 @@ def secret_key(data_root: Path) -> str:
         f.write_text(secrets.token_urlsafe(48))
         f.chmod(0o600)
     return f.read_text().strip()
+
+
+def logins_file(data_root: Path) -> Path:
+    """Where the generated passwords are: ``<data_root>/superset/logins.json``, readable by its owner only."""
+    return home(data_root) / LOGINS
+
+
+def passwords(data_root: Path, usernames: list[str]) -> dict[str, str]:
+    """username -> password for ``usernames``: the ones already in :func:`logins_file`, and a new random one
+    (``secrets``) for each user not there yet, written back.  The file is created mode 0600 (and put back to
+    0600 if someone widened it); no password is in the repository."""
+    f = logins_file(data_root)
+    known: dict[str, str] = {}
+    if f.is_file():
+        if f.stat().st_mode & 0o077:
+            f.chmod(0o600)
+        known = json.loads(f.read_text(encoding="utf-8"))
+    missing = [u for u in usernames if u not in known]
+    if missing:
+        known.update({u: secrets.token_urlsafe(12) for u in missing})
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f".{LOGINS}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(known, fh, ensure_ascii=False, indent=1)
+        os.replace(tmp, f)
+    return {u: known[u] for u in usernames}
+
+
+def _with_passwords(data_root: Path, users: list[dict]) -> list[dict]:
+    """The users with their passwords: a password given in the dict (tests) wins, else :func:`passwords`."""
+    generated = passwords(data_root, [u["username"] for u in users if not u.get("password")])
+    return [{**u, "password": u.get("password") or generated[u["username"]]} for u in users]
 
 
 def superset_env(data_root: Path, db_uri: str | None = None) -> dict:
@@ -191,9 +224,13 @@ def _run(cmd: list[str], env: dict, log=print) -> str:
     return p.stdout
 
 
-def setup(data_root: Path, warehouse: Path, db_uri: str | None = None, log=print) -> dict:
-    """Everything but starting the server: venv, read path, metadata database, bundle, security."""
-    timings = {}
+def setup(data_root: Path, warehouse: Path, db_uri: str | None = None, log=print, force: bool = False) -> dict:
+    """Everything but starting the server: venv, read path, metadata database, bundle, security.
+
+    The metadata steps (``db upgrade``, ``init``, the bundle, roles and users: about 80 s) run only when what they
+    install changed since the last setup of this data root and metadata database (:func:`setup_fingerprint`), or
+    with ``force``; the read path is registered every time (the warehouse may have new tables)."""
+    timings: dict = {}
     t = time.time()
     venv = ensure_venv(log)
     timings["venv_s"] = round(time.time() - t, 1)
@@ -204,6 +241,13 @@ def setup(data_root: Path, warehouse: Path, db_uri: str | None = None, log=print
         f"{reg.seconds:.1f} s), {len(reg.stubbed)} not produced yet "
         f"({', '.join(reg.stubbed) or '-'})" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
     env = superset_env(data_root, db_uri)
+    stamp = home(data_root) / "setup.fingerprint"
+    fingerprint = setup_fingerprint(data_root, env["YIBAO_SUPERSET_DB_URI"])
+    if not force and stamp.is_file() and stamp.read_text() == fingerprint and _metadata_exists(data_root, env):
+        log("Superset metadata, dashboards, roles and users unchanged since the last setup: skipped")
+        timings["skipped"] = True
+        return timings
+    stamp.unlink(missing_ok=True)
     superset = str(venv / "bin" / "superset")
     t = time.time()
     _run([superset, "db", "upgrade"], env)
@@ -215,7 +259,33 @@ def setup(data_root: Path, warehouse: Path, db_uri: str | None = None, log=print
     out = import_bundle(data_root, db_uri)
     timings["import_and_security_s"] = round(time.time() - t, 1)
     timings.update(out)
+    stamp.write_text(fingerprint)
     return timings
+
+
+def _metadata_exists(data_root: Path, env: dict) -> bool:
+    """The default SQLite metadata database is a file that can be deleted; an external one is trusted to stay."""
+    return bool(env["YIBAO_SUPERSET_DB_URI"]) or (home(data_root) / "superset.db").is_file()
+
+
+def _spec(data_root: Path) -> dict:
+    """What superset_side/setup.py installs besides the bundle: the admin, roles, region filters, users."""
+    admin, *users = _with_passwords(data_root, [ADMIN, *DEMO_USERS])
+    return {"admin": admin, "roles": {r: _datasets_of(keys) for r, keys in ROLE_DASHBOARDS.items()},
+            "region_roles": region_roles(), "rls_dataset_uuids": [uid("dataset", d) for d in REGION_DATASETS],
+            "users": users}
+
+
+def setup_fingerprint(data_root: Path, db_uri: str) -> str:
+    """A digest of everything the metadata steps install: the bundle, the read path's address and settings, the
+    roles and users (passwords included), Superset's configuration, the setup script, the pinned requirements
+    and the metadata database's address."""
+    h = hashlib.sha256()
+    for f in [*sorted(BUNDLE.rglob("*.yaml")), CONFIG, HERE / "superset_side" / "setup.py", REQUIREMENTS]:
+        h.update(str(f.relative_to(HERE)).encode() + b"\0" + f.read_bytes() + b"\0")
+    h.update(json.dumps({"spec": _spec(data_root), "db_uri": db_uri, "read_path": readpath.sqlalchemy_uri(data_root),
+                         "duckdb": readpath.duckdb_config(data_root)}, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
 
 
 def import_bundle(data_root: Path, db_uri: str | None = None, source: Path = BUNDLE) -> dict:
@@ -223,10 +293,7 @@ def import_bundle(data_root: Path, db_uri: str | None = None, source: Path = BUN
     env = superset_env(data_root, db_uri)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = zip_bundle(data_root, Path(tmp) / "bundle.zip", source)
-        spec = {"bundle": str(bundle), "admin": ADMIN,
-                "roles": {r: _datasets_of(keys) for r, keys in ROLE_DASHBOARDS.items()},
-                "region_roles": region_roles(), "rls_dataset_uuids": [uid("dataset", d) for d in REGION_DATASETS],
-                "users": DEMO_USERS}
+        spec = {"bundle": str(bundle), **_spec(data_root)}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec, ensure_ascii=False))
         out = _run([str(venv_dir() / "bin" / "python"), str(HERE / "superset_side" / "setup.py"),
                     str(Path(tmp) / "spec.json")], env)
@@ -285,10 +352,9 @@ def export(data_root: Path, target: Path | None = None, db_uri: str | None = Non
     return target
 
 
-def logins() -> list[tuple[str, str, str]]:
-    rows = [(ADMIN["username"], ADMIN["password"], "Admin")]
-    rows += [(u["username"], u["password"], ", ".join(u["roles"])) for u in DEMO_USERS]
-    return rows
+def logins() -> list[tuple[str, str]]:
+    """(user, roles) of the admin and the demo users; their passwords are in :func:`logins_file`."""
+    return [(ADMIN["username"], "Admin")] + [(u["username"], ", ".join(u["roles"])) for u in DEMO_USERS]
 
 
 if __name__ == "__main__":   # python -m yibao.dashboards.serve --export

@@ -316,6 +316,8 @@ def serve(
     setup_only: bool = typer.Option(False, "--setup-only", help="Set up (venv, metadata, dashboards, roles, users) "
                                                                 "but do not start the server."),
     workers: int = typer.Option(2, "--workers", min=1, help="gunicorn worker processes."),
+    force_setup: bool = typer.Option(False, "--force-setup", help="Redo Superset's metadata setup (database, "
+                                     "dashboards, roles, users) even when nothing it installs changed."),
 ) -> None:
     """Serve the dashboards: Superset in its own venv over the gold tables (metadata DB: $YIBAO_SUPERSET_DB_URI,
     default SQLite under <data_root>/superset)."""
@@ -328,16 +330,17 @@ def serve(
                       f"{', '.join(reg.stubbed) or '-'}" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
         return
     started = time.time()
-    timings = srv.setup(settings.data_root, settings.warehouse, log=console.print)
+    timings = srv.setup(settings.data_root, settings.warehouse, log=console.print, force=force_setup)
     console.print(f"[green]set up in {time.time() - started:.0f}s: {timings}")
     if setup_only:
         return
     service = srv.start(settings.data_root, host=host, port=port, workers=workers, log=console.print)
-    table = Table("user", "password", "roles")
+    table = Table("user", "roles")
     for row in srv.logins():
         table.add_row(*row)
     console.print(f"[green]Superset at {service.url}  (log: {service.log})")
     console.print(table)
+    console.print(f"passwords (generated on first setup, readable by you only): {srv.logins_file(settings.data_root)}")
     try:
         service.process.wait()
     except KeyboardInterrupt:
