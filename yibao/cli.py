@@ -18,10 +18,17 @@ app = typer.Typer(help="医保数据湖仓 yibao: enrollment (全民参保) and 
 
 @app.callback()
 def main(config: Optional[Path] = typer.Option(None, "--config", help="TOML settings file (default: ./yibao.toml "
-                                                                          "or $YIBAO_CONFIG).")) -> None:
+                                                                          "or $YIBAO_CONFIG)."),
+         verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the engine's and the libraries' logs on "
+                                      "the console (default: in <warehouse>/_logs/yibao-<date>.log, path printed "
+                                      "at the end)."),
+         ) -> None:
     from yibao.config import use_config_file
+    from yibao.console import send_logs_to
 
     use_config_file(config)   # every reader of this command, the stages' own included, sees the same file
+    if not verbose:
+        send_logs_to(load_settings().warehouse / "_logs" / f"yibao-{date.today():%Y%m%d}.log")
 
 
 def _settings(**overrides):
