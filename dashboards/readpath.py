@@ -67,7 +67,7 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("suspect_id", V), ("subject_type", V), ("subject_id", V), ("subject_name", V), ("region", V),
         ("score", DBL), ("risk_level", V), ("rank", INT), ("rule_codes", V), ("rule_names", V), ("model_score", DBL),
         ("anomaly_score", DBL), ("group_id", V), ("amount", DBL), ("evidence", V), ("explanation", V), ("status", V),
-        ("model_version", V), ("scored_at", TS)],
+        ("model_version", V), ("scored_at", TS), ("evidence_text", V)],
     ("meta", "quality_score"): [
         ("run_id", V), ("run_time", TS), ("layer", V), ("source", V), ("batch_id", V), ("tables", INT),
         ("expectations", INT), ("passed", INT), ("blocking_failed", INT), ("warning_failed", INT),
@@ -256,7 +256,7 @@ def serving_views() -> dict[str, str]:
                s.score, s.risk_level,
                case s.risk_level when '高' then 3 when '中' then 2 when '低' then 1 else 0 end as risk_order,
                s.rule_codes, coalesce(nullif(s.rule_names, ''), {names_list('s.rule_codes', 'rule')}) as rule_names,
-               s.model_score, s.group_id, s.amount, CAST(s.evidence AS VARCHAR) as evidence, s.status,
+               s.model_score, s.group_id, s.amount, CAST(s.evidence_text AS VARCHAR) as evidence, s.status,
                {case('s.status', 'status')} as status_name, s.region as admdvs, {g}
         from gold.fraud_suspect s {j}"""
     v["fraud_suspect_rule"] = f"""

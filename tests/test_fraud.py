@@ -156,9 +156,14 @@ def test_ranked_list_precision_at_k(world, planted):
     # decoys (chronic patients, readmission after 15+ days, next-day transfers, families...) stay out of the top
     top = set(s.head(k_big).subject_id)
     assert not (top & planted["decoys"])
-    # evidence is Chinese JSON
+    # evidence is Chinese JSON, and the same as short sentences with the figures for people to read
+    from yibao.fraud.suspects import evidence_sentences
+
     ev = json.loads(s.evidence.iloc[0])
     assert "命中规则" in ev and ev["命中规则"][0]["说明"]
+    assert all(t == evidence_sentences(json.loads(e)) for e, t in zip(s.evidence, s.evidence_text))
+    first = s.evidence_text.iloc[0]
+    assert first.startswith(f"【{ev['命中规则'][0]['规则']}】") and "{" not in first and re.search(r"\d", first)
 
 
 def test_model_artefacts_and_metrics(world):
@@ -212,8 +217,15 @@ def test_export_masks_and_audits(world, tmp_path, fmt):
     full = tmp_path / f"full.{fmt}"
     r1 = export(settings, masked, fmt=fmt, levels=["高", "中"], role="supervisor", user="王五")
     r2 = export(settings, full, fmt=fmt, role="auditor_full", user="赵六")
-    rd = (lambda p: pd.read_excel(p, dtype=str)) if fmt == "xlsx" else (lambda p: pd.read_csv(p, dtype=str, encoding="utf-8-sig"))
+    if fmt == "xlsx":   # one sheet per subject type, named in Chinese, holding only that type
+        sheets = pd.read_excel(masked, dtype=str, sheet_name=None)
+        assert set(sheets) <= {"参保人", "定点机构", "团伙", "医保医师"} and "参保人" in sheets, list(sheets)
+        assert all(set(df["对象类型"]) == {name} for name, df in sheets.items())
+    rd = ((lambda p: pd.concat(pd.read_excel(p, dtype=str, sheet_name=None).values(), ignore_index=True))
+          if fmt == "xlsx" else (lambda p: pd.read_csv(p, dtype=str, encoding="utf-8-sig")))
     m, f = rd(masked), rd(full)
+    assert len(m) == r1["row_count"] and len(f) == r2["row_count"]
+    assert m["疑点证据"].str.startswith("【").all() and not m["疑点证据"].str.contains("{", regex=False).any()
     assert {"疑点编号", "身份证号", "联系电话", "风险等级", "疑点证据", "核查状态"} <= set(m.columns)
     cert, tel = m["身份证号"].dropna(), m["联系电话"].dropna()
     assert len(cert) and all(re.fullmatch(r"\d{6}\*{8}[\dX]{4}", c) for c in cert)

@@ -43,11 +43,14 @@ def write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> None
     escape_frame(df).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
 
 
-def write_xlsx(df: pd.DataFrame, path: Path, sheet_name: str = "Sheet1") -> None:
-    """Write ``df`` as xlsx, cells escaped and every text cell stored as a string (never a formula)."""
+def write_xlsx(df: pd.DataFrame | dict[str, pd.DataFrame], path: Path, sheet_name: str = "Sheet1") -> None:
+    """Write ``df`` (or one sheet per item of a dict: sheet name -> frame) as xlsx, cells escaped and every text
+    cell stored as a string (never a formula)."""
+    sheets = df if isinstance(df, dict) else {sheet_name: df}
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        escape_frame(df).to_excel(writer, index=False, sheet_name=sheet_name)
-        for row in writer.sheets[sheet_name].iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"    # openpyxl stores text starting with "=" as a formula
+        for name, frame in sheets.items():
+            escape_frame(frame).to_excel(writer, index=False, sheet_name=name)
+            for row in writer.sheets[name].iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str):
+                        cell.data_type = "s"    # openpyxl stores text starting with "=" as a formula

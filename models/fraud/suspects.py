@@ -32,6 +32,8 @@ SUSPECT_SCHEMA = T.StructType([
     T.StructField("setl_ids", T.ArrayType(T.StringType())), T.StructField("evidence", T.StringType()),
     T.StructField("explanation", T.StringType()), T.StructField("status", T.StringType()),
     T.StructField("model_version", T.StringType()), T.StructField("scored_at", T.TimestampType()),
+    # the evidence as short Chinese sentences with the figures (evidence_sentences): what dashboards and exports show
+    T.StructField("evidence_text", T.StringType()),
 ])
 REVIEW_DDL = ("suspect_id string, subject_type string, subject_id string, status string, prev_status string, "
               "reviewer string, note string, updated_at timestamp")
@@ -80,11 +82,12 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
         return pd.DataFrame(columns=[f.name for f in SUSPECT_SCHEMA.fields])
     s = _score_and_rank(pd.DataFrame(rows), cfg)
     s["explanation"] = _explanations(s, result, scores, features_for, int(cfg["model"]["explain_top_features"]))
-    s["evidence"] = [json.dumps({"对象": f"{SUBJECT_CN.get(t, t)} {i}", "命中规则": h, "团伙编号": g,
-                                 "模型得分": round(m, 4), "异常分位": round(a, 4), "模型解释": e},
-                                ensure_ascii=False)
-                     for t, i, h, g, m, a, e in zip(s.subject_type, s.subject_id, s.hits, s.group_id, s.model_score,
-                                                     s.anomaly_score, s.explanation)]
+    evidence = [{"对象": f"{SUBJECT_CN.get(t, t)} {i}", "命中规则": h, "团伙编号": g, "模型得分": round(m, 4),
+                 "异常分位": round(a, 4), "模型解释": e}
+                for t, i, h, g, m, a, e in zip(s.subject_type, s.subject_id, s.hits, s.group_id, s.model_score,
+                                                s.anomaly_score, s.explanation)]
+    s["evidence"] = [json.dumps(e, ensure_ascii=False) for e in evidence]
+    s["evidence_text"] = [evidence_sentences(e) for e in evidence]
     s["subject_name"] = [names.get((t, i)) for t, i in zip(s.subject_type, s.subject_id)]
     s["region"] = [regions.get((t, i)) for t, i in zip(s.subject_type, s.subject_id)]
     rv = latest_reviews(cat).set_index("suspect_id").status
@@ -284,12 +287,13 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
     if not perm.get("unmask_name"):
         s.loc[is_p, "subject_name"] = mask_values("psn_name", s.loc[is_p, "subject_name"])
     s["subject_type_cn"] = s.subject_type.map(lambda t: SUBJECT_CN.get(t, t))
-    s["evidence"] = s.evidence.map(_readable)
+    s["evidence"] = s.evidence_text
     table = s[list(EXPORT_HEADERS)].rename(columns=EXPORT_HEADERS)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "xlsx":
-        write_xlsx(table, out, sheet_name="疑点清单")
+    if fmt == "xlsx":   # one sheet per subject type (参保人, 定点机构, ...), in the list's order; an empty list: one sheet
+        types = list(dict.fromkeys(s.subject_type_cn)) or ["疑点清单"]
+        write_xlsx({t: table[s.subject_type_cn.values == t] for t in types}, out)
     else:
         write_csv(table, out, encoding="utf-8-sig")
     os_user = getpass.getuser()
@@ -303,13 +307,10 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
     return rec
 
 
-def _readable(evidence: str) -> str:
-    """The JSON evidence as one readable Chinese paragraph (for spreadsheets)."""
-    try:
-        e = json.loads(evidence)
-    except Exception:
-        return evidence
-    parts = [f"【{h['规则']}】{h['说明']}" for h in e.get("命中规则", [])]
+def evidence_sentences(e: dict) -> str:
+    """A suspect's evidence (the dict behind the ``evidence`` JSON) as short Chinese sentences with the figures,
+    one per line: each rule hit with what it found, then the model's score and explanation."""
+    parts = [f"【{h['规则']}】{h['说明']}" for h in e.get("命中规则") or []]
     if e.get("模型解释"):
         parts.append(f"【模型】得分 {e.get('模型得分')}：{e['模型解释']}")
     elif not parts:
