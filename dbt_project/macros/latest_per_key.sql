@@ -36,7 +36,7 @@
   {%- set repeats = run_query(probe).rows | length > 0 -%}
 {%- endif -%}
 {%- if not repeats %}
-select s.*, 1 as _key_versions, cast(null as string) as _key_superseded
+select s.*, cast(1 as bigint) as _key_versions, cast(null as string) as _key_superseded
 from (
 {{ body }}
 ) s
@@ -49,14 +49,14 @@ with s as (
 {{ body }}
 ),
 d as (select {{ part }} from s where {{ keyed }} group by {{ part }} having count(*) > 1)
-select s.*, 1 as _key_versions, cast(null as string) as _key_superseded
+select s.*, cast(1 as bigint) as _key_versions, cast(null as string) as _key_superseded
 from s left anti join d on {{ on }}
 union all
 select s.*, w._key_versions, w._key_superseded
 from s join (
     select {{ part }}, t._batch_id as _w_batch, t._line_number as _w_line,
            row_number() over (partition by {{ part }} order by t._batch_id desc, t._line_number desc) as _key_rank,
-           count(*) over (partition by {{ part }}) as _key_versions,
+           cast(count(*) over (partition by {{ part }}) as bigint) as _key_versions,
            to_json(filter(collect_list(named_struct('batch_id', t._batch_id, 'file', t._file,
                                                     'line_number', t._line_number)) over (partition by {{ part }}),
                           x -> not (x.batch_id = t._batch_id and x.line_number = t._line_number))) as _key_superseded

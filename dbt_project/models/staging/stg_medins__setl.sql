@@ -1,22 +1,13 @@
 -- 结算信息.  Settlements grow every day: incremental, merged by setl_id (a later delivery of the same
--- settlement, e.g. its reversal, replaces the earlier row).  Only rows ingested after the latest
--- _ingest_time already in this table are read on an incremental run.  Parquet (a JVM Spark without Delta)
--- has no MERGE: there the model is rebuilt whole on every run, with the same result.
--- A settlement can also leave bronze: a correction (del_flag = 1) deletes it there, a full snapshot replaces the
--- table.  Reading only the new rows never sees that, so after the merge a hook removes every row whose bronze
--- row (batch, file, line) is gone; without it a daily run keeps settlements that a rebuild drops (issue 16).
+-- settlement, e.g. its reversal, replaces the earlier row); the rule for incremental staging models is
+-- macros/incremental_staging.sql.
 {% call latest_per_key() %}
-{{ config(materialized=('incremental' if var('table_format') == 'delta' else 'table'),
-          incremental_strategy='merge', unique_key='setl_id',
-          post_hook=["{{ drop_rows_gone_from_source(source('medins', 'setl')) }}"]) }}
+{{ config(**incremental_staging()) }}
 with src as (
     select setl_id, mdtrt_id, psn_no, certno as _certno_in, insutype, med_type, fixmedins_code, atddr_no,
            begndate, enddate, setl_time, dise_codg, medfee_sumamt, fulamt_ownpay_amt, hifp_pay, acct_pay,
            psn_cash_pay, insu_admdvs, mdtrt_admdvs, refd_setl_flag, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ source('medins', 'setl') }}
-    {% if is_incremental() %}
-    where _ingest_time > (select coalesce(max(_ingest_time), timestamp'1900-01-01 00:00:00') from {{ this }})
-    {% endif %}
+    from {{ new_rows(source('medins', 'setl')) }}
 )
 select
     {{ clean_code('s.setl_id') }} as setl_id,
