@@ -1,9 +1,8 @@
 -- 救助对象 (civil affairs); aid_type 1 特困 is fully subsidised
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, aid_type, psn_name, admdvs, begn_date, end_date, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('civil_affairs', 'assistance_obj')) }}
+    from {{ source('civil_affairs', 'assistance_obj') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

@@ -1,9 +1,8 @@
 -- 殡葬 / 死亡登记 (civil affairs)
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, psn_name, death_date, admdvs, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('civil_affairs', 'death_cremation')) }}
+    from {{ source('civil_affairs', 'death_cremation') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

@@ -1,10 +1,9 @@
 -- 出生医学证明 (health): the child is a person record; mother / father numbers are standardised too
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select birth_cert_no, child_name, gend, brdy, mother_certno, father_certno, birth_admdvs,
            child_certno as _certno_in, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('health', 'birth_cert')) }}
+    from {{ source('health', 'birth_cert') }}
 )
 select
     {{ clean_code('s.birth_cert_no') }} as birth_cert_no,

@@ -1,9 +1,8 @@
 -- 死亡医学证明 (health)
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, psn_name, death_date, death_cause_icd10, admdvs, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('health', 'death_cert')) }}
+    from {{ source('health', 'death_cert') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

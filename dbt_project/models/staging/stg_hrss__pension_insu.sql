@@ -1,9 +1,8 @@
 -- 养老保险参保 (HRSS)
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, pension_type, psn_name, stas, admdvs, emp_uscc, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('hrss', 'pension_insu')) }}
+    from {{ source('hrss', 'pension_insu') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

@@ -1,6 +1,5 @@
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 select {{ clean_code('setl_id') }} as setl_id, {{ clean_code('violation_code') }} as violation_code,
        deduct_amt, audit_date, updt_time, _batch_id, _file, _line_number, _ingest_time
-from {{ new_rows(source('medins', 'audit_result')) }}
+from {{ source('medins', 'audit_result') }}
 {% endcall %}

@@ -1,6 +1,5 @@
 -- 缴费明细: assessed contributions (clct_flag 1 paid / 0 assessed, not yet received)
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 select
     {{ clean_code('c.psn_no') }} as psn_no,
     {{ clean_code('c.insutype') }} as insutype,
@@ -11,6 +10,6 @@ select
     c.clct_time,
     c.updt_time, c._batch_id, c._file, c._line_number, c._ingest_time,
     case when {{ not_in_code_list('cf', clean_code('c.clct_flag')) }} then 'CLCT_FLAG_INVALID' end as quality_flags
-from {{ new_rows(source('medins', 'contrib')) }} c
+from {{ source('medins', 'contrib') }} c
 {{ code_list_join('cf', 'clct_flag', clean_code('c.clct_flag')) }}
 {% endcall %}

@@ -1,8 +1,7 @@
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select prac_code, prac_name, certno as _certno_in, prac_type, fixmedins_code, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('medins', 'practitioner')) }}
+    from {{ source('medins', 'practitioner') }}
 )
 select {{ clean_code('s.prac_code') }} as prac_code, {{ clean_name('s.prac_name') }} as prac_name,
        s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

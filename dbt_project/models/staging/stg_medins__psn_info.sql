@@ -1,10 +1,9 @@
 -- 人员基本信息, standardised: one row per psn_no (a natural person may have several psn_no).
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select psn_no, psn_name, gend, brdy, naty, psn_cert_type, certno as _certno_in, tel, surv_stas,
            hsreg_addr, hsreg_admdvs, resd_addr, resd_admdvs, hsreg_book_no, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('medins', 'psn_info')) }}
+    from {{ source('medins', 'psn_info') }}
 ),
 std as (
     select x.*, {{ clean_gend('x.gend') }} as gend_c

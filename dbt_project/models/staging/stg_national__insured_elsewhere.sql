@@ -1,9 +1,8 @@
 -- enrolled in another province (national platform)
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, insutype, insu_admdvs, psn_insu_stas, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('national', 'insured_elsewhere')) }}
+    from {{ source('national', 'insured_elsewhere') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

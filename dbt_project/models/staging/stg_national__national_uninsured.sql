@@ -1,9 +1,8 @@
 -- 户籍地未参保人员 list sent down by the national platform
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, psn_name, hsreg_admdvs, issue_batch, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('national', 'national_uninsured')) }}
+    from {{ source('national', 'national_uninsured') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

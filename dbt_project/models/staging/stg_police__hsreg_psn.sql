@@ -1,10 +1,9 @@
 -- 户籍人口 (police), standardised.  The police register is the authority for identity fields.
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, psn_name, gend, brdy, naty, hsreg_admdvs, hsreg_addr, hsreg_book_no,
            hsreg_stas, cancel_date, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('police', 'hsreg_psn')) }}
+    from {{ source('police', 'hsreg_psn') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

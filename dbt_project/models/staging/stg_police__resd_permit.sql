@@ -1,10 +1,9 @@
 -- 居住证 (police): residents without local hukou.
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, psn_name, gend, brdy, resd_admdvs, resd_addr, issue_date, expire_date,
            updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('police', 'resd_permit')) }}
+    from {{ source('police', 'resd_permit') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,

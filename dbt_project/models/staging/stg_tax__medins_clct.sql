@@ -3,10 +3,9 @@
 -- back (at a million persons: 4.1M rows, about 350k distinct numbers; the regular expressions of
 -- certno_std were most of this model's time).
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, insutype, accrym, clct_amt, pay_date, emp_uscc, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('tax', 'medins_clct')) }}
+    from {{ source('tax', 'medins_clct') }}
 ),
 ids as (
     select i._certno_in, i.certno_raw, i.certno_norm, i.certno_status, i.certno, i.certno_flags

@@ -1,9 +1,8 @@
 -- 个税扣缴 (tax): person x withholding employer
 {% call latest_per_key() %}
-{{ config(**incremental_staging()) }}
 with src as (
     select certno as _certno_in, emp_uscc, psn_name, last_tax_ym, updt_time, _batch_id, _file, _line_number, _ingest_time
-    from {{ new_rows(source('tax', 'taxpayer')) }}
+    from {{ source('tax', 'taxpayer') }}
 )
 select
     s.certno_raw, s.certno_norm, s.certno_status, s.certno, s.certno_flags,
