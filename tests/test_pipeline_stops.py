@@ -55,7 +55,7 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     stages.clear()
     summary = run_pipeline(settings, serve=True, on_stage=stages.append)
     assert summary.ok, summary.errors + summary.quality_failures
-    assert stages == UPSTREAM + ["fraud", "serving refresh"]
+    assert stages == UPSTREAM + ["fraud", "serving refresh", "maintain (vacuum)"]
     assert cat.exists("gold", "fraud_suspect") and cat.read("gold", "fraud_suspect").count() > 0
     assert sum(summary.suspects_by_level.values()) > 0
     assert serving_db.exists()
