@@ -72,12 +72,13 @@ LABELS = {
     "rule_columns": "关联字段", "stage_name": "环节", "severity_name": "级别", "unexpected_share": "不合格比例",
 }
 
-PCT, INT, NUM2, WAN = ".2%", ",d", ",.2f", ",.0f"
+PCT, INT, NUM2, WAN = ".1%", ",d", ",.2f", ",.0f"   # percentages with one decimal, counts with separators
 SCORE, SHARE = ".1f", ".1%"   # quality scores (0-100, one decimal); shares of rows
 DIMENSIONS = readpath.CODES["dimension"]   # GB/T 36344, in the standard's order (quality/suites.py)
 # score cells: below full marks (as shown, one decimal) pale yellow, below 90 amber, below 60 red (absolute values)
 SCORE_HEAT = [(99.95, "#FFF4C2"), (90, "#FFD591"), (60, "#FF9C9C")]
 SCORE_AXIS = (0, 100)
+RATE_AXIS = (0, 1)     # a rate that cannot exceed 100% (coverage): its axis ends at 100%
 
 DATASETS: dict[str, dict] = {
     "coverage": {"desc": "参保覆盖 (gold.coverage_by_region)", "metrics": [
@@ -275,7 +276,8 @@ DASHBOARDS: list[dict] = [
           big("bs_insured", "参保人数", "coverage", "insured_sum", [COUNTY], INT, "人"),
           big("bs_uninsured", "未参保人数", "uninsured_person", "persons", [], INT, "人 (未参保人员库)"),
           big("bs_new7d", "本周新增参保", "coverage", "new_7d", [COUNTY], INT, "人 (近7日)")],
-         [bar("bs_city_coverage", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True),
+         [bar("bs_city_coverage", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True,
+              bounds=RATE_AXIS),
           pie("bs_reason", "未参保原因分布", "uninsured_reason", "reason_name", "persons")],
          [bar("bs_fund_risk", "各统筹区基金可支付月数 (最新月)", "fund_risk_latest", "region_name", ["months_payable"],
               [f_sql("insutype = '390'")], fmt=".1f", asc=True),
@@ -292,7 +294,8 @@ DASHBOARDS: list[dict] = [
           big("en_uninsured", "未参保人数", "uninsured_person", "persons", [], INT),
           big("en_unpaid", "已参保未缴费人数", "enrolled_unpaid", "persons", [], INT),
           big("en_dup", "重复参保人数", "duplicate_enrollment", "persons", [], INT)],
-         [bar("en_city", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True),
+         [bar("en_city", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True,
+              bounds=RATE_AXIS),
           bar("en_county", "各区县未参保人数 (前30)", "coverage", "region_name", ["uninsured_sum"], [COUNTY], limit=30)],
          [pie("en_reason", "未参保原因", "uninsured_reason", "reason_name", "persons"),
           bar("en_age", "未参保人员年龄段 × 性别", "uninsured_person", "age_band", ["persons"], groupby=["gend_name"],

@@ -61,3 +61,18 @@ def test_check_command_exit_codes(tmp_path):
     subprocess.run([sys.executable, "-m", "yibao.dashboards.authoring", "--bundle", str(copy)], check=True,
                    capture_output=True)
     assert subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def test_percentages_have_one_decimal_and_rates_end_at_100_percent():
+    """Numbers people read (issue 19, item 3): every percentage a chart or metric shows has one decimal; the
+    coverage-rate bars' axes end at 100%."""
+    import re
+
+    charts = [c for d in authoring.DASHBOARDS for row in d["rows"] for c in row if isinstance(c, authoring.Chart)]
+    formats = [c.params.get("y_axis_format") for c in charts] + [
+        m[3] for ds in authoring.DATASETS.values() for m in ds.get("metrics", [])]
+    percents = [f for f in formats if f and f.endswith("%")]
+    assert percents and all(re.fullmatch(r",?\.1%", f) for f in percents), sorted(set(percents))
+    coverage_bars = [c for c in charts if c.viz.startswith("echarts") and c.params.get("metrics") == ["coverage"]]
+    assert len(coverage_bars) >= 2
+    assert all(c.params.get("y_axis_bounds") == [0, 1] for c in coverage_bars), [c.key for c in coverage_bars]
