@@ -79,6 +79,10 @@ DIMENSIONS = readpath.CODES["dimension"]   # GB/T 36344, in the standard's order
 SCORE_HEAT = [(99.95, "#FFF4C2"), (90, "#FFD591"), (60, "#FF9C9C")]
 SCORE_AXIS = (0, 100)
 RATE_AXIS = (0, 1)     # a rate that cannot exceed 100% (coverage): its axis ends at 100%
+# Risk levels look the same on every dashboard: fund risk (严重/中等/一般/正常, gold.fund_operation) and suspect
+# risk (高/中/低, gold.fraud_suspect) on one four-colour scale, red to green.
+RISK_COLOURS = {"严重": "#D93025", "高": "#D93025", "中等": "#F5820B", "中": "#F5820B",
+                "一般": "#F2C200", "低": "#F2C200", "正常": "#2E9E44"}
 
 DATASETS: dict[str, dict] = {
     "coverage": {"desc": "参保覆盖 (gold.coverage_by_region)", "metrics": [
@@ -424,7 +428,8 @@ DASHBOARDS: list[dict] = [
                 columns=["suspect_id", "subject_type_name", "subject_id", "subject_name_masked", "score",
                          "model_score", "risk_level", "rule_names", "amount", "group_id", "region_name", "status_name",
                          "evidence"],
-                order=("score", False), limit=5000, page=20)],
+                order=("score", False), limit=5000, page=20,
+                formats={"score": ".1f", "model_score": ".3f", "amount": NUM2})],
      ], "widths": [[12], [3, 3, 3, 3], [4, 4, 4], [12]], "heights": [11, 16, 50, 80]},
 ]
 
@@ -515,7 +520,7 @@ def _dashboard_yaml(d: dict) -> dict:
             "metadata": {"native_filter_configuration": native, "color_scheme": "supersetColors",
                          "cross_filters_enabled": False, "refresh_frequency": 0, "expanded_slices": {},
                          "timed_refresh_immune_slices": [], "default_filters": "{}", "shared_label_colors": [],
-                         "label_colors": {}, "color_scheme_domain": []},
+                         "label_colors": dict(RISK_COLOURS), "color_scheme_domain": []},
             "version": "1.0.0"}
 
 

@@ -423,6 +423,12 @@ def test_reimport_is_idempotent_and_export_round_trips(stack, tmp_path):
     assert counts() == before
     exported = serve.export(stack["root"], tmp_path / "bundle", db_uri=stack["uri"])
     assert {yaml.safe_load(p.read_text())["uuid"] for p in (exported / "dashboards").glob("*.yaml")} == bundle_dash
+    # Superset kept the one risk-colour scale on every dashboard
+    from yibao.dashboards.authoring import RISK_COLOURS
+
+    for p in (exported / "dashboards").glob("*.yaml"):
+        meta = yaml.safe_load(p.read_text())["metadata"]
+        assert {k: v for k, v in meta["label_colors"].items() if k in RISK_COLOURS} == RISK_COLOURS, p.name
     assert len(list((exported / "charts").glob("*.yaml"))) == bundle_charts
     db = yaml.safe_load(next((exported / "databases").glob("*.yaml")).read_text())
     assert db["sqlalchemy_uri"].startswith("duckdb:///__YIBAO")   # no machine path in the committed bundle

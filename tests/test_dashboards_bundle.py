@@ -76,3 +76,15 @@ def test_percentages_have_one_decimal_and_rates_end_at_100_percent():
     coverage_bars = [c for c in charts if c.viz.startswith("echarts") and c.params.get("metrics") == ["coverage"]]
     assert len(coverage_bars) >= 2
     assert all(c.params.get("y_axis_bounds") == [0, 1] for c in coverage_bars), [c.key for c in coverage_bars]
+
+
+def test_risk_levels_have_the_same_four_colours_on_every_dashboard():
+    """Fund and suspect risk levels share one red-to-green scale of four colours, on every dashboard."""
+    import json
+
+    levels = {"严重", "中等", "一般", "正常", "高", "中", "低"}
+    assert set(authoring.RISK_COLOURS) == levels and len(set(authoring.RISK_COLOURS.values())) == 4
+    for path in sorted((authoring.BUNDLE / "dashboards").glob("*.yaml")):
+        meta = yaml.safe_load(path.read_text(encoding="utf-8"))["metadata"]
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        assert meta["label_colors"] == authoring.RISK_COLOURS, path.name
