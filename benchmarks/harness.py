@@ -34,6 +34,7 @@ from typing import Callable
 import psutil
 
 from yibao.benchmarks.measure import Measurement, measure
+from yibao.maintenance import disk_bytes as du
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BIN = Path(sys.executable).parent
@@ -93,10 +94,6 @@ def _table_rows(warehouse: Path, schemas: tuple[str, ...]) -> int:
             except Exception:  # a table another engine left unreadable counts as zero, not as a crash
                 continue
     return total
-
-
-def du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
 STAGES: tuple[Stage, ...] = (
@@ -321,7 +318,7 @@ def markdown(results: dict) -> str:
     if results["stages"]:
         lines += _stages_markdown(results)
     if results.get("days"):
-        lines += ["", *days_markdown(results["days"])] if results["stages"] else days_markdown(results["days"])
+        lines += ([""] if results["stages"] else []) + days_markdown(results["days"])
     for name, s in [*results["stages"].items(),
                     *((f"day {i}: {n}", s) for i, d in enumerate(results.get("days", []), 1)
                       for n, s in d["stages"].items())]:
@@ -361,13 +358,12 @@ def _stages_markdown(results: dict) -> list[str]:
 
 def days_markdown(days: list[dict]) -> list[str]:
     """One column per day: each stage's wall seconds and peak memory, the day's run end to end."""
-    names = [s.name for s in DAY_STAGES]
     lines = ["| daily run: stage (wall s / peak RSS GiB) | " + " | ".join(f"day {i}" for i in range(1, len(days) + 1))
              + " |", "|---|" + "---:|" * len(days),
              "| rows delivered that day | " + " | ".join(f"{d.get('rows_delivered', 0):,}" for d in days) + " |",
              "| bronze rows before the day | " + " | ".join(f"{d.get('bronze_rows_before', 0):,}" for d in days) + " |"]
-    for n in names:
-        title = next(s.title for s in DAY_STAGES if s.name == n)
+    for stage in DAY_STAGES:
+        n, title = stage.name, stage.title
         cells = [f"{d['stages'][n]['seconds']:.1f} / {d['stages'][n]['peak_rss_gib']:.2f}"
                  + (" **failed**" if d["stages"][n].get("returncode") else "") if n in d["stages"] else "—"
                  for d in days]

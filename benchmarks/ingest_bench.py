@@ -20,9 +20,9 @@ from pathlib import Path
 import psutil
 
 
-from yibao.benchmarks.harness import du as _du
 from yibao.benchmarks.harness import landing_rows as _landing_rows
 from yibao.benchmarks.measure import measure
+from yibao.maintenance import disk_bytes as _du
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent

@@ -331,13 +331,11 @@ def _ledger(settings: Settings) -> dict[tuple[str, str], tuple[str, str]]:
     path = settings.warehouse / "meta" / "ingest_batch"
     cols = ["source", "batch_id", "status", "fingerprint"]
     if settings.table_format == "delta":
-        if not (path / "_delta_log").is_dir():
-            return {}
-        import pyarrow.dataset as ds
-        from deltalake import DeltaTable
+        from yibao.catalog import read_delta_arrow
 
-        # read through the file list, not to_pyarrow_table (which can abort the interpreter at exit: stack.md)
-        tbl = ds.dataset(DeltaTable(str(path)).file_uris(), format="parquet").to_table(columns=cols)
+        tbl = read_delta_arrow(path, cols)
+        if tbl is None:
+            return {}
     else:
         if not path.is_dir():
             return {}
@@ -424,14 +422,14 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     schedule = ScheduleDefinition(name="daily_0230", job=daily, cron_schedule=DAILY_CRON,
                                   execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
                                   description="Nightly full run at 02:30 Beijing time.")
-    op_config = {"ops": {"maintain_warehouse": {"config": {"optimize": False}}}}
-    vacuum = ScheduleDefinition(name="vacuum_0600", job=maintain_job, cron_schedule=VACUUM_CRON,
-                                execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
-                                run_config=op_config, description="Vacuum at 06:00 Beijing time, Monday to Saturday.")
-    compact = ScheduleDefinition(name="compact_sunday_0600", job=maintain_job, cron_schedule=COMPACT_CRON,
-                                 execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
-                                 run_config={"ops": {"maintain_warehouse": {"config": {"optimize": True}}}},
-                                 description="Compact small files, then vacuum, Sundays at 06:00 Beijing time.")
+    def maintenance(name: str, cron: str, optimize: bool, description: str) -> ScheduleDefinition:
+        return ScheduleDefinition(name=name, job=maintain_job, cron_schedule=cron, execution_timezone=TIMEZONE,
+                                  default_status=DefaultScheduleStatus.RUNNING, description=description,
+                                  run_config={"ops": {"maintain_warehouse": {"config": {"optimize": optimize}}}})
+
+    vacuum = maintenance("vacuum_0600", VACUUM_CRON, False, "Vacuum at 06:00 Beijing time, Monday to Saturday.")
+    compact = maintenance("compact_sunday_0600", COMPACT_CRON, True,
+                          "Compact small files, then vacuum, Sundays at 06:00 Beijing time.")
     return Definitions(
         assets=[*ingest_defs, dbt_def, _fraud_asset(model_keys), serving_read_path],
         asset_checks=[_silver_gold_quality(model_keys)],

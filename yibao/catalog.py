@@ -35,6 +35,18 @@ UPLOAD_CHUNK_BYTES = 32 << 20
 _registered: dict[tuple[str, str, str], str] = {}
 
 
+def read_delta_arrow(path: Path, columns: list[str]):
+    """The current version of the Delta table at ``path`` as an Arrow table of ``columns``, read without the engine
+    (for the orchestrator's sensor and warehouse maintenance); None when ``path`` is not a Delta table.  Read
+    through the file list, not ``to_pyarrow_table`` (which can abort the interpreter at exit: stack.md)."""
+    if not (Path(path) / "_delta_log").is_dir():
+        return None
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    return ds.dataset(DeltaTable(str(path)).file_uris(), format="parquet").to_table(columns=columns)
+
+
 def _ident(name: str) -> str:
     if not isinstance(name, str) or not _IDENT.fullmatch(name):
         raise ValueError(f"not a valid table or schema name: {name!r}")

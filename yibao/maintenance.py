@@ -59,8 +59,9 @@ class Maintenance:
         return [f"{t.schema}.{t.table}: {t.error}" for t in self.tables if t.error]
 
 
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def disk_bytes(path: Path) -> int:
+    """Bytes of every file below ``path`` (0 when it does not exist)."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
 def delta_tables(warehouse: Path) -> list[tuple[str, str]]:
@@ -71,18 +72,11 @@ def delta_tables(warehouse: Path) -> list[tuple[str, str]]:
 
 def released_versions(warehouse: Path) -> dict[tuple[str, str], int]:
     """(schema, table) -> the Delta version the quality gate released, from meta.released_version."""
-    from deltalake import DeltaTable
+    from yibao.catalog import read_delta_arrow
 
-    path = warehouse / "meta" / "released_version"
-    if not (path / "_delta_log").is_dir():
-        return {}
-    import pyarrow.dataset as ds
-
-    # through the file list, not to_pyarrow_table (which can abort the interpreter at exit: stack.md)
-    rows = ds.dataset(DeltaTable(str(path)).file_uris(), format="parquet").to_table(
-        columns=["schema", "table", "delta_version"])
-    return {(r["schema"], r["table"]): int(r["delta_version"]) for r in rows.to_pylist()
-            if r["delta_version"] is not None}
+    rows = read_delta_arrow(warehouse / "meta" / "released_version", ["schema", "table", "delta_version"])
+    return {} if rows is None else {(r["schema"], r["table"]): int(r["delta_version"]) for r in rows.to_pylist()
+                                    if r["delta_version"] is not None}
 
 
 def keep_versions(schema: str, table: str, head: int, released: dict[tuple[str, str], int]) -> list[int] | None:
@@ -110,7 +104,7 @@ def maintain(settings: Settings, optimize: bool = False, retain_hours: int | Non
     tables = delta_tables(warehouse)
     for i, (schema, table) in enumerate(tables, 1):
         path = warehouse / schema / table
-        t = TableMaintenance(schema, table, bytes_before=_size(path))
+        t = TableMaintenance(schema, table, bytes_before=disk_bytes(path))
         out.tables.append(t)
         try:
             dt = DeltaTable(str(path))
@@ -126,7 +120,7 @@ def maintain(settings: Settings, optimize: bool = False, retain_hours: int | Non
         except Exception as exc:    # disk space only: every table stays complete and readable
             t.error = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"could not maintain {schema}.{table}: {t.error}")
-        t.bytes_after = _size(path)
+        t.bytes_after = disk_bytes(path)
         if on_table:
             on_table(f"{schema}.{table}", i, len(tables))
     return out
