@@ -63,11 +63,12 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("cost_per_case", DBL), ("cost_per_visit", DBL), ("fund_payment_ratio", DBL), ("oop_ratio", DBL),
         ("avg_los", DBL), ("readmission_15d_rate", DBL), ("cost_per_case_mom", DBL), ("cost_per_case_yoy", DBL),
         ("avg_los_mom", DBL), ("avg_los_yoy", DBL), ("inpatient_cases_mom", DBL), ("inpatient_cases_yoy", DBL)],
-    ("gold", "fraud_suspect"): [   # models/fraud/suspects.py SUSPECT_SCHEMA (status 待核查/核查中/已确认/已排除)
+    ("gold", "fraud_suspect"): [   # models/fraud/suspects.py SUSPECT_SCHEMA (status: models/fraud/cases.py)
         ("suspect_id", V), ("subject_type", V), ("subject_id", V), ("subject_name", V), ("region", V),
         ("score", DBL), ("risk_level", V), ("rank", INT), ("rule_codes", V), ("rule_names", V), ("model_score", DBL),
         ("anomaly_score", DBL), ("group_id", V), ("amount", DBL), ("evidence", V), ("explanation", V), ("status", V),
-        ("model_version", V), ("scored_at", TS), ("evidence_text", V)],
+        ("model_version", V), ("scored_at", TS), ("evidence_text", V), ("probability", DBL), ("assignee", V),
+        ("deadline", DATE)],
     ("meta", "quality_score"): [
         ("run_id", V), ("run_time", TS), ("layer", V), ("source", V), ("batch_id", V), ("tables", INT),
         ("expectations", INT), ("passed", INT), ("blocking_failed", INT), ("warning_failed", INT),
@@ -126,9 +127,10 @@ CODES: dict[str, dict[str, str]] = {
     "subject_type": {"person": "参保人", "psn": "参保人", "institution": "定点机构", "fixmedins": "定点机构",
                      "practitioner": "医保医师", "prac": "医保医师", "group": "团伙", "setl": "结算单",
                      "settlement": "结算单"},
-    # gold.fraud_suspect writes the Chinese statuses (待核查 / 核查中 / 已确认 / 已排除), which pass through unchanged
-    "status": {"new": "待核查", "open": "待核查", "pending": "待核查", "assigned": "核查中", "in_review": "核查中",
-               "reviewing": "核查中", "confirmed": "已确认", "dismissed": "已排除", "excluded": "已排除"},
+    # gold.fraud_suspect writes the Chinese statuses (待核查 / 已分派 / 核查中 / 已提交 / 已确认 / 已排除), which
+    # pass through unchanged
+    "status": {"new": "待核查", "open": "待核查", "pending": "待核查", "assigned": "已分派", "in_review": "核查中",
+               "reviewing": "核查中", "submitted": "已提交", "confirmed": "已确认", "dismissed": "已排除", "excluded": "已排除"},
     "source": {"medins": "医保核心业务系统", "national": "国家医保信息平台", "police": "公安",
                "civil_affairs": "民政", "tax": "税务", "health": "卫健", "hrss": "人社"},
     "risk_order": {"严重": "4", "中等": "3", "一般": "2", "正常": "1"},
@@ -253,11 +255,17 @@ def serving_views() -> dict[str, str]:
                s.subject_id,
                case when s.subject_type = 'person' then {name_sql('s.subject_name')} else s.subject_name end
                    as subject_name_masked,
-               s.score, s.risk_level,
+               s.score, s.probability, s.risk_level,
                case s.risk_level when '高' then 3 when '中' then 2 when '低' then 1 else 0 end as risk_order,
                s.rule_codes, coalesce(nullif(s.rule_names, ''), {names_list('s.rule_codes', 'rule')}) as rule_names,
                s.model_score, s.group_id, s.amount, CAST(s.evidence_text AS VARCHAR) as evidence, s.status,
-               {case('s.status', 'status')} as status_name, s.region as admdvs, {g}
+               {case('s.status', 'status')} as status_name, s.assignee, s.deadline,
+               -- a case past its deadline while still open (models/fraud/cases.py OPEN)
+               case when s.deadline < current_date and s.status in ('已分派', '核查中', '已提交') then 1 else 0 end
+                   as overdue,
+               case when s.deadline < current_date and s.status in ('已分派', '核查中', '已提交')
+                    then date_diff('day', s.deadline, current_date) else 0 end as days_overdue,
+               s.region as admdvs, {g}
         from gold.fraud_suspect s {j}"""
     v["fraud_suspect_rule"] = f"""
         select s.suspect_id, s.subject_type_name, s.risk_level, s.status_name, s.score, s.admdvs, s.region_name,

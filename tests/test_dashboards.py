@@ -97,6 +97,12 @@ def stack(tmp_path_factory):
     pipeline_s = round(time.time() - t, 1)
     decided = _hold_at_the_door(settings)
     _steward_decisions(settings, *decided)
+    # one case assigned with a deadline already past: the supervisor dashboard shows it open, overdue and in the
+    # assignee's load (the read path is registered again by serve.setup below)
+    from yibao.fraud.cases import act
+
+    case = _gold_count(root, "select suspect_id from GOLD(fraud_suspect@) order by rank limit 1")
+    act(settings, case, "assign", "张科长", "限期核查", assignee="王五", deadline="2020-01-31")
 
     # the county with the most uninsured persons (then the most populous) and its city get a region user each
     county = _gold_count(root, """select c.admdvs from GOLD(coverage_by_region@) c
@@ -119,7 +125,7 @@ def stack(tmp_path_factory):
             service = serve.start(root, port=_free_port(), db_uri=uri)
             yield {"root": root, "uri": uri, "service": service, "timings": timings, "county": county,
                    "county_name": roles[f"region_{county}"][1], "city_name": roles[f"region_{county[:4]}"][1],
-                   "pipeline_s": pipeline_s, "warehouse": settings.warehouse, "decided": decided}
+                   "pipeline_s": pipeline_s, "warehouse": settings.warehouse, "decided": decided, "case": case}
         finally:
             if service:
                 service.stop()
@@ -241,7 +247,14 @@ def test_every_role_renders_its_dashboards(stack):
         root, "select count(*) from GOLD(fraud_suspect@) where status = '待核查'")
     assert sus["高风险疑点"]["data"][0]["high"] == _gold_count(
         root, "select count(*) from GOLD(fraud_suspect@) where risk_level = '高'")
-    assert {row["status_name"] for row in sus["处理状态"]["data"]} <= {"待核查", "核查中", "已确认", "已排除"}
+    assert {row["status_name"] for row in sus["处理状态"]["data"]} <= {"待核查", "已分派", "核查中", "已提交", "已确认",
+                                                                   "已排除"}
+    # the case assigned with a past deadline: open, overdue, in 王五's load and on the overdue list
+    assert sus["在办案件"]["data"][0]["open_cases"] == 1 and sus["逾期案件"]["data"][0]["overdue"] == 1
+    assert [(r["assignee"], r["open_cases"], r["overdue"]) for r in sus["承办人工作量"]["data"]] == [("王五", 1, 1)]
+    assert [(r["suspect_id"], r["assignee"], r["status_name"]) for r in sus["逾期案件清单"]["data"]] == [
+        (stack["case"], "王五", "已分派")]
+    assert sus["逾期案件清单"]["data"][0]["days_overdue"] > 300
 
     # a county user sees only the county; a city user only the city
     cc, city_code = stack["county"], stack["county"][:4]

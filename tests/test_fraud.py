@@ -182,6 +182,66 @@ def test_model_artefacts_and_metrics(world):
     assert summary.model_version in set(versions.version)
 
 
+def test_risk_levels_are_calibrated_and_bounded_by_capacity(world):
+    """Every suspect has a calibrated probability that never reorders the list; 高 and 中 stay within the
+    configured shares of the scored subjects and above their probability floors; the levels discriminate."""
+    from yibao.fraud.config import load_config
+
+    settings, summary = world
+    cc = load_config()["calibration"]
+    s = _read(settings, "gold", "fraud_suspect").sort_values("rank")
+    m = json.loads((Path(settings.data_root).resolve() / "models" / "fraud" / summary.model_version
+                    / "metrics.json").read_text())["calibration"]
+    n_scored = _read(settings, "silver", "fraud_profile_score").query("kind in ('person', 'institution')").shape[0]
+    print("level mix", m["level_mix"], "scored", m["scored_subjects"], "fits", m["fits"], "holdout", m["holdout"])
+    assert m["calibrated"] and m["scored_subjects"] == n_scored
+    assert s.probability.notna().all() and s.probability.between(0, 1).all()
+    for _, d in s.groupby("subject_type"):       # isotonic per type: a higher score never has a lower probability
+        d = d.sort_values("score")
+        assert (d.probability.diff().dropna() >= -1e-9).all()
+    mix = s.risk_level.value_counts()
+    assert m["level_mix"] == {k: int(mix.get(k, 0)) for k in ("高", "中", "低")}
+    assert 0 < mix.get("高", 0) <= int(cc["high_max_share"] * n_scored)
+    assert mix.get("高", 0) + mix.get("中", 0) <= int(cc["medium_max_share"] * n_scored)
+    assert (s[s.risk_level == "高"].probability >= cc["high_probability"]).all()
+    assert (s[s.risk_level == "中"].probability >= cc["medium_probability"]).all()
+    assert mix.get("高", 0) < 0.6 * len(s)                              # no longer (nearly) all 高
+    assert m["population"]["audited_not_listed"] > 0                      # calibrated beyond the list itself
+    # held out in time, the calibrated probability still orders the outcomes: observed rates rise across the bins
+    ho = m["holdout"]
+    obs = [b["observed"] for b in ho["reliability"]]
+    assert len(obs) >= 2 and obs == sorted(obs) and obs[-1] > obs[0]
+    rate = ho["test_positives"] / ho["test"]
+    assert ho["brier"] < rate * (1 - rate)            # better than always predicting the base rate
+
+
+def test_evaluate_model_alone_rules_alone_and_both(world):
+    from yibao.fraud.evaluate import evaluate
+
+    settings, summary = world
+    rep = evaluate(settings)          # the default place, where the notebook finds it (test_notebook_executes)
+    out = Path(rep["path"])
+    assert out == Path(settings.data_root).resolve() / "reports" / "fraud_evaluation" / summary.model_version
+    res = rep["results"]
+    print(json.dumps({t: {v: {k: round(x, 3) for k, x in mm.items() if k in ("roc_auc", "pr_auc", "precision@50")}
+                          for v, mm in per.items()} for t, per in res.items() if "note" not in per},
+                     ensure_ascii=False))
+    assert rep["cutoff_audit_date"] and rep["test"]["positives"] > 0
+    assert set(res) == {"settlement", "person", "institution"}
+    for subject in ("settlement", "person"):
+        assert set(res[subject]) == {"model", "rules", "both"}
+        for v, mm in res[subject].items():
+            assert mm["roc_auc"] > 0.6, (subject, v, mm)
+            assert mm["lift@50"] > 1.5, (subject, v, mm)
+    # the model without rule features learns something of its own; the deployed model adds the rules' signal
+    assert res["person"]["both"]["roc_auc"] >= res["person"]["model"]["roc_auc"] - 0.02
+    assert rep["model_features"] and not set(rep["model_features"]) & set(rep["rule_features"])
+    md = (out / "report.md").read_text()
+    for text in ("模型（不含规则特征）", "规则", "模型+规则", "## 参保人", "## 结算单", "ROC AUC", "前50精确率"):
+        assert text in md
+    assert json.loads((out / "report.json").read_text())["results"] == json.loads(json.dumps(res))
+
+
 def test_review_survives_rescore_and_feeds_training(world):
     from yibao.fraud import run_fraud
     from yibao.fraud.suspects import review
@@ -206,6 +266,58 @@ def test_review_survives_rescore_and_feeds_training(world):
     assert len(log[log.suspect_id == a]) == 2 and set(log.reviewer) == {"张三", "李四"}
     m = json.loads((Path(settings.data_root).resolve() / "models" / "fraud" / summary.model_version / "metrics.json").read_text())
     assert m["n_review_labels"] > 0
+
+
+def test_case_workflow_from_scan_to_conclusion(world, tmp_path, monkeypatch):
+    """assign → start → comment with a file → submit → confirm: one audit row per action, the case on the list,
+    overdue and load in the queue, refused moves, and the whole case kept by a re-score."""
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+    from yibao.fraud import run_fraud
+    from yibao.fraud.cases import act, queue
+
+    settings, _ = world
+    monkeypatch.setenv("YIBAO_DATA_ROOT", str(settings.data_root))
+    s = _read(settings, "gold", "fraud_suspect").sort_values("rank")
+    c = s[s.status == "待核查"].suspect_id.iloc[5]
+    with pytest.raises(ValueError, match="not an allowed transition"):
+        act(settings, c, "submit", "王五")                       # 待核查 → 已提交 skips the investigation
+    with pytest.raises(ValueError, match="assignee"):
+        act(settings, c, "assign", "张科长")
+    runner = CliRunner()
+    out = runner.invoke(app, ["suspects", "assign", c, "--to", "王五", "--deadline", "2020-01-31", "--by", "张科长",
+                              "--note", "请两周内完成"])
+    assert out.exit_code == 0 and "已分派" in out.output, out.output
+    act(settings, c, "start", "王五", "调取病历")
+    evidence = tmp_path / "..病历 摘要;rm -rf.txt"
+    evidence.write_text("住院病历与结算明细不符", encoding="utf-8")
+    r = act(settings, c, "comment", "王五", "附病历摘要", attach=evidence)
+    stored = Path(settings.data_root).resolve() / "cases" / r["attachment"]
+    assert stored.is_file() and stored.read_text(encoding="utf-8") == "住院病历与结算明细不符"
+    assert stored.parent.parent == Path(settings.data_root).resolve() / "cases" and ";" not in stored.name
+    q, load = queue(settings, today=pd.Timestamp("2026-12-05").date())
+    row = q.set_index("suspect_id").loc[c]
+    assert row.status == "核查中" and row.assignee == "王五" and row.days_overdue > 0
+    assert load.set_index("assignee").loc["王五"].tolist() == [1, 1, 0]
+    out = runner.invoke(app, ["suspects", "cases", "--overdue"])
+    assert out.exit_code == 0 and c in out.output and "王五" in out.output, out.output
+    act(settings, c, "submit", "王五", "核查结论：串换项目")
+    out = runner.invoke(app, ["suspects", "close", c, "--result", "已确认", "--by", "张科长", "--note", "同意"])
+    assert out.exit_code == 0, out.output
+    log = _read(settings, "meta", "suspect_review")
+    log = log[log.suspect_id == c].sort_values("updated_at")
+    assert list(log.action) == ["assign", "start", "comment", "submit", "confirm"]
+    assert list(log.status) == ["已分派", "核查中", "核查中", "已提交", "已确认"]
+    assert list(log.prev_status) == ["待核查", "已分派", "核查中", "核查中", "已提交"]
+    assert set(log.assignee) == {"王五"} and {str(d) for d in log.deadline} == {"2020-01-31"}
+    assert list(log.reviewer) == ["张科长", "王五", "王五", "王五", "张科长"]
+    summary = run_fraud(settings)
+    assert summary.suspects > 0
+    got = _read(settings, "gold", "fraud_suspect").set_index("suspect_id").loc[c]
+    assert got.status == "已确认" and got.assignee == "王五" and str(got.deadline) == "2020-01-31"
+    q, load = queue(settings)
+    assert c not in set(q.suspect_id) and load.set_index("assignee").loc["王五"].tolist() == [0, 0, 1]
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
@@ -377,6 +489,10 @@ def test_notebook_executes(world, tmp_path):
                           "--ExecutePreprocessor.timeout=170", "--output-dir", str(tmp_path), str(nb)],
                          capture_output=True, text=True, env=env, timeout=200)
     assert out.returncode == 0, out.stderr[-2000:]
+    cells = json.loads((tmp_path / nb.name).read_text())["cells"]
+    shown = json.dumps([o for c in cells if c["cell_type"] == "code" for o in c["outputs"]], ensure_ascii=False)
+    # the risk levels' calibration and the latest `yibao suspects evaluate` report are shown, not skipped
+    assert "level mix:" in shown and "no evaluation report yet" not in shown and "lift@50" in shown
 
 
 def test_exact_quantile_matches_numpy_per_group_with_null_keys(settings):

@@ -355,7 +355,7 @@ def serve(
 
 
 # ---------------------------------------------------------------------------------------- 基金监管 suspects
-suspects_app = typer.Typer(help="基金监管疑点清单: score (rules + graph + models), list, review, export.",
+suspects_app = typer.Typer(help="基金监管疑点清单: score (rules + graph + models), evaluate, list, the case workflow (assign, start, submit, close, reopen, comment, cases, review), export.",
                            no_args_is_help=True)
 app.add_typer(suspects_app, name="suspects")
 
@@ -387,6 +387,34 @@ def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-co
                   f"test {s.metrics}; {s.seconds.get('total')}s")
 
 
+@suspects_app.command("evaluate")
+def suspects_evaluate(out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory of report.json and "
+                                                          "report.md (default: <data_root>/reports/fraud_evaluation/"
+                                                          "<model version>)."),
+                      fraud_config: Optional[Path] = typer.Option(None, "--fraud-config", help="rules.toml to use.")) -> None:
+    """Evaluate model alone, rules alone and both on a time-split hold-out of the audits (after `score`)."""
+    from yibao.fraud.evaluate import SUBJECTS, VARIANTS, evaluate
+
+    with console.status("评估模型（按稽核日期留出检验）…"):
+        try:
+            rep = evaluate(_settings(), str(fraud_config) if fraud_config else None, out)
+        except ValueError as e:
+            console.print(f"[red]{e}")
+            raise typer.Exit(1)
+    if rep.get("note"):
+        console.print(f"[yellow]{rep['note']}")
+    for subject, per in rep.get("results", {}).items():
+        if "note" in per:
+            console.print(f"{SUBJECTS[subject]}: {per['note']}")
+            continue
+        table = Table(SUBJECTS[subject], "ROC AUC", "PR AUC", *(f"P@{k}" for k in rep["k"]))
+        for v, m in per.items():
+            table.add_row(VARIANTS[v], *(f"{m[x]:.3f}" if x in m else "—"
+                                         for x in ("roc_auc", "pr_auc", *(f"precision@{k}" for k in rep["k"]))))
+        console.print(table)
+    console.print(f"[green]report: {rep['path']}/report.md")
+
+
 @suspects_app.command("list")
 def suspects_list(limit: int = typer.Option(20, "--limit", "-n"),
                   level: Optional[str] = typer.Option(None, "--level", help="高 / 中 / 低 (or high / medium / low).")) -> None:
@@ -414,6 +442,100 @@ def suspects_review(suspect_id: str = typer.Argument(..., help="疑点编号 (su
         console.print(f"[red]{e}")
         raise typer.Exit(1)
     console.print(f"[green]{r['suspect_id']}: {r['prev_status']} → {r['status']} ({r['reviewer']})")
+
+
+def _case_action(suspect_id: str, action: str, by: str, note: str = "", **kw) -> None:
+    """One action of the case workflow (yibao.fraud.cases), printed or refused with the reason."""
+    from yibao.fraud.cases import ACTION_CN, act
+
+    try:
+        r = act(_settings(), suspect_id, action, by, note, **kw)
+    except ValueError as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(1)
+    extra = f"，承办人 {r['assignee']}，期限 {r['deadline']}" if r["assignee"] else ""
+    att = f"，附件 {r['attachment']}" if r["attachment"] else ""
+    console.print(f"[green]{r['suspect_id']}: {ACTION_CN[r['action']]}，{r['prev_status']} → {r['status']}"
+                  f"（{r['reviewer']}）{extra}{att}")
+
+
+_BY = typer.Option(..., "--by", help="Who acts (recorded in the audit log).")
+_NOTE = typer.Option("", "--note", help="Reason, findings.")
+_ATTACH = typer.Option(None, "--attach", help="A file to attach (copied into the case folder).")
+
+
+@suspects_app.command("assign")
+def suspects_assign(suspect_id: str = typer.Argument(..., help="疑点编号."),
+                    to: str = typer.Option(..., "--to", help="The investigator (承办人)."),
+                    deadline: Optional[str] = typer.Option(None, "--deadline", help="YYYY-MM-DD (default: "
+                                                           "[review] default_deadline_days from today)."),
+                    by: str = _BY, note: str = _NOTE) -> None:
+    """Assign a case to an investigator with a deadline (待核查/已分派/核查中 → 已分派)."""
+    _case_action(suspect_id, "assign", by, note, assignee=to, deadline=deadline)
+
+
+@suspects_app.command("start")
+def suspects_start(suspect_id: str = typer.Argument(..., help="疑点编号."), by: str = _BY, note: str = _NOTE) -> None:
+    """Start investigating (→ 核查中)."""
+    _case_action(suspect_id, "start", by, note)
+
+
+@suspects_app.command("submit")
+def suspects_submit(suspect_id: str = typer.Argument(..., help="疑点编号."), by: str = _BY, note: str = _NOTE,
+                    attach: Optional[Path] = _ATTACH) -> None:
+    """Submit the findings for review (核查中 → 已提交)."""
+    _case_action(suspect_id, "submit", by, note, attach=attach)
+
+
+@suspects_app.command("close")
+def suspects_close(suspect_id: str = typer.Argument(..., help="疑点编号."),
+                   result: str = typer.Option(..., "--result", help="已确认 (confirmed) or 已排除 (dismissed)."),
+                   by: str = _BY, note: str = _NOTE, attach: Optional[Path] = _ATTACH) -> None:
+    """Conclude a case: confirmed or dismissed (both become labels of the next scoring)."""
+    action = {"已确认": "confirm", "confirmed": "confirm", "已排除": "dismiss", "dismissed": "dismiss"}.get(result)
+    if action is None:
+        console.print("[red]--result must be 已确认 or 已排除")
+        raise typer.Exit(1)
+    _case_action(suspect_id, action, by, note, attach=attach)
+
+
+@suspects_app.command("reopen")
+def suspects_reopen(suspect_id: str = typer.Argument(..., help="疑点编号."), by: str = _BY, note: str = _NOTE) -> None:
+    """Reopen a concluded case (已确认/已排除 → 核查中)."""
+    _case_action(suspect_id, "reopen", by, note)
+
+
+@suspects_app.command("comment")
+def suspects_comment(suspect_id: str = typer.Argument(..., help="疑点编号."), by: str = _BY, note: str = _NOTE,
+                     attach: Optional[Path] = _ATTACH) -> None:
+    """Add a comment or an attachment to a case (its status stays)."""
+    _case_action(suspect_id, "comment", by, note, attach=attach)
+
+
+@suspects_app.command("cases")
+def suspects_cases(assignee: Optional[str] = typer.Option(None, "--assignee", help="Only this investigator's cases."),
+                   overdue: bool = typer.Option(False, "--overdue", help="Only cases past their deadline."),
+                   limit: int = typer.Option(50, "--limit", "-n")) -> None:
+    """The open cases (已分派/核查中/已提交), most overdue first, and each investigator's load."""
+    from yibao.fraud.cases import queue
+
+    q, load = queue(_settings(), assignee=assignee, overdue_only=overdue, limit=limit)
+    table = Table("状态", "承办人", "期限", "逾期天数", "最后操作人")
+    table.add_column("疑点编号", no_wrap=True, min_width=17)
+    for r in q.itertuples():
+        table.add_row(r.status, r.assignee or "", "" if pd_isna(r.deadline) else str(r.deadline.date()),
+                      str(r.days_overdue), r.reviewer or "", r.suspect_id)
+    console.print(table)
+    lt = Table("承办人", "在办", "逾期", "已办结")
+    for r in load.itertuples():
+        lt.add_row(r.assignee, str(r.open), str(r.overdue), str(r.concluded))
+    console.print(lt)
+
+
+def pd_isna(v) -> bool:
+    import pandas as pd
+
+    return v is None or bool(pd.isna(v))
 
 
 @suspects_app.command("export")

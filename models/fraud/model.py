@@ -50,6 +50,7 @@ class ModelResult:
     # filled by the pipeline after scoring on the engine, for the suspects only (bounded):
     setl_scores: pd.DataFrame | None = None   # setl_id, person_id, p
     anomaly: dict[str, pd.DataFrame] = field(default_factory=dict)   # kind -> key, anomaly_pct
+    audited_scores: pd.DataFrame | None = None   # person_id, p, anomaly_pct of the audited persons (calibration)
 
 
 def models_root(settings) -> Path:
@@ -73,7 +74,7 @@ def labels_from(audits: pd.DataFrame, review_labels: pd.DataFrame | None, cfg: d
     return out
 
 
-def _classifier(cfg: dict, n_pos: int):
+def classifier(cfg: dict, n_pos: int):
     base = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, max_leaf_nodes=15, l2_regularization=1.0,
                                           random_state=int(cfg["model"]["random_state"]))
     cv = max(2, min(3, n_pos))
@@ -132,7 +133,7 @@ def train(labelled: pd.DataFrame, labels: pd.DataFrame, profile_samples: dict[st
                      "n_review_labels": int((data.source == "review").sum())}
     test_pred = pd.DataFrame()
     if trn.y.nunique() == 2 and trn.y.sum() >= 2:
-        clf = _classifier(cfg, int(trn.y.sum())).fit(X, trn.y.to_numpy())
+        clf = classifier(cfg, int(trn.y.sum())).fit(X, trn.y.to_numpy())
         pt = clf.predict_proba(Xt)[:, 1] if len(Xt) else np.array([])
         metrics["train"] = _metrics(trn.y.to_numpy(), clf.predict_proba(X)[:, 1])
         metrics["test"] = _metrics(test.y.to_numpy(), pt)
@@ -145,7 +146,7 @@ def train(labelled: pd.DataFrame, labels: pd.DataFrame, profile_samples: dict[st
         metrics["test"] = {"note": "not enough labelled positives before the cutoff"}
     # the scoring model: refitted on every label
     allX, ally = data[FEATURE_COLUMNS].to_numpy(), data.y.to_numpy()
-    model = _classifier(cfg, int(ally.sum())).fit(allX, ally) if ally.sum() >= 2 and (ally == 0).sum() >= 2 else None
+    model = classifier(cfg, int(ally.sum())).fit(allX, ally) if ally.sum() >= 2 and (ally == 0).sum() >= 2 else None
     medians = pd.Series(np.median(allX, axis=0) if len(allX) else 0.0, index=FEATURE_COLUMNS)
     # global explanation: mean occlusion effect on the test set
     if model is not None and len(test):

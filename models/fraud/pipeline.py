@@ -113,7 +113,10 @@ def run_fraud(settings, config: str | None = None,
     cat.overwrite_work(settlement_features(cat, cfg, hits, graph_feats), *FEATURES_TABLE)
     feats = cat.read(*FEATURES_TABLE)
     n_setl = feats.count()
-    labels, labelled = _training_labels(cat, cfg, feats)
+    labels, labelled, audits = _training_labels(cat, cfg, feats)
+    # the audits of the labelled settlements with their person and institution: the outcomes the suspects'
+    # probabilities are calibrated on
+    audited = labelled[["setl_id", "person_id", "fixmedins_code"]].merge(audits, on="setl_id")
     prof = profiles(feats)
     samples = _profile_samples(prof, cfg)
     clock.done("features")
@@ -125,13 +128,15 @@ def run_fraud(settings, config: str | None = None,
     _score_on_engine(cat, feats, prof, result)
     clock.done("score")
     _fetch_candidate_scores(spark, cat, cfg, hits, result)
+    result.audited_scores = _audited_person_scores(cat, audited)
     names, regions = _names_regions(spark, hits)
 
     def features_for(setl_ids: list[str]) -> pd.DataFrame:
         return _only(cat, feats, "setl_id", setl_ids, "fraud_explained_ids").toPandas()
 
     with threadpool_limits(limits=1):
-        s = suspects.assemble(hits, result, features_for, names, regions, cat, cfg)
+        s = suspects.assemble(hits, result, features_for, names, regions, cat, cfg, audited, _scored_subjects(cat))
+    _save_metrics(result)
     _write_hits(cat, hits)
     _write_rows(cat, s, suspects.SUSPECT_SCHEMA, "fraud_suspect")
     _write_groups_and_links(cat, groups, links)
@@ -158,13 +163,14 @@ def _graph_step(spark, cfg: dict, hits: pd.DataFrame):
     return hits, groups, graph_feats, links
 
 
-def _training_labels(cat: Catalog, cfg: dict, feats) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(labels: audits and reviewers' decisions, capped; the labelled settlements' features, sorted by setl_id)."""
+def _training_labels(cat: Catalog, cfg: dict, feats) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(labels: audits and reviewers' decisions, capped; the labelled settlements' features, sorted by setl_id;
+    the audits: setl_id, violation_code, audit_date)."""
     audit_schema, audit_table = cfg["common"]["audit_table"].split(".")
     audits = cat.read(audit_schema, audit_table).select("setl_id", "violation_code", "audit_date").toPandas()
     labels = model.cap_labels(model.labels_from(audits, suspects.review_labels(cat, cfg), cfg), cfg)
     labelled = _only(cat, feats, "setl_id", labels.setl_id.unique(), "fraud_label_ids").toPandas()
-    return labels, labelled.sort_values("setl_id", kind="stable").reset_index(drop=True)
+    return labels, labelled.sort_values("setl_id", kind="stable").reset_index(drop=True), audits
 
 
 def _profile_samples(prof: dict, cfg: dict) -> dict:
@@ -203,6 +209,17 @@ def _fetch_candidate_scores(spark, cat: Catalog, cfg: dict, hits: pd.DataFrame, 
     inst_an = ps.where("kind = 'institution'")
     result.anomaly = {"person": person_an.select(F.col("subject_id").alias("person_id"), "anomaly_pct").toPandas(),
                       "institution": inst_an.select(F.col("subject_id").alias("fixmedins_code"), "anomaly_pct").toPandas()}
+
+
+def _audited_person_scores(cat: Catalog, audited: pd.DataFrame) -> pd.DataFrame:
+    """person_id, p (best settlement score), anomaly_pct of every audited person (bounded by the labels): with
+    the suspects, the population the probability of confirmation is calibrated on."""
+    ids = _ids(cat, sorted(set(audited.person_id.dropna())), "person_id", "fraud_audited_persons")
+    best = cat.read(*SETTLEMENT_SCORE_TABLE).join(ids, "person_id", "left_semi").groupBy("person_id").agg(
+        F.max("p").alias("p"))
+    an = (cat.read(*PROFILE_SCORE_TABLE).where("kind = 'person'")
+          .select(F.col("subject_id").alias("person_id"), "anomaly_pct"))
+    return best.join(an, "person_id", "left").toPandas()
 
 
 def _write_rows(cat: Catalog, df: pd.DataFrame, schema: T.StructType, table: str) -> None:
@@ -247,6 +264,16 @@ def _record_model_version(spark, cat: Catalog, result) -> None:
                                        m.get("roc_auc"), m.get("pr_auc"), m.get("brier"),
                                        json.dumps(result.metrics, ensure_ascii=False, default=str))], MODEL_VERSION_DDL),
                "meta", "fraud_model_version")
+
+
+def _scored_subjects(cat: Catalog) -> int:
+    """Persons and institutions the anomaly models scored: the base the risk levels' capacity shares apply to."""
+    return int(cat.read(*PROFILE_SCORE_TABLE).where("kind in ('person', 'institution')").count())
+
+
+def _save_metrics(result) -> None:
+    """metrics.json of the model version again, now with the calibration report."""
+    (result.path / "metrics.json").write_text(json.dumps(result.metrics, ensure_ascii=False, indent=2, default=str))
 
 
 def _ids(cat: Catalog, ids, column: str, name: str):

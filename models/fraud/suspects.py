@@ -1,7 +1,7 @@
-"""The suspect list (gold.fraud_suspect), the review workflow (meta.suspect_review) and audited exports.
+"""The suspect list (gold.fraud_suspect), its review (the case workflow: cases.py) and audited exports.
 
 score = 100 × (w_rules·noisy_or(rule weights) + w_model·model_score + w_anomaly·anomaly_pct + w_group·in_group)
-risk_level: 高 (score ≥ high), 中 (≥ medium), else 低.  ``suspect_id`` = "S" + sha256(subject_type|subject_id)[:16],
+probability (of confirmation) and risk_level 高/中/低: calibration.py.  ``suspect_id`` = "S" + sha256(subject_type|subject_id)[:16],
 so a re-score finds every reviewer's decision again; the latest decision in meta.suspect_review is the status.
 """
 
@@ -18,6 +18,7 @@ import pandas as pd
 from pyspark.sql import types as T
 
 from yibao.catalog import Catalog
+from yibao.fraud import calibration, cases
 from yibao.fraud.config import load_config
 from yibao.masking import mask_values
 
@@ -34,13 +35,13 @@ SUSPECT_SCHEMA = T.StructType([
     T.StructField("model_version", T.StringType()), T.StructField("scored_at", T.TimestampType()),
     # the evidence as short Chinese sentences with the figures (evidence_sentences): what dashboards and exports show
     T.StructField("evidence_text", T.StringType()),
+    # calibrated probability that the suspect is confirmed (calibration.py; null without any outcome to fit on)
+    T.StructField("probability", T.DoubleType()),
+    # the case (cases.py): who investigates it and by when (null until assigned)
+    T.StructField("assignee", T.StringType()), T.StructField("deadline", T.DateType()),
 ])
-REVIEW_DDL = ("suspect_id string, subject_type string, subject_id string, status string, prev_status string, "
-              "reviewer string, note string, updated_at timestamp")
 EXPORT_AUDIT_DDL = ("export_id string, user string, os_user string, role string, exported_at timestamp, "
                     "filter string, row_count long, file string, format string, unmasked string")
-TRANSITIONS = {"待核查": {"核查中", "已确认", "已排除"}, "核查中": {"待核查", "已确认", "已排除"},
-               "已确认": {"核查中"}, "已排除": {"核查中"}}
 SUBJECT_CN = {"person": "参保人", "institution": "定点机构", "group": "团伙", "practitioner": "医保医师"}
 
 
@@ -49,10 +50,8 @@ def suspect_id(subject_type: str, subject_id: str) -> str:
 
 
 def latest_reviews(cat: Catalog) -> pd.DataFrame:
-    if not cat.exists("meta", "suspect_review"):
-        return pd.DataFrame(columns=[f.split()[0] for f in REVIEW_DDL.split(", ")])
-    r = cat.read("meta", "suspect_review").toPandas()
-    return r.sort_values("updated_at").drop_duplicates("suspect_id", keep="last")
+    """Each suspect's case: the latest row of the audit log meta.suspect_review (cases.py)."""
+    return cases.latest_cases(cat)
 
 
 def review_labels(cat: Catalog, cfg: dict) -> pd.DataFrame:
@@ -69,18 +68,26 @@ def review_labels(cat: Catalog, cfg: dict) -> pd.DataFrame:
 
 
 def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dict, cat: Catalog,
-             cfg: dict) -> pd.DataFrame:
+             cfg: dict, audited: pd.DataFrame | None = None, n_scored: int = 0) -> pd.DataFrame:
     """Combine rule hits, model scores, anomaly scores and groups into the ranked suspect list.
 
     ``result.setl_scores`` holds the settlement scores of the candidate persons only (every person with a hit,
     every gang member, every person whose best score reaches ``model_only_threshold``), ``result.anomaly``
-    their anomaly percentiles; ``features_for(setl_ids)`` fetches the features of the settlements explained."""
+    their anomaly percentiles; ``features_for(setl_ids)`` fetches the features of the settlements explained.
+    ``audited`` (setl_id, person_id, fixmedins_code, violation_code, audit_date) and the reviews are the outcomes
+    the probability is calibrated on; ``n_scored`` (persons and institutions scored) bounds the levels.  The
+    calibration report goes to ``result.metrics['calibration']``."""
     scores = _CandidateScores(result)
     rows = _rule_subject_rows(hits, scores, cfg["rules"])
     rows += _model_only_rows(scores, {(r["subject_type"], r["subject_id"]) for r in rows}, cfg)
     if not rows:
         return pd.DataFrame(columns=[f.name for f in SUSPECT_SCHEMA.fields])
     s = _score_and_rank(pd.DataFrame(rows), cfg)
+    reviews = latest_reviews(cat)
+    if audited is None:
+        audited = pd.DataFrame(columns=["setl_id", "person_id", "fixmedins_code", "violation_code", "audit_date"])
+    others = _audited_population(s, result, scores, audited, cfg)
+    s, result.metrics["calibration"] = calibration.calibrate(s, others, hits, audited, reviews, n_scored, cfg)
     s["explanation"] = _explanations(s, result, scores, features_for, int(cfg["model"]["explain_top_features"]))
     evidence = [{"对象": f"{SUBJECT_CN.get(t, t)} {i}", "命中规则": h, "团伙编号": g, "模型得分": round(m, 4),
                  "异常分位": round(a, 4), "模型解释": e}
@@ -90,8 +97,11 @@ def assemble(hits: pd.DataFrame, result, features_for, names: dict, regions: dic
     s["evidence_text"] = [evidence_sentences(e) for e in evidence]
     s["subject_name"] = [names.get((t, i)) for t, i in zip(s.subject_type, s.subject_id)]
     s["region"] = [regions.get((t, i)) for t, i in zip(s.subject_type, s.subject_id)]
-    rv = latest_reviews(cat).set_index("suspect_id").status
-    s["status"] = [rv.get(x, cfg["review"]["initial"]) for x in s.suspect_id]
+    case = reviews.set_index("suspect_id")
+    s["status"] = [case.status.get(x, cfg["review"]["initial"]) for x in s.suspect_id]
+    s["assignee"] = [case.assignee.get(x) for x in s.suspect_id]
+    s["deadline"] = [pd.Timestamp(d).date() if d is not None and not pd.isna(d) else None
+                     for d in (case.deadline.get(x) for x in s.suspect_id)]
     s["model_version"] = result.version
     s["scored_at"] = datetime.now(timezone.utc).replace(tzinfo=None)
     return s[[f.name for f in SUSPECT_SCHEMA.fields]]
@@ -164,18 +174,48 @@ def _model_only_rows(scores: _CandidateScores, seen: set, cfg: dict) -> list[dic
             for pid, p in best[best >= thr].items() if ("person", pid) not in seen]
 
 
+def composite(rules_noisy_or, model_score, anomaly_score, in_group, cfg: dict):
+    """The suspect score (0–100): the configured mix of the rules' noisy-OR, the model, the anomaly percentile
+    and gang membership."""
+    sc = cfg["score"]
+    return (100 * (sc["w_rules"] * rules_noisy_or + sc["w_model"] * model_score + sc["w_anomaly"] * anomaly_score
+                   + sc["w_group"] * in_group)).round(2)
+
+
 def _score_and_rank(s: pd.DataFrame, cfg: dict) -> pd.DataFrame:
-    """score, risk_level, suspect_id, rank (by score, then amount, then suspect_id) and rule_names."""
-    sc, rules_cfg = cfg["score"], cfg["rules"]
-    s["score"] = 100 * (sc["w_rules"] * s.rules_noisy_or + sc["w_model"] * s.model_score
-                        + sc["w_anomaly"] * s.anomaly_score + sc["w_group"] * s.group_id.notna().astype(float))
-    s["score"] = s.score.round(2)
-    s["risk_level"] = ["高" if x >= sc["high"] else "中" if x >= sc["medium"] else "低" for x in s.score]
+    """score, suspect_id, rank (by score, then amount, then suspect_id) and rule_names."""
+    rules_cfg = cfg["rules"]
+    s["score"] = composite(s.rules_noisy_or, s.model_score, s.anomaly_score, s.group_id.notna().astype(float), cfg)
     s["suspect_id"] = [suspect_id(t, i) for t, i in zip(s.subject_type, s.subject_id)]
     s = s.sort_values(["score", "amount", "suspect_id"], ascending=[False, False, True]).reset_index(drop=True)
     s["rank"] = range(1, len(s) + 1)
     s["rule_names"] = [",".join(rules_cfg[c]["name"] for c in rc.split(",") if c) for rc in s.rule_codes]
     return s
+
+
+def _audited_population(s: pd.DataFrame, result, scores: _CandidateScores, audited: pd.DataFrame,
+                        cfg: dict) -> pd.DataFrame:
+    """suspect_id, subject_type, subject_id, score of the audited persons and institutions that are not suspects: no rule
+    hit, so their score is the model's and the anomaly model's part alone.  With the suspects they are what the
+    probability is calibrated on (a list calibrated on itself only learns how good its own members are)."""
+    listed = set(zip(s.subject_type, s.subject_id))
+    out = []
+    a = result.audited_scores
+    if a is not None and len(a):
+        a = a[[("person", x) not in listed for x in a.person_id]]
+        out.append(pd.DataFrame({"subject_type": "person", "subject_id": a.person_id.to_numpy(),
+                                 "score": composite(0.0, a.p.fillna(0.0), a.anomaly_pct.fillna(0.0), 0.0, cfg)}))
+    inst = pd.Series(sorted(set(audited.fixmedins_code.dropna())), dtype=object)
+    inst = inst[[("institution", x) not in listed for x in inst]]
+    if len(inst):
+        pct = inst.map(scores.anomaly_of("institution")).fillna(0.0).astype(float)
+        out.append(pd.DataFrame({"subject_type": "institution", "subject_id": inst.to_numpy(),
+                                 "score": composite(0.0, pct, pct, 0.0, cfg).to_numpy()}))
+    o = (pd.concat(out, ignore_index=True) if out
+         else pd.DataFrame({"subject_type": pd.Series(dtype=object), "subject_id": pd.Series(dtype=object),
+                            "score": pd.Series(dtype=float)}))
+    o["suspect_id"] = [suspect_id(t, i) for t, i in zip(o.subject_type, o.subject_id)]
+    return o
 
 
 def _explanations(s: pd.DataFrame, result, scores: _CandidateScores, features_for, top: int) -> list[str]:
@@ -197,43 +237,14 @@ def _explanations(s: pd.DataFrame, result, scores: _CandidateScores, features_fo
 
 # ------------------------------------------------------------------------------------------- review
 def review(settings, suspect: str, status: str, reviewer: str, note: str = "", config: str | None = None) -> dict:
-    """Record a reviewer's decision on one suspect.  The suspect id reaches the engine as data, never as SQL text."""
-    from pyspark.sql import functions as F
-
-    from yibao.engine import spark_session
-
-    cfg = load_config(config)
-    if status not in cfg["review"]["statuses"]:
-        raise ValueError(f"status must be one of {cfg['review']['statuses']}, got {status!r}")
-    spark = spark_session(settings)
-    cat = Catalog(spark, settings)
-    if not cat.exists("gold", "fraud_suspect"):
-        raise ValueError("no suspect list yet: run `yibao suspects score` first")
-    row = cat.read("gold", "fraud_suspect").where(F.col("suspect_id") == F.lit(str(suspect))).select(
-        "suspect_id", "subject_type", "subject_id", "status").collect()
-    if not row:
-        raise ValueError(f"unknown suspect {suspect}")
-    r = row[0]
-    prev = latest_reviews(cat).set_index("suspect_id").status.get(suspect, r.status or cfg["review"]["initial"])
-    if status != prev and status not in TRANSITIONS.get(prev, set()):
-        raise ValueError(f"{prev} → {status} is not an allowed transition (allowed: {sorted(TRANSITIONS.get(prev, []))})")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    cat.ensure("meta", "suspect_review", REVIEW_DDL)
-    rec = spark.createDataFrame([(suspect, r.subject_type, r.subject_id, status, prev, reviewer, note, now)], REVIEW_DDL)
-    cat.append(rec, "meta", "suspect_review")
-    # reflect the status in the published list (one MERGE; the review table stays the truth)
-    view = f"_review_{uuid.uuid4().hex}"
-    spark.createDataFrame([(suspect, status)], "suspect_id string, status string").createOrReplaceTempView(view)
-    spark.sql(f"MERGE INTO {cat._target('gold', 'fraud_suspect')} t USING {view} s ON t.suspect_id = s.suspect_id "
-              f"WHEN MATCHED THEN UPDATE SET t.status = s.status")
-    spark.catalog.dropTempView(view)
-    return {"suspect_id": suspect, "prev_status": prev, "status": status, "reviewer": reviewer, "updated_at": now}
+    """Move one suspect's case to ``status`` (cases.py: the workflow, its transitions and audit log)."""
+    return cases.act(settings, suspect, None, reviewer, note, status=status, config=config)
 
 
 # ------------------------------------------------------------------------------------------- export
 EXPORT_HEADERS = {"rank": "排名", "suspect_id": "疑点编号", "subject_type_cn": "对象类型", "subject_id": "对象编号",
                   "subject_name": "姓名/名称", "certno": "身份证号", "tel": "联系电话", "region": "统筹区",
-                  "risk_level": "风险等级", "score": "综合得分", "rule_codes": "命中规则", "rule_names": "规则名称",
+                  "risk_level": "风险等级", "score": "综合得分", "probability": "确认概率", "rule_codes": "命中规则", "rule_names": "规则名称",
                   "model_score": "模型得分", "group_id": "团伙编号", "amount": "涉及基金(元)", "evidence": "疑点证据",
                   "explanation": "模型解释", "status": "核查状态", "model_version": "模型版本"}
 LEVELS = {"high": "高", "medium": "中", "low": "低", "高": "高", "中": "中", "低": "低"}
