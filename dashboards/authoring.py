@@ -71,6 +71,16 @@ LABELS = {
     "layer_name": "层", "dimension_name": "质量维度", "expectations": "检查项数", "failed": "未通过项数",
     "bad_rows": "不合格行数", "bad_share": "不合格行占比", "latest_batch": "最新批次", "rule_class_name": "隔离类型",
     "rule_columns": "关联字段", "stage_name": "环节", "severity_name": "级别", "unexpected_share": "不合格比例",
+    # the rule library (supervisor dashboard)
+    "rule_code": "规则编码", "category": "规则大类", "subcategory": "规则类型", "hits": "命中数",
+    "subjects": "涉及对象数", "settlements": "涉及结算单数", "judged": "已有结论", "confirmed": "确认违规",
+    "dismissed": "排除", "precision": "准确率", "template": "规则模板", "first_event": "最早发生",
+    "last_event": "最近发生", "library_version": "规则库版本",
+    # payment warnings, practitioner points, institution credit (supervisor dashboard)
+    "warning_name": "预警类型", "prac_code": "医师编码", "prac_name": "医师姓名", "prac_type_name": "人员类别",
+    "fixmedins_code": "机构编码", "points": "记分", "prac_status": "支付资格状态", "points_to_next": "距下一档分值",
+    "reasons": "原因", "fixmedins_name": "机构名称", "credit_score": "信用分", "grade": "信用等级",
+    "n_settlements": "结算次数", "deduct_amt": "稽核扣款(元)", "year": "年度",
 }
 
 PCT, INT, NUM2, WAN = ".1%", ",d", ",.2f", ",.0f"   # percentages with one decimal, counts with separators
@@ -136,6 +146,16 @@ DATASETS: dict[str, dict] = {
         ("open_cases", "SUM(CASE WHEN status_name IN ('已分派', '核查中', '已提交') THEN 1 ELSE 0 END)", "在办案件", INT),
         ("overdue", "SUM(overdue)", "逾期案件", INT)]},
     "fraud_suspect_rule": {"desc": "疑点 x 规则", "metrics": [("suspects", "COUNT(DISTINCT suspect_id)", "疑点数", INT)]},
+    "payment_warning": {"desc": "基金支付预警 (gold.payment_warning)", "metrics": [
+        ("warnings", "COUNT(*)", "预警数", INT), ("warn_amount", "SUM(amount)", "涉及金额(元)", NUM2)]},
+    "practitioner_score": {"desc": "医保支付资格记分 (gold.practitioner_score)", "metrics": [
+        ("practitioners", "COUNT(*)", "医师人数", INT)]},
+    "institution_credit": {"desc": "定点机构信用评级 (gold.institution_credit)", "metrics": [
+        ("institutions", "COUNT(*)", "机构数", INT)]},
+    "fraud_rule_stats": {"desc": "规则库命中与准确率 (gold.fraud_rule_stats)", "metrics": [
+        ("rule_hits", "SUM(hits)", "命中数", INT)]},
+    "fraud_rule_trend": {"desc": "规则命中趋势 (gold.fraud_rule_trend)", "metrics": [
+        ("trend_hits", "SUM(hits)", "命中数", INT)]},
     "quality_score": {"desc": "数据质量评分 (meta.quality_score)", "metrics": [
         ("score", "AVG(score_value)", "质量评分", SCORE), ("failed", "SUM(blocking_failed + warning_failed)", "未通过规则数", INT),
         ("blocking", "SUM(blocking_failed)", "阻断级未通过", INT)]},
@@ -166,7 +186,8 @@ DATASETS: dict[str, dict] = {
 
 # Datasets whose rows belong to a region: row-level security filters them on ``admdvs``.
 REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled_unpaid", "duplicate_enrollment",
-                   "fund_operation", "fund_risk_latest", "medical_service", "fraud_suspect", "fraud_suspect_rule"]
+                   "fund_operation", "fund_risk_latest", "medical_service", "fraud_suspect", "fraud_suspect_rule",
+                   "payment_warning", "practitioner_score", "institution_credit"]
 
 
 def f_sql(expr: str) -> dict:
@@ -434,13 +455,33 @@ DASHBOARDS: list[dict] = [
                 columns=["suspect_id", "subject_type_name", "subject_name_masked", "risk_level", "assignee",
                          "deadline", "days_overdue", "status_name"],
                 filters=[f_sql("overdue = 1")], order=("days_overdue", False), limit=1000, page=10)],
+         [table("su_rule_stats", "规则库：命中与准确率", "fraud_rule_stats",
+                columns=["rule_code", "rule_name", "category", "subcategory", "severity", "hits", "subjects", "amount",
+                         "judged", "confirmed", "dismissed", "precision"],
+                order=("hits", False), limit=500, page=12, formats={"amount": NUM2, "precision": PCT}),
+          line("su_rule_trend", "规则命中趋势", "fraud_rule_trend", ["trend_hits"], groupby=["rule_name"], fmt=INT)],
+         [bar("su_warn_types", "基金支付预警 (按类型)", "payment_warning", "warning_name", ["warnings"], horizontal=True),
+          table("su_warnings", "基金支付预警清单", "payment_warning",
+                columns=["warning_name", "subject_type_name", "subject_id", "region_name", "ym", "amount", "reason"],
+                order=("amount", False), limit=2000, page=10, formats={"amount": NUM2})],
+         [table("su_prac", "医保医师记分（预警及以上）", "practitioner_score",
+                columns=["year", "prac_code", "prac_name", "prac_type_name", "fixmedins_code", "points", "prac_status",
+                         "points_to_next", "reasons"],
+                filters=[f_sql("prac_status <> '正常'")], order=("points", False), limit=2000, page=10),
+          pie("su_credit", "机构信用等级", "institution_credit", "grade", "institutions")],
+         [table("su_credit_list", "信用等级 C/D 的定点机构", "institution_credit",
+                columns=["year", "fixmedins_code", "fixmedins_name", "credit_score", "grade", "n_settlements",
+                         "deduct_amt", "reasons"],
+                filters=[f_sql("grade IN ('C', 'D')")], order=("credit_score", True), limit=2000, page=10,
+                formats={"credit_score": ".1f", "deduct_amt": NUM2})],
          [table("su_list", "疑点清单", "fraud_suspect",
                 columns=["suspect_id", "subject_type_name", "subject_id", "subject_name_masked", "score",
                          "probability", "model_score", "risk_level", "rule_names", "amount", "group_id", "region_name",
                          "status_name", "assignee", "deadline", "evidence"],
                 order=("score", False), limit=5000, page=20,
                 formats={"score": ".1f", "probability": PCT, "model_score": ".3f", "amount": NUM2})],
-     ], "widths": [[12], [2, 2, 2, 3, 3], [4, 4, 4], [5, 7], [12]], "heights": [11, 16, 50, 45, 80]},
+     ], "widths": [[12], [2, 2, 2, 3, 3], [4, 4, 4], [5, 7], [7, 5], [4, 8], [8, 4], [12], [12]],
+     "heights": [11, 16, 50, 45, 50, 50, 50, 50, 80]},
 ]
 
 

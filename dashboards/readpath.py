@@ -63,6 +63,28 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("cost_per_case", DBL), ("cost_per_visit", DBL), ("fund_payment_ratio", DBL), ("oop_ratio", DBL),
         ("avg_los", DBL), ("readmission_15d_rate", DBL), ("cost_per_case_mom", DBL), ("cost_per_case_yoy", DBL),
         ("avg_los_mom", DBL), ("avg_los_yoy", DBL), ("inpatient_cases_mom", DBL), ("inpatient_cases_yoy", DBL)],
+    ("gold", "payment_warning"): [   # dbt_project/models/marts/payment_warning.sql
+        ("warning_id", V), ("warning_type", V), ("warning_name", V), ("subject_type", V), ("subject_id", V),
+        ("fixmedins_code", V), ("region", V), ("ym", V), ("amount", DBL), ("base_amount", DBL),
+        ("change_rate", DBL), ("reason", V), ("setl_ids", V)],
+    ("gold", "practitioner_score"): [   # models/fraud/standing.py PRACTITIONER_DDL
+        ("year", INT), ("prac_code", V), ("prac_name", V), ("prac_type", V), ("prac_type_name", V),
+        ("fixmedins_code", V), ("n_settlements", BIG), ("points", INT), ("raw_points", INT), ("violations", INT),
+        ("status", V), ("next_threshold", INT), ("points_to_next", INT), ("suspension_months", INT), ("reasons", V),
+        ("updated_at", TS), ("admdvs", V)],
+    ("gold", "institution_credit"): [   # models/fraud/standing.py CREDIT_DDL
+        ("year", INT), ("fixmedins_code", V), ("fixmedins_name", V), ("score", DBL), ("grade", V),
+        ("n_settlements", BIG), ("fund_income", DBL), ("n_violations", INT), ("violation_rate", DBL),
+        ("deduct_amt", DBL), ("deduction_ratio", DBL), ("n_audited", INT), ("n_audit_violations", INT),
+        ("audit_violation_share", DBL), ("n_warning_settlements", INT), ("warning_rate", DBL), ("r09_hit", BOOL),
+        ("r09_confirmed", BOOL), ("d_violation", DBL), ("d_deduction", DBL), ("d_audit", DBL), ("d_warning", DBL),
+        ("d_outlier", DBL), ("reasons", V), ("updated_at", TS), ("admdvs", V)],
+    ("gold", "fraud_rule_stats"): [   # models/fraud/library.py STATS_DDL
+        ("rule_code", V), ("name", V), ("category", V), ("subcategory", V), ("severity", V), ("template", V),
+        ("hits", BIG), ("subjects", BIG), ("settlements", BIG), ("amount", DBL), ("judged", BIG), ("confirmed", BIG),
+        ("dismissed", BIG), ("precision", DBL), ("first_event", DATE), ("last_event", DATE),
+        ("library_version", V), ("scored_at", TS)],
+    ("gold", "fraud_rule_trend"): [("rule_code", V), ("name", V), ("ym", V), ("hits", BIG), ("amount", DBL)],
     ("gold", "fraud_suspect"): [   # models/fraud/suspects.py SUSPECT_SCHEMA (status: models/fraud/cases.py)
         ("suspect_id", V), ("subject_type", V), ("subject_id", V), ("subject_name", V), ("region", V),
         ("score", DBL), ("risk_level", V), ("rank", INT), ("rule_codes", V), ("rule_names", V), ("model_score", DBL),
@@ -126,7 +148,7 @@ CODES: dict[str, dict[str, str]] = {
     "rule": {**_SEED["violation_code"], "MODEL": "模型评分"},  # MODEL: a suspect found by the model alone
     "subject_type": {"person": "参保人", "psn": "参保人", "institution": "定点机构", "fixmedins": "定点机构",
                      "practitioner": "医保医师", "prac": "医保医师", "group": "团伙", "setl": "结算单",
-                     "settlement": "结算单"},
+                     "settlement": "结算单", "region": "统筹区"},
     # gold.fraud_suspect writes the Chinese statuses (待核查 / 已分派 / 核查中 / 已提交 / 已确认 / 已排除), which
     # pass through unchanged
     "status": {"new": "待核查", "open": "待核查", "pending": "待核查", "assigned": "已分派", "in_review": "核查中",
@@ -269,11 +291,42 @@ def serving_views() -> dict[str, str]:
         from gold.fraud_suspect s {j}"""
     v["fraud_suspect_rule"] = f"""
         select s.suspect_id, s.subject_type_name, s.risk_level, s.status_name, s.score, s.admdvs, s.region_name,
-               trim(r.rule_code) as rule_code, {case('trim(r.rule_code)', 'rule')} as rule_name
+               trim(r.rule_code) as rule_code,
+               coalesce(lib.name, {case('trim(r.rule_code)', 'rule')}) as rule_name
         from serving.fraud_suspect s,
              (select suspect_id as sid, unnest(string_split(coalesce(CAST(rule_codes AS VARCHAR), ''), ',')) as rule_code
               from gold.fraud_suspect) r
+        left join gold.fraud_rule_stats lib on lib.rule_code = trim(r.rule_code)
         where r.sid = s.suspect_id and trim(r.rule_code) <> ''"""
+    # payment warnings (dbt mart payment_warning) and the standing of practitioners and institutions
+    # (models/fraud/standing.py), each row in the region it belongs to
+    g, j = _geo("w.region")
+    v["payment_warning"] = f"""
+        select w.warning_id, w.warning_type, w.warning_name, {case('w.subject_type', 'subject_type')} as subject_type_name,
+               w.subject_id, w.fixmedins_code, w.ym, w.amount, w.base_amount, w.change_rate, w.reason, w.setl_ids,
+               w.region as admdvs, {g}
+        from gold.payment_warning w {j}"""
+    g, j = _geo("p.admdvs")
+    v["practitioner_score"] = f"""
+        select p.year, p.prac_code, p.prac_name, p.prac_type_name, p.fixmedins_code, p.n_settlements, p.points,
+               p.violations, p.status as prac_status, p.next_threshold, p.points_to_next, p.suspension_months,
+               p.reasons, p.admdvs, {g}
+        from gold.practitioner_score p {j}"""
+    g, j = _geo("c.admdvs")
+    v["institution_credit"] = f"""
+        select c.year, c.fixmedins_code, c.fixmedins_name, c.score as credit_score, c.grade, c.n_settlements,
+               c.fund_income, c.n_violations, c.deduct_amt, c.audit_violation_share, c.warning_rate, c.r09_hit,
+               c.reasons, c.admdvs, {g}
+        from gold.institution_credit c {j}"""
+    # the rule library's record (models/fraud/library.py): every rule, its hits and precision, and its trend
+    v["fraud_rule_stats"] = """
+        select rule_code, name as rule_name, category, subcategory, severity, template, hits, subjects, settlements,
+               amount, judged, confirmed, dismissed, precision, first_event, last_event, library_version
+        from gold.fraud_rule_stats"""
+    v["fraud_rule_trend"] = """
+        select t.rule_code, t.name as rule_name, t.ym, t.hits, t.amount,
+               strptime(CAST(t.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date
+        from gold.fraud_rule_trend t"""
     v["quality_score"] = f"""
         select q.*, {case('q.source', 'source')} as source_name, CAST(q.run_time AS DATE) as run_date,
                q.score * 1.0 as score_value

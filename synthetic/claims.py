@@ -277,6 +277,13 @@ def _place(rng, S, picker: InstPicker, world: World) -> pd.DataFrame:
         inst = picker.pick(rng, pools, _mix_cats(rng, mt))
         S.loc[need, "inst"] = inst
         S.loc[need, "doc"] = pick_doctor(rng, world, inst)
+    # planted cases arrive with their institution but without a doctor (-1 would index the last practitioner of
+    # the registry, a pharmacist attending inpatient stays everywhere): one of the institution's own, drawn from a
+    # stream of their own so the rest of the province stays as it was
+    orphan = (S["doc"].to_numpy() < 0) & (S["inst"].to_numpy() >= 0)
+    if orphan.any():
+        own = np.random.default_rng([len(S), int(orphan.sum())])
+        S.loc[orphan, "doc"] = pick_doctor(own, world, S["inst"].to_numpy()[orphan].astype(np.int64))
     S["inst"] = S["inst"].astype(np.int64)
     S["doc"] = S["doc"].astype(np.int64)
     return S

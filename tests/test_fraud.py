@@ -542,3 +542,126 @@ def test_leave_one_out_median_equals_the_median_of_the_other_rows(settings):
             peer, n = got[code]
             assert n == len(others)
             assert (peer is None) if not len(others) else peer == pytest.approx(float(np.median(others)), abs=1e-9)
+
+
+def test_rules_added_as_data_fire_on_what_they_describe(world, tmp_path):
+    """A bureau adds a 限年龄 rule (with a validity start), a 限频次 rule and a 超限价 rule to the library without
+    code: each fires on exactly the persons an independent pandas computation finds, the library's new version
+    is recorded, and every rule has its hits, precision and trend in the record tables."""
+    import numpy as np
+
+    from yibao.fraud import run_fraud
+
+    settings, _ = world
+    setl = _read(settings, "silver", "int_settlement")[["setl_id", "person_id", "begndate"]]
+    fee = _read(settings, "silver", "stg_medins__fee_list")[["setl_id", "med_list_codg", "cnt", "pric"]]
+    pm = _read(settings, "gold", "person_master")[["person_id", "brdy"]]
+    lines = fee.merge(setl, on="setl_id").merge(pm, on="person_id")
+    lines["begndate"] = pd.to_datetime(lines.begndate)
+    lines["brdy"] = pd.to_datetime(lines.brdy)
+    by_code = lines.groupby("med_list_codg").person_id.nunique().sort_values(ascending=False)
+    age_item, freq_item = by_code.index[0], by_code.index[1]
+    # 限年龄: the most common item allowed from 60 on, judged from the median settlement date
+    a = lines[(lines.med_list_codg == age_item) & lines.brdy.notna()].copy()
+    start = a.begndate.sort_values().iloc[len(a) // 2].date()
+    b, d = a.brdy.dt, a.begndate.dt
+    a["age"] = d.year - b.year - ((d.month < b.month) | ((d.month == b.month) & (d.day < b.day))).astype(int)
+    want_age = set(a[(a.age < 60) & (a.begndate.dt.date >= start)].person_id)
+    # 限频次: the next item, more units in 30 days than all but a few persons reach
+    f = lines[lines.med_list_codg == freq_item].groupby(["person_id", "begndate"]).cnt.sum().reset_index()
+    f["cnt"] = f.cnt.astype(float)
+    peak = {}
+    for pid, g in f.groupby("person_id"):
+        days, qty = g.begndate.to_numpy(), g.cnt.to_numpy()
+        peak[pid] = max(qty[(days >= x) & (days <= x + np.timedelta64(29, "D"))].sum() for x in days)
+    peak = pd.Series(peak)
+    limit = float(peak.quantile(0.98))
+    want_freq = set(peak[peak > limit].index)
+    # 超限价: a ceiling below what one item is billed at
+    price_item = by_code.index[2]
+    p = lines[lines.med_list_codg == price_item]
+    ceiling = float(pd.to_numeric(p.pric).min()) - 0.01
+    want_price = set(p.person_id)
+    assert want_age and want_freq and want_price
+
+    cfg = tmp_path / "rules.toml"
+    cfg.write_text((ROOT / "models" / "fraud" / "rules.toml").read_text(encoding="utf-8") + f'''
+[rules.X01_AGE_LIMIT]
+name = "限60岁及以上使用"
+template = "age_limit"
+category = "政策类"
+subcategory = "限年龄"
+severity = "较重"
+weight = 0.6
+items = ["{age_item}"]
+min_age = 60
+valid_from = {start.isoformat()}
+owner = "测试市医保局"
+
+[rules.X02_FREQUENCY]
+name = "30天内限{limit:g}次"
+template = "frequency_limit"
+category = "政策类"
+subcategory = "限频次"
+severity = "一般"
+weight = 0.5
+items = ["{freq_item}"]
+max_count = {limit}
+window_days = 30
+
+[rules.X03_PRICE]
+name = "超最高限价"
+template = "price_ceiling"
+category = "政策类"
+subcategory = "超限价"
+severity = "较重"
+weight = 0.5
+ceilings = {{ "{price_item}" = {ceiling} }}
+''', encoding="utf-8")
+    try:
+        run_fraud(settings, config=str(cfg))
+        hits = _read(settings, "gold", "fraud_rule_hit")
+        got = {c: set(hits[hits.rule_code == c].subject_id) for c in ("X01_AGE_LIMIT", "X02_FREQUENCY", "X03_PRICE")}
+        assert got["X01_AGE_LIMIT"] == want_age
+        assert got["X02_FREQUENCY"] == want_freq
+        assert got["X03_PRICE"] == want_price
+        h = hits[hits.rule_code == "X01_AGE_LIMIT"]
+        assert all("限60 岁及以上使用的项目" in e and re.search(r"\d{4}-\d{2}-\d{2}", e) for e in h.evidence)
+        assert (pd.to_datetime(h.event_date).dt.date >= start).all()
+        # the new rules reach the suspect list with their names
+        s = _read(settings, "gold", "fraud_suspect")
+        assert s.rule_names.str.contains("限60岁及以上使用").any()
+        lib = _read(settings, "meta", "rule_library")
+        latest = lib[lib.recorded_at == lib.recorded_at.max()]
+        assert {"X01_AGE_LIMIT", "X02_FREQUENCY", "X03_PRICE", "R01_AFTER_DEATH"} <= set(latest.rule_code)
+        assert latest.set_index("rule_code").loc["X01_AGE_LIMIT", "owner"] == "测试市医保局"
+        st = _read(settings, "gold", "fraud_rule_stats").set_index("rule_code")
+        assert st.loc["X01_AGE_LIMIT", "hits"] == len(want_age) and st.loc["X03_PRICE", "hits"] == len(want_price)
+        assert st.loc["R01_AFTER_DEATH", "judged"] > 0 and st.loc["R01_AFTER_DEATH", "precision"] >= 0.9
+        assert (st.confirmed + st.dismissed == st.judged).all()
+        # R08 groups and R09 institutions have no event date: null, never a placeholder such as 0001-01-01
+        assert all(pd.isna(d) or d.year > 1900 for d in hits.event_date)
+        assert hits[hits.rule_code == "R08_GANG"].event_date.isna().all()
+        # the trend counts every hit with an event date per month
+        trend = _read(settings, "gold", "fraud_rule_trend").groupby("rule_code").hits.sum()
+        dated = hits[hits.event_date.notna()].groupby("rule_code").size()
+        assert trend.reindex(st.index).fillna(0).astype(int).to_dict() == \
+            dated.reindex(st.index).fillna(0).astype(int).to_dict()
+        assert trend["X01_AGE_LIMIT"] == len(want_age)
+    finally:
+        run_fraud(settings)          # the default library again for the tests that follow
+
+
+def test_a_library_entry_a_template_cannot_run_is_refused(tmp_path):
+    from yibao.fraud.config import load_config
+
+    base = (ROOT / "models" / "fraud" / "rules.toml").read_text(encoding="utf-8")
+    for entry, message in (('template = "nope"\nweight = 0.5\nitems = ["A"]', "unknown template"),
+                           ('template = "age_limit"\nweight = 0.5\nitems = ["A"]', "min_age and/or max_age"),
+                           ('template = "frequency_limit"\nweight = 0.5\nitems = ["A"]\nwindow_days = 7', "max_count"),
+                           ('template = "age_limit"\nweight = 0.5\nmax_age = 6', "items and/or keywords"),
+                           ('template = "age_limit"\nweight = 1.5\nitems = ["A"]\nmax_age = 6', "weight")):
+        f = tmp_path / f"r{abs(hash(entry))}.toml"
+        f.write_text(base + f'\n[rules.X09_BAD]\nname = "坏规则"\n{entry}\n', encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            load_config(f)

@@ -368,7 +368,7 @@ def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-co
     from yibao.fraud.pipeline import STEPS
 
     names = {"rules": "规则 R01–R07、R09", "graph": "共同就诊图 R08", "features": "结算特征", "model": "模型训练",
-             "score": "全量评分", "suspects": "疑点清单"}
+             "score": "全量评分", "suspects": "疑点清单", "standing": "医师记分与机构信用"}
     with Progress() as progress:
         task = progress.add_task(f"疑点评分: {names[STEPS[0]]}", total=len(STEPS))
 
@@ -385,6 +385,8 @@ def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-co
     console.print(table)
     console.print(f"[green]{s.suspects:,} suspects {s.by_level}, {s.groups} groups; model {s.model_version} "
                   f"test {s.metrics}; {s.seconds.get('total')}s")
+    if s.standing:
+        console.print(f"医保支付资格记分: {s.standing.get('by_status')}; 机构信用等级: {s.standing.get('by_grade')}")
 
 
 @suspects_app.command("evaluate")

@@ -26,6 +26,12 @@ def _load(path: str) -> dict:
     missing = [c for c in RULE_CODES if c not in cfg.get("rules", {})]
     if missing:
         raise ValueError(f"{path}: rules without parameters: {missing}")
+    from yibao.fraud.library import validate   # the rule library's entries (rules added as data)
+
+    try:
+        validate(cfg)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     return cfg
 
 

@@ -25,7 +25,7 @@ from pyspark.sql import types as T
 from threadpoolctl import threadpool_limits
 
 from yibao.catalog import Catalog
-from yibao.fraud import graph, model, rules, suspects
+from yibao.fraud import graph, library, model, rules, standing, suspects
 from yibao.fraud.config import load_config
 from yibao.fraud.features import profiles, settlement_features
 
@@ -54,12 +54,15 @@ class FraudSummary:
     model_version: str = ""
     metrics: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    standing: dict = field(default_factory=dict)   # practitioners by status, institutions by grade (standing.py)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def _clean(v):
+    if v is pd.NaT:            # a missing date (R08 / R09 hits have no event date): null, not 0001-01-01
+        return None
     if isinstance(v, pd.Timestamp):
         return v.to_pydatetime()
     if hasattr(v, "item") and not isinstance(v, (list, tuple)):   # numpy scalar
@@ -69,7 +72,7 @@ def _clean(v):
     return v
 
 
-STEPS = ("rules", "graph", "features", "model", "score", "suspects")
+STEPS = ("rules", "graph", "features", "model", "score", "suspects", "standing")
 
 
 class _StepClock:
@@ -104,6 +107,7 @@ def run_fraud(settings, config: str | None = None,
     if not spark.table(cfg["common"]["settlement_table"]).limit(1).collect():
         # nothing to supervise (no settlements released yet): publish an empty list, keep reviews as they are
         cat.overwrite(spark.createDataFrame([], suspects.SUSPECT_SCHEMA), "gold", "fraud_suspect")
+        standing.compute_standing(spark, cat, cfg)
         return FraudSummary(seconds=clock.total())
     hits = rules.evaluate(spark, cfg)
     clock.done("rules")
@@ -138,16 +142,20 @@ def run_fraud(settings, config: str | None = None,
         s = suspects.assemble(hits, result, features_for, names, regions, cat, cfg, audited, _scored_subjects(cat))
     _save_metrics(result)
     _write_hits(cat, hits)
+    _write_rule_record(cat, cfg, hits, audited)
     _write_rows(cat, s, suspects.SUSPECT_SCHEMA, "fraud_suspect")
     _write_groups_and_links(cat, groups, links)
     _record_model_version(spark, cat, result)
     clock.done("suspects")
+    # practitioners' payment-qualification points and institutions' credit, from the confirmed violations
+    standing_counts = standing.compute_standing(spark, cat, cfg)
+    clock.done("standing")
     m = result.metrics.get("test", {})
     return FraudSummary(hits_by_rule=hits.groupby("rule_code").size().astype(int).to_dict(), suspects=len(s),
                         by_level=s.risk_level.value_counts().astype(int).to_dict(), groups=len(groups),
                         model_version=result.version,
                         metrics={k: v for k, v in m.items() if k in ("roc_auc", "pr_auc", "brier", "n", "positives")},
-                        seconds=clock.total())
+                        seconds=clock.total(), standing=standing_counts)
 
 
 def _graph_step(spark, cfg: dict, hits: pd.DataFrame):
@@ -238,6 +246,20 @@ def _write_hits(cat: Catalog, hits: pd.DataFrame) -> None:
     hits["amount"] = pd.to_numeric(hits.amount, errors="coerce")
     hits["event_date"] = pd.to_datetime(hits.event_date, errors="coerce").dt.date
     _write_rows(cat, hits, HIT_SCHEMA, "fraud_rule_hit")
+
+
+def _write_rule_record(cat: Catalog, cfg: dict, hits: pd.DataFrame, audited: pd.DataFrame) -> None:
+    """meta.rule_library (a new version when the library changed), gold.fraud_rule_stats and fraud_rule_trend."""
+    v = library.record_version(cat, cfg)
+    h = hits.reset_index(drop=True).copy()
+    h["suspect_id"] = [suspects.suspect_id(a, b) for a, b in zip(h.subject_type, h.subject_id)]
+    outcomes = library.hit_outcomes(h, audited, suspects.latest_reviews(cat), cfg)
+    st, trend = library.stats(h, outcomes, cfg, v)
+    spark = cat.spark
+    cat.overwrite(spark.createDataFrame([tuple(_clean(x) for x in r) for r in st.itertuples(index=False)],
+                                        library.STATS_DDL), "gold", "fraud_rule_stats")
+    cat.overwrite(spark.createDataFrame([tuple(_clean(x) for x in r) for r in trend.itertuples(index=False)],
+                                        library.TREND_DDL), "gold", "fraud_rule_trend")
 
 
 GROUP_DDL = ("group_id string, n_members int, members array<string>, institutions array<string>, doctors array<string>, "

@@ -413,11 +413,14 @@ RULES = {
 
 
 def evaluate(spark: SparkSession, cfg: dict) -> pd.DataFrame:
-    """The hits of every engine rule (R08 is added by the graph step), one rule at a time: as one union the
+    """The hits of every engine rule (R08 is added by the graph step) and of every rule the library adds as data
+    (library.py), one rule at a time: as one union the
     engine ran all eight rules' joins and aggregates at once, and at 10M persons they filled its memory pool.
     Amounts are rounded to the fen: a sum of doubles depends on the order the engine adds them in, and a rerun
     must give the same list."""
-    parts = [fn(spark, cfg).withColumn("amount", F.round("amount", 2)).select(*HIT_COLUMNS).toPandas()
-             for fn in RULES.values()]
+    from yibao.fraud.library import template_hits   # rules the library adds as data (templates)
+
+    frames = [fn(spark, cfg) for fn in RULES.values()] + template_hits(spark, cfg)
+    parts = [df.withColumn("amount", F.round("amount", 2)).select(*HIT_COLUMNS).toPandas() for df in frames]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HIT_COLUMNS)
