@@ -102,3 +102,20 @@ def test_rule_scores_are_the_noisy_or_of_the_distinct_rules_naming_a_settlement(
                          "subject_id": ["P1", "P1", "P1", "H1"], "setl_ids": [["a", "b"], ["b"], ["b"], ["c"]]})
     got = rule_scores(hits, pd.Series(["a", "b", "c"]), cfg)
     assert got == pytest.approx([w1, 1 - (1 - w1) * (1 - w2), 0.0])
+
+
+def test_hit_outcomes_reviews_then_settlement_audits_then_institution_audits():
+    from yibao.fraud.library import hit_outcomes
+
+    cfg = load_config()
+    hits = pd.DataFrame({"suspect_id": ["SA", "SB", "SC", "SD", "SE"],
+                         "subject_type": ["person", "person", "institution", "institution", "person"],
+                         "subject_id": ["P1", "P2", "H1", "H2", "P3"],
+                         "setl_ids": [["1"], ["2"], [], None, ["9"]]})
+    audited = pd.DataFrame({"setl_id": ["1", "2", "3", "4"], "fixmedins_code": ["H1", "H1", "H1", "H2"],
+                            "violation_code": ["R02_SPLIT_ADMISSION", None, "R09_PROVIDER_OUTLIER", "OTHER"]})
+    reviews = pd.DataFrame({"suspect_id": ["SB"], "status": ["已确认"]})
+    got = hit_outcomes(hits, audited, reviews, cfg).tolist()
+    # SA audited violating; SB audited clean but a reviewer confirmed it; H1 has an R09 conclusion, H2 only
+    # OTHER (not an institution-level finding); P3's settlement was never audited
+    assert got[:4] == [1.0, 1.0, 1.0, 0.0] and np.isnan(got[4])

@@ -211,7 +211,9 @@ def record_version(cat, cfg: dict) -> str:
 
 def hit_outcomes(hits: pd.DataFrame, audited: pd.DataFrame, reviews: pd.DataFrame, cfg: dict) -> pd.Series:
     """Per hit (index of ``hits``, which has suspect_id): 1 confirmed, 0 dismissed, NaN not judged.  A reviewer's
-    decision on the hit's suspect wins; else the audits of the hit's settlements (a violation on any = 1)."""
+    decision on the hit's suspect wins; else the audits of the hit's settlements (a violation on any = 1); an
+    institution hit, the audits of the institution's settlements (an institution-level code,
+    ``calibration.institution_codes``, on any = 1)."""
     from yibao.fraud.calibration import _positive
 
     rc = cfg["review"]
@@ -220,10 +222,17 @@ def hit_outcomes(hits: pd.DataFrame, audited: pd.DataFrame, reviews: pd.DataFram
         for s, st in zip(reviews.suspect_id, reviews.status) if st in (rc["positive_status"], rc["negative_status"])}
     pos = (audited.assign(p=_positive(audited.violation_code, cfg).astype(float)).groupby("setl_id").p.max()
            if len(audited) else pd.Series(dtype=float))
+    # an institution hit (R09) is judged by the audits of its settlements: an institution-level conclusion or not
+    inst = (audited.assign(p=audited.violation_code.fillna("").astype(str).str.strip()
+                           .isin(cfg["calibration"]["institution_codes"]).astype(float))
+            .groupby("fixmedins_code").p.max() if len(audited) else pd.Series(dtype=float))
     out = []
-    for sid, setls in zip(hits.suspect_id, hits.setl_ids):
+    for sid, stype, subj, setls in zip(hits.suspect_id, hits.subject_type, hits.subject_id, hits.setl_ids):
         if sid in decided:
             out.append(decided[sid])
+            continue
+        if stype == "institution":
+            out.append(float(inst[subj]) if subj in inst.index else float("nan"))
             continue
         judged = [pos[x] for x in (setls if setls is not None else []) if x in pos.index]
         out.append(max(judged) if judged else float("nan"))
