@@ -155,10 +155,12 @@ FILES: dict[str, tuple[str, str, str]] = {
                              "and expected columns, references and what an orphan does", "`yibao.quality.suites`"),
     "`quality/stewards.toml`": ("setting `stewards`", "the steward (department, owner, contact) named for each "
                                 "source in quality reports", "`yibao.quality.stewards`"),
-    "`models/fraud/rules.toml`": ("setting `fraud_config`", "fund supervision: rule parameters and weights, model, "
-                                  "score weights, risk thresholds, export permissions", "`yibao.fraud.config`"),
+    "`models/fraud/rules.toml`": ("setting `fraud_config`", "fund supervision: the rule library (built-in and "
+                                  "template rules), model, score weights, calibration and risk levels, case "
+                                  "workflow, practitioner points, institution credit, export permissions",
+                                  "`yibao.fraud.config`"),
     "`dbt_project/dbt_project.yml` (`vars`)": ("setting `dbt_project_dir`", "the transformation's tunables "
-                                               "(province, matching weights, windows, fund risk thresholds); "
+                                               "(province, matching weights, windows, fund risk and payment-warning thresholds); "
                                                "`warehouse_root`, `reference_date`, `table_format` and "
                                                "`contract_keys` are set from the settings on every run; override "
                                                "others with `yibao transform --vars`", "`yibao.transform.runner`"),
