@@ -369,7 +369,7 @@ def _suspects(settings) -> None:
     cat = _catalog(settings)
     now = dt.datetime(2026, 11, 1)
     rows = [(f"S{i}", "institution", f"H{i:03d}", name, "610100", 90.0 - i, "高", i + 1, "R09_PROVIDER_OUTLIER",
-             "机构异常", 0.9, 0.5, None, -12.5, [f"X{i}"], "{}", name, "待核查", "m1", now, name)
+             "机构异常", 0.9, 0.5, None, -12.5, [f"X{i}"], "{}", name, "待核查", "m1", now, name, 0.9, None, None)
             for i, name in enumerate(HOSTILE_NAMES)]
     cat.overwrite(cat.spark.createDataFrame(rows, SUSPECT_SCHEMA), "gold", "fraud_suspect")
     cat.overwrite(cat.spark.createDataFrame([("p1", "610102198501011234", "13800000000")],
