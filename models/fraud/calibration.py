@@ -31,15 +31,9 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
+from yibao.fraud.model import audit_codes, is_violation
+
 LEVEL_NAMES = ("高", "中", "低")
-
-
-def _positive(codes: pd.Series, cfg: dict) -> pd.Series:
-    """Which audit conclusions are violations (``model.positive_codes``: 'any' code, or only the rules')."""
-    code = codes.fillna("").astype(str).str.strip()
-    if cfg["model"]["positive_codes"] == "rules":
-        return code.str.match(r"^R0[1-9]_")
-    return code != ""
 
 
 def subject_outcomes(pop: pd.DataFrame, hits: pd.DataFrame, audited: pd.DataFrame, reviews: pd.DataFrame,
@@ -53,8 +47,8 @@ def subject_outcomes(pop: pd.DataFrame, hits: pd.DataFrame, audited: pd.DataFram
     cc = cfg["calibration"]
     out = []
     if len(audited):
-        a = audited.assign(pos=_positive(audited.violation_code, cfg).astype(int),
-                           code=audited.violation_code.fillna("").astype(str).str.strip(),
+        a = audited.assign(pos=is_violation(audited.violation_code, cfg).astype(int),
+                           code=audit_codes(audited.violation_code),
                            label_date=pd.to_datetime(audited.audit_date, errors="coerce"))
         per = a.groupby("person_id").agg(y=("pos", "max"), label_date=("label_date", "max"))
         out.append(pd.DataFrame({"subject_type": "person", "subject_id": per.index, "y": per.y.to_numpy(),

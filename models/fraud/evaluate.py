@@ -112,8 +112,7 @@ def evaluate_frames(labelled: pd.DataFrame, labels: pd.DataFrame, hits: pd.DataF
 
 
 def _institutions(test: pd.DataFrame, hits: pd.DataFrame, inst_anomaly: pd.DataFrame, cfg: dict, ks: list[int]) -> dict:
-    codes = set(cfg["calibration"]["institution_codes"])
-    t = test.assign(pos=test.violation_code.fillna("").astype(str).str.strip().isin(codes).astype(int))
+    t = test.assign(pos=model.audit_codes(test.violation_code).isin(cfg["calibration"]["institution_codes"]).astype(int))
     inst = t.groupby("fixmedins_code").pos.max().rename("y").reset_index()
     if inst.y.nunique() < 2:
         return {"note": "no institution-level violation among the test audits"}

@@ -214,17 +214,17 @@ def hit_outcomes(hits: pd.DataFrame, audited: pd.DataFrame, reviews: pd.DataFram
     decision on the hit's suspect wins; else the audits of the hit's settlements (a violation on any = 1); an
     institution hit, the audits of the institution's settlements (an institution-level code,
     ``calibration.institution_codes``, on any = 1)."""
-    from yibao.fraud.calibration import _positive
+    from yibao.fraud.model import audit_codes, is_violation
 
     rc = cfg["review"]
     decided = {} if not len(reviews) else {
         s: 1.0 if st == rc["positive_status"] else 0.0
         for s, st in zip(reviews.suspect_id, reviews.status) if st in (rc["positive_status"], rc["negative_status"])}
-    pos = (audited.assign(p=_positive(audited.violation_code, cfg).astype(float)).groupby("setl_id").p.max()
+    pos = (audited.assign(p=is_violation(audited.violation_code, cfg).astype(float)).groupby("setl_id").p.max()
            if len(audited) else pd.Series(dtype=float))
     # an institution hit (R09) is judged by the audits of its settlements: an institution-level conclusion or not
-    inst = (audited.assign(p=audited.violation_code.fillna("").astype(str).str.strip()
-                           .isin(cfg["calibration"]["institution_codes"]).astype(float))
+    inst = (audited.assign(p=audit_codes(audited.violation_code).isin(cfg["calibration"]["institution_codes"])
+                           .astype(float))
             .groupby("fixmedins_code").p.max() if len(audited) else pd.Series(dtype=float))
     out = []
     for sid, stype, subj, setls in zip(hits.suspect_id, hits.subject_type, hits.subject_id, hits.setl_ids):

@@ -57,14 +57,24 @@ def models_root(settings) -> Path:
     return Path(settings.data_root).resolve() / "models" / "fraud"
 
 
+def audit_codes(codes: pd.Series) -> pd.Series:
+    """audit_result.violation_code as compared everywhere: trimmed, '' when audited clean."""
+    return codes.fillna("").astype(str).str.strip()
+
+
+def is_violation(codes: pd.Series, cfg: dict) -> pd.Series:
+    """Which audit conclusions are violations (``model.positive_codes``: 'any' code, or only the rules'): the one
+    definition of a positive label, for training, calibration and the rule record."""
+    code = audit_codes(codes)
+    if cfg["model"]["positive_codes"] == "rules":
+        return code.str.match(r"^R0[1-9]_")
+    return code != ""
+
+
 def labels_from(audits: pd.DataFrame, review_labels: pd.DataFrame | None, cfg: dict) -> pd.DataFrame:
     """setl_id, y, label_date, source ('audit' | 'review')."""
     a = audits.copy()
-    code = a["violation_code"].fillna("").astype(str).str.strip()
-    if cfg["model"]["positive_codes"] == "rules":
-        a["y"] = code.str.match(r"^R0[1-9]_").astype(int)
-    else:
-        a["y"] = (code != "").astype(int)
+    a["y"] = is_violation(a["violation_code"], cfg).astype(int)
     a["label_date"] = pd.to_datetime(a["audit_date"])
     a = a.sort_values("label_date").drop_duplicates("setl_id", keep="last")
     out = a[["setl_id", "y", "label_date"]].assign(source="audit")
