@@ -183,7 +183,7 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
         applied = rows if superseded is None else rows.join(
             superseded.select(*keys, "_line_number"), on=keys + ["_line_number"], how="left_anti")
         deleted = applied.where(F.col("del_flag") == F.lit("1")).count()
-        cat.ensure("bronze", name, ddl(spec, with_reject=False))
+        cat.ensure_columns("bronze", name, ddl(spec, with_reject=False))   # a table landed before v2 columns
         cat.upsert(applied, "bronze", name, spec.keys, delete_flag="del_flag")
     shutil.rmtree(reject_dir, ignore_errors=True)
     return FileResult(f.rows, 0 if held else landed, n_quarantined, deleted, before, held)

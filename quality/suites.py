@@ -208,6 +208,12 @@ CODES = {
     "medins_clct": {"insutype": "insutype"},
     "birth_cert": {"gend": "gend"},
     "pension_insu": {"pension_type": "pension_type", "stas": "pension_stas"},
+    # section 6
+    "setl_list": {"dscg_way": "dscg_way"},
+    "med_list": {"list_type": "list_type", "chrgitm_lv": "chrgitm_lv", "gend_lmt": "gend_lmt", "vbp_flag": "vbp_flag"},
+    "fund_payment": {"insutype": "insutype"},
+    "bank_stmt": {"insutype": "insutype", "direction": "fund_direction"},
+    "assistance_pay": {"aid_type": "aid_type"},
 }
 
 DIVISIONS = {
@@ -216,12 +222,22 @@ DIVISIONS = {
     "fund_opening": ("admdvs",), "national_uninsured": ("hsreg_admdvs",), "insured_elsewhere": ("insu_admdvs",),
     "hsreg_psn": ("hsreg_admdvs",), "resd_permit": ("resd_admdvs",), "death_cremation": ("admdvs",),
     "assistance_obj": ("admdvs",), "birth_cert": ("birth_admdvs",), "death_cert": ("admdvs",),
-    "pension_insu": ("admdvs",),
+    "pension_insu": ("admdvs",), "fund_payment": ("admdvs",), "bank_stmt": ("admdvs",),
+    "assistance_pay": ("admdvs",),
 }
 
 NON_NEGATIVE = {
     "contrib": ("psn_clct_amt", "emp_clct_amt"),
-    "setl": ("medfee_sumamt", "fulamt_ownpay_amt", "hifp_pay", "acct_pay", "psn_cash_pay"),
+    "setl": ("medfee_sumamt", "fulamt_ownpay_amt", "hifp_pay", "acct_pay", "psn_cash_pay", "hifmi_pay",
+             "hifob_pay", "cvlserv_pay", "maf_pay", "oth_pay"),
+    "setl_list": ("ipt_days",),
+    "drg_group": ("weight", "avg_days", "avg_cost"),
+    "dip_group": ("score",),
+    "med_list": ("pric_uplmt",),
+    "vbp_purchase": ("agreed_qty", "purc_qty", "purc_amt"),
+    "fund_payment": (),
+    "bank_stmt": ("amount",),
+    "assistance_pay": ("amount",),
     "fee_list": ("pric", "det_item_fee_sumamt"),
     "audit_result": ("deduct_amt",),
     "fund_opening": (),
@@ -236,9 +252,11 @@ ROW_RULES = {
     "psn_info": (("brdy_not_future", "brdy <= CAST(_ingest_time AS DATE)", "brdy", "出生日期不晚于接收日期"),),
     "psn_insu": (("crt_insu_date_not_future", "crt_insu_date <= CAST(_ingest_time AS DATE)", "crt_insu_date", "参保日期不晚于接收日期"),
                  ("paus_after_crt", "paus_insu_date >= crt_insu_date", "paus_insu_date", "暂停参保日期不早于参保日期")),
+    # the fund shares section 6 added (大病, 大额, 公务员补助, 医疗救助, 其他) are part of the balance when delivered
     "setl": (("balance", "abs(coalesce(hifp_pay, 0) + coalesce(acct_pay, 0) + coalesce(psn_cash_pay, 0) "
-                         "- medfee_sumamt) <= 0.01", "medfee_sumamt",
-              "统筹支付+个人账户+个人现金 = 医疗费总额 (误差 ≤ 0.01 元)"),
+                         "+ coalesce(hifmi_pay, 0) + coalesce(hifob_pay, 0) + coalesce(cvlserv_pay, 0) "
+                         "+ coalesce(maf_pay, 0) + coalesce(oth_pay, 0) - medfee_sumamt) <= 0.01", "medfee_sumamt",
+              "各项基金支付+个人账户+个人现金 = 医疗费总额 (误差 ≤ 0.01 元)"),
              ("end_after_begin", "enddate >= begndate", "enddate", "结束日期不早于开始日期"),
              ("begndate_not_future", "begndate <= CAST(_ingest_time AS DATE)", "begndate", "就诊日期不晚于接收日期")),
     "fee_list": (("item_amount", "abs(cnt * pric - det_item_fee_sumamt) <= 0.01", "det_item_fee_sumamt",
@@ -258,6 +276,9 @@ ROW_RULES = {
                     "死亡日期不早于出生日期(身份证号内)")),
     "birth_cert": (("brdy_not_future", "brdy <= CAST(_ingest_time AS DATE)", "brdy", "出生日期不晚于接收日期"),),
     "assistance_obj": (("end_after_begin", "end_date >= begn_date", "end_date", "结束日期不早于开始日期"),),
+    "fund_payment": (("pay_not_future", "pay_date <= CAST(_ingest_time AS DATE)", "pay_date", "拨付日期不晚于接收日期"),),
+    "bank_stmt": (("txn_not_future", "txn_date <= CAST(_ingest_time AS DATE)", "txn_date", "交易日期不晚于接收日期"),),
+    "assistance_pay": (("pay_not_future", "pay_date <= CAST(_ingest_time AS DATE)", "pay_date", "支付日期不晚于接收日期"),),
 }
 
 # ID numbers: the cleaning (full-width digits/X and lower-case x folded, every kind of space removed), the format

@@ -64,10 +64,11 @@ def sync_catalog(spark, settings: Settings, schemas: tuple[str, ...] = ("silver"
 
 
 def ensure_sources(spark, settings: Settings) -> list[str]:
-    """Create every contract table that no batch has delivered yet, empty, with its bronze schema.
+    """Create every contract table that no batch has delivered yet, empty, with its bronze schema, and add
+    the columns a later contract version added to a table landed before it (null in its rows).
 
-    dbt's sources must all resolve; a department that has not delivered yet is an empty table, not an
-    error.  The schema comes from the contract registry (:mod:`yibao.contract`), the one
+    dbt's sources must all resolve; a department that has not delivered yet (or a section-6 table a
+    producer never delivers) is an empty table, not an error.  The schema comes from the contract registry (:mod:`yibao.contract`), the one
     definition of bronze.  Returns the names created.
     """
     from yibao.catalog import Catalog
@@ -80,6 +81,7 @@ def ensure_sources(spark, settings: Settings) -> list[str]:
             cat.ensure("bronze", spec.bronze_name, ddl(spec, with_reject=False))
             created.append(spec.bronze_name)
         else:
+            cat.ensure_columns("bronze", spec.bronze_name, ddl(spec, with_reject=False))
             cat.register("bronze", spec.bronze_name)
     return created
 

@@ -6,7 +6,8 @@
 with src as (
     select setl_id, mdtrt_id, psn_no, certno as _certno_in, insutype, med_type, fixmedins_code, atddr_no,
            begndate, enddate, setl_time, dise_codg, medfee_sumamt, fulamt_ownpay_amt, hifp_pay, acct_pay,
-           psn_cash_pay, insu_admdvs, mdtrt_admdvs, refd_setl_flag, updt_time, _batch_id, _file, _line_number, _ingest_time
+           psn_cash_pay, hifmi_pay, hifob_pay, cvlserv_pay, maf_pay, oth_pay,
+           insu_admdvs, mdtrt_admdvs, refd_setl_flag, updt_time, _batch_id, _file, _line_number, _ingest_time
     from {{ new_rows(source('medins', 'setl')) }}
 )
 select
@@ -21,6 +22,8 @@ select
     s.begndate, s.enddate, s.setl_time,
     {{ clean_code('s.dise_codg') }} as dise_codg,
     s.medfee_sumamt, s.fulamt_ownpay_amt, s.hifp_pay, s.acct_pay, s.psn_cash_pay,
+    -- section 6's fund shares (null when the producer does not deliver them)
+    s.hifmi_pay, s.hifob_pay, s.cvlserv_pay, s.maf_pay, s.oth_pay,
     {{ clean_code('s.insu_admdvs') }} as insu_admdvs,
     {{ clean_code('s.mdtrt_admdvs') }} as mdtrt_admdvs,
     coalesce({{ clean_code('s.refd_setl_flag') }}, '0') as refd_setl_flag,
