@@ -707,8 +707,10 @@ def orphan_settlements(rng, ctx: Context, world: World, k: int, start: np.dateti
 
 
 def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, setl_start: int, fee_start: int,
-             reverse: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Assign ids, fee lines, amounts and payment split; returns (setl, fee_list) with latent columns."""
+             reverse: bool = True, overcharge=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Assign ids, fee lines, amounts and payment split; returns (setl, fee_list) with latent columns.
+    ``overcharge`` (a :class:`yibao.synthetic.reform.Plan`, contract version 2): the prices some institutions
+    bill above an item's ceiling (no draw of ``rng``: everything else stays as it was)."""
     S = S.sort_values(["begn", "pid"], kind="stable").reset_index(drop=True)
     n = len(S)
     it = vocabulary.items()
@@ -729,6 +731,9 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
     price = it["price_cents"].to_numpy()[item]
     pric = np.where(drug, price, np.round(price * lvmul)).astype(np.int64)
     pric = np.maximum(pric, 1)
+    if overcharge is not None:
+        from .reform import overcharged
+        pric = overcharged(pric, inst[s], item, overcharge)
     cf = fm["cost_factor"].to_numpy()[inst][s]
     cnt = L["cnt"].to_numpy()
     cnt = np.floor(cnt * np.where(drug | (chrg == "08") | (chrg == "05"), cf, 1.0) + rng.random(len(L))).astype(np.int64)

@@ -209,8 +209,9 @@ class Day:
     """One business day of one chunk: events applied to the latent frames, the rows every department
     delivers, and the truth of what was planted."""
 
-    def __init__(self, rng, ctx: Context, st: dict, day: int, ref: date, world, picker, rate: float):
+    def __init__(self, rng, ctx: Context, st: dict, day: int, ref: date, world, picker, rate: float, version: int = 1):
         self.rng, self.ctx, self.day, self.world, self.picker, self.rate = rng, ctx, day, world, picker, rate
+        self.version = version      # contract version of the landing zone (2: setl fund shares and setl_list)
         self.P, self.R, self.I, self.C = st["P"], st["R"], st["I"], st["C"]
         self.keys, self.stays, self.visits, self.pending, self.rows = st["keys"], st["stays"], st["visits"], st["pending"], st["rows"]
         self.ref = ctx.ref
@@ -286,7 +287,7 @@ class Day:
                        person_id) -> None:
         if len(df) == 0:
             return
-        cols = _columns(source, table)
+        cols = _columns(source, table, self.version)
         recs = [json.dumps({c: (None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v))
                             for c, v in zip(cols, row)}, ensure_ascii=False)
                 for row in df.reindex(columns=cols).itertuples(index=False, name=None)]
@@ -1224,8 +1225,16 @@ class Day:
         err = self._pick(outp, p=P_ERRONEOUS)
         rev = self._pick(natural & ~np.isin(np.arange(len(S)), err), p=P_REVERSAL)
         vd: list = []
+        sl = None
+        if self.version >= 2:       # fund shares and 结算清单 (no planted section-6 answers in daily batches)
+            from . import reform
+            rng6 = np.random.default_rng([self.ctx.seed, self.ctx.chunk, 1_000_000 + self.day, 6])
+            reform.fund_shares(rng6, S, P, world, reform.plan(world, self.ctx.seed))
+            sl = reform.written_setl_list(reform.setl_list(rng6, S, L, P, world, bd))
         tabs = sources.setl_tables(S, L, vd)
         setl, fee = tabs["setl"], tabs["fee_list"]
+        if self.version >= 2:
+            reform.with_shares(setl, S)
         if err.size:
             due = self.day + rng.integers(1, 3, len(err))
             ids_ = S["setl_id"].to_numpy()[err]
@@ -1267,7 +1276,7 @@ class Day:
         self._late("medins", "setl", S["setl_id"].to_numpy()[late], dirt.fmt_dates(S["begn"].to_numpy()[late]),
                    S["pid"].to_numpy()[late])
         r07 = claims.idle_bed_days(S, L, self.bid)
-        return {"setl": setl, "fee_list": fee, "vd": vd, "r07": r07, "new_setl": set(S["setl_id"])}
+        return {"setl": setl, "fee_list": fee, "vd": vd, "r07": r07, "new_setl": set(S["setl_id"]), "setl_list": sl}
 
     # -------------------------------------------------------------------------------- the day
     def run(self) -> dict:
@@ -1375,6 +1384,8 @@ class Day:
         if care:
             add("medins", "setl", care["setl"])
             add("medins", "fee_list", care["fee_list"])
+            if care.get("setl_list") is not None:
+                add("medins", "setl_list", care["setl_list"])
             vd += care["vd"]
         # person-identity keys: new ones become records; a key deleted earlier is never delivered again
         k = self.keys
@@ -1446,9 +1457,9 @@ class Day:
         return {"pieces": pieces, "records": rec, "value_dirt": vdf, "r07": care.get("r07") if care else None}
 
 
-def _columns(source: str, table: str) -> list[str]:
+def _columns(source: str, table: str, version: int) -> list[str]:
     from .generate import columns_of
-    return columns_of(source, table)
+    return columns_of(source, table, version=version)
 
 
 # ------------------------------------------------------------------------------------------ truth of a chunk
@@ -1497,7 +1508,7 @@ def run_chunk(state_root: str, gen_from: int, gen_to: int, chunk: int, meta: dic
     superseded: dict = {}
     for k, day in enumerate(days):
         rng = np.random.default_rng([meta["seed"], chunk, 1_000_000 + day])
-        d = Day(rng, ctx, st, day, ref, world, picker, rate)
+        d = Day(rng, ctx, st, day, ref, world, picker, rate, meta.get("contract_version", 1))
         out = d.run()
         st = d.state()
         last = k == len(days) - 1
@@ -1510,7 +1521,7 @@ def run_chunk(state_root: str, gen_from: int, gen_to: int, chunk: int, meta: dic
                 df, kk = repeat_in_file(rng, df, spec, lambda x: x["del_flag"].to_numpy() == "0")
                 if kk:
                     superseded[(src, bid, table)] = superseded.get((src, bid, table), 0) + kk
-            cols = columns_of(src, table, incremental=True)
+            cols = columns_of(src, table, incremental=True, version=meta.get("contract_version", 1))
             files.append((src, bid, table, cols, to_csv_bytes(df, cols, encoding_of(src)), len(df),
                           int((df["del_flag"].to_numpy() == "1").sum())))
         tr = chunk_truth(ctx, d.P, d.R, d.I, d.C, full=last)

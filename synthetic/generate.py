@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import batch2 as b2
-from . import claims, dirt, enrollment, fund, names, population, sources, truth
+from . import claims, dirt, enrollment, fund, names, population, reform, sources, truth
 from .institutions import World, build_world
 from .schema import EXTRA, KEYS, SOURCES, encoding_of
 from .state import STATE_DIR, VERSION as STATE_VERSION, write_meta as write_state_meta
@@ -58,8 +58,12 @@ def batch_id(d: date, k: int = 1) -> str:
     return f"{d:%Y%m%d}-{k:03d}"
 
 
-def columns_of(source: str, table: str, incremental: bool = False) -> list[str]:
-    cols = list(SOURCES[source][table]) + EXTRA.get((source, table), [])
+def columns_of(source: str, table: str, incremental: bool = False, version: int = reform.CONTRACT_VERSION) -> list[str]:
+    """A file's header: contract columns, with contract version 2 the columns it added (setl's fund shares),
+    the generator's extra columns, and ``del_flag`` in incremental batches."""
+    from yibao.contract import table_spec
+    cols = list(SOURCES[source][table]) + (list(table_spec(source, table).added) if version >= 2 else [])
+    cols += EXTRA.get((source, table), [])
     if incremental:
         cols = cols + ["del_flag"]
     return cols
@@ -165,11 +169,15 @@ def redelivery(src: str, table: str, bid: str, prev_bid: str, prev: pd.DataFrame
 
 
 def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, persons: int, ref: date, batches: int,
-                state_dir: str | None = None) -> dict:
+                state_dir: str | None = None, contract_version: int = reform.CONTRACT_VERSION) -> dict:
     """Everything one chunk contributes: encoded file pieces, truth frames, counts and fund accumulators.
-    ``state_dir``: also write the chunk's latent state after the last batch there (for daily batches)."""
+    ``state_dir``: also write the chunk's latent state after the last batch there (for daily batches);
+    ``contract_version`` 2: also the section-6 columns, tables and answers (from streams of their own)."""
     world = _world(persons, seed)
     rng = np.random.default_rng([seed, chunk])
+    sec6 = contract_version >= 2
+    plan6 = reform.plan(world, seed) if sec6 else None
+    rng6 = np.random.default_rng([seed, chunk, 6])
     ctx = population.Context(seed=seed, chunk=chunk, start=start, n=n, n_chunks=n_chunks, ref=_ref64(ref), batches=batches)
     P = population.households(rng, ctx)
     population.identities(rng, ctx, P)
@@ -200,7 +208,9 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
              claims.maternity_specs(rng, E, P, picker, world, start_d, ctx.ref),
              claims.plant(rng, ctx, E, P, picker, world, start_d, ctx.ref)]
     S = pd.concat([s for s in specs if len(s)], ignore_index=True)
-    S, L = claims.finalize(rng, ctx, S, world, 1, 0, 0)
+    S, L = claims.finalize(rng, ctx, S, world, 1, 0, 0, overcharge=plan6)
+    if sec6:
+        reform.fund_shares(rng6, S, P, world, plan6)
     fraud_truth = claims.fraud_rows(S)
     audit_df, audit_truth = audits(rng, ctx, S, world)
 
@@ -217,6 +227,10 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     # reversals (冲正) of delivered settlements, re-delivered in batch 2 with refd_setl_flag 1
     rev = spare & ~held & (u_s >= 0.5) & (u_s < 0.502) if batches >= 2 else np.zeros(len(S), dtype=bool)
     s_batch = np.where(held, bl, b1).astype(object)
+    if sec6:        # 结算清单 of the inpatient settlements, a few upcoded (and decoys)
+        SL = reform.setl_list(rng6, S, L, P, world, ctx.ref - np.timedelta64(1, "D"))
+        upcoding = reform.plant_upcoding(rng6, ctx, SL, ~held[SL["_row"].to_numpy()] & ~rev[SL["_row"].to_numpy()])
+        sl_held = held[SL["_row"].to_numpy()]
     vd: list = []
     pieces: list[tuple[str, str, str, pd.DataFrame]] = []
     med, recs = sources.medins_person_tables(ctx, P, R, I, C, world, vd)
@@ -249,6 +263,10 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     for t, df in med.items():
         pieces.append(("medins", b1, t, df))
     setl1 = sources.setl_tables(S[~held], L[~held[L["s"].to_numpy()]], vd)
+    if sec6:
+        reform.with_shares(setl1["setl"], S[~held])
+        reform.with_shares(o_setl, None)
+        setl1["setl_list"] = reform.written_setl_list(SL[~sl_held])
     setl1["setl"] = pd.concat([setl1["setl"], o_setl], ignore_index=True)
     setl1["fee_list"] = pd.concat([setl1["fee_list"], o_fee], ignore_index=True)
     for t, df in setl1.items():
@@ -303,13 +321,20 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
         setl2 = {"setl": [], "fee_list": []}
         late_dirt = []          # value dirt of rows first delivered in batch 2
         if len(S2):
-            S2, L2 = claims.finalize(rng2, ctx, S2, world, 2, 0, 0, reverse=False)
+            S2, L2 = claims.finalize(rng2, ctx, S2, world, 2, 0, 0, reverse=False, overcharge=plan6)
             vd2: list = []
+            if sec6:
+                rng6b = np.random.default_rng([seed, chunk, 6, 2])
+                reform.fund_shares(rng6b, S2, P2, world, plan6)
+                SL2 = reform.setl_list(rng6b, S2, L2, P2, world, ctx.ref + np.timedelta64(6, "D"))
+                pieces.append(("medins", bt, "setl_list", reform.written_setl_list(SL2).assign(del_flag="0")))
             for t, df in sources.setl_tables(S2, L2, vd2).items():
-                setl2[t].append(df)
+                setl2[t].append(reform.with_shares(df, S2) if sec6 and t == "setl" else df)
             late_dirt.append((bt, vd2))
         S.loc[rev, "refd"] = "1"
         setl2["setl"].append(sources.setl_tables(S[rev], L.iloc[:0])["setl"])
+        if sec6:
+            reform.with_shares(setl2["setl"][-1], S[rev])
         for t, dfs in setl2.items():
             df = pd.concat(dfs, ignore_index=True)
             df["del_flag"] = "0"
@@ -322,6 +347,10 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
         ml.pop("psn_insu")
         vdl: list = []
         ml.update(sources.setl_tables(S[held], L[held[L["s"].to_numpy()]], vdl))
+        if sec6:
+            reform.with_shares(ml["setl"], S[held])
+            if sl_held.any():
+                pieces.append(("medins", bl, "setl_list", reform.written_setl_list(SL[sl_held]).assign(del_flag="0")))
         late_dirt.append((bl, vdl))
         for t, df in ml.items():
             df["del_flag"] = "0"
@@ -398,6 +427,24 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
         for bid in (bt, bl):
             for t, df in (m2 if bid == bt else ml).items():
                 redeliveries.append(redelivery("medins", t, bid, b1, b1_frames[("medins", t)], df, "incremental"))
+    sec6_acc = None
+    if sec6:        # section-6 answers and accumulators, on the state after the last batch
+        counted = S["refd"].to_numpy() == "0"
+        frames = [(S, L, counted)] + ([(S2, L2, np.ones(len(S2), dtype=bool))] if batches >= 2 and len(S2) and "setl_id" in S2 else [])
+        acc_sl = [reform.group_acc(SL, counted[SL["_row"].to_numpy()])]
+        if len(frames) > 1:
+            acc_sl.append(reform.group_acc(SL2, np.ones(len(SL2), dtype=bool)))
+        ap, ap_truth = reform.assistance(rng6, ctx, S, P, counted & ~held)
+        pieces.append(("civil_affairs", b1, "assistance_pay", ap))
+        if batches >= 2:        # civil affairs delivers full snapshots: the same payments again next week
+            pieces.append(("civil_affairs", bt, "assistance_pay", ap))
+        sec6_acc = {"owed": pd.concat([reform.owed(a, c) for a, _, c in frames], ignore_index=True),
+                    "vbp": pd.concat([reform.vbp_usage(a, b, c) for a, b, c in frames], ignore_index=True),
+                    "drg": pd.concat([x["drg"] for x in acc_sl], ignore_index=True),
+                    "dip": pd.concat([x["dip"] for x in acc_sl], ignore_index=True),
+                    "upcoding": upcoding,
+                    "price_violation": pd.concat([reform.price_violations(a, b, c) for a, b, c in frames], ignore_index=True),
+                    "assistance_duplicate": ap_truth}
     # in-file repeated keys (superseded), silver-level key twins
     superseded: dict = {}
     twins: dict = {}
@@ -422,7 +469,7 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
     encoded = []
     for src, bid, t, df in out_pieces:
         incremental = bid != b1 and src == "medins"
-        cols = columns_of(src, t, incremental)
+        cols = columns_of(src, t, incremental, contract_version)
         encoded.append((src, bid, t, cols, to_csv_bytes(df, cols, encoding_of(src)), len(df)))
     dup = final_dup.copy()
     dup["in_target_population"] = T["in_target_population"].to_numpy()[dup["i"].to_numpy()]
@@ -434,7 +481,7 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
         from .state import save_chunk
         save_chunk(Path(state_dir), 0, chunk, initial_state(ctx, Pf, Rf, If, Cf, T1, on_list, records, settled,
                                                             ids_=[b1] + ([bt, bl] if batches >= 2 else [])))
-    return {"files": encoded, "counts": counts, "redelivery": redeliveries,
+    return {"files": encoded, "counts": counts, "redelivery": redeliveries, "sec6": sec6_acc,
             "truth": {"persons": T, "records": records, "national_list": national, "fraud": fraud_truth,
                       "audits": audit_truth, "enrolled_unpaid": unpaid.drop(columns=["i"]),
                       "duplicate_enrollment": dup.drop(columns=["i"]), "contrib_recon": truth.recon_rows(Pf, Cf),
@@ -510,10 +557,14 @@ def _plan_bad_rows(w: LandingWriter, ids: dict) -> None:
 
 def generate(out: Path, persons: int, seed: int = 42, reference_date: date = date(2026, 11, 1), batches: int = 1,
              chunk_size: int = 200_000, progress: Callable[[str, int, int], None] | None = None,
-             workers: int = 1, gzip: bool = False, keep_state: bool = True) -> GenerateSummary:
+             workers: int = 1, gzip: bool = False, keep_state: bool = True,
+             contract_version: int = reform.CONTRACT_VERSION) -> GenerateSummary:
     """Write a contract-conform landing zone for ``persons`` natural persons to ``out`` plus ``out/_truth``
     (``gzip``: ``<table>.csv.gz`` files, about a fifth of the size; ``keep_state``: also the latent state under
-    ``out/_state``, which :func:`yibao.synthetic.daily.generate_days` continues with daily batches)."""
+    ``out/_state``, which :func:`yibao.synthetic.daily.generate_days` continues with daily batches;
+    ``contract_version`` 1: sections 1-2 only, as before section 6 existed; 2: also section 6)."""
+    if contract_version not in (1, 2):
+        raise ValueError(f"contract_version must be 1 or 2, not {contract_version}")
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -522,7 +573,7 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     state_root = out / STATE_DIR
     shutil.rmtree(state_root, ignore_errors=True)
     shutil.rmtree(out / "_truth" / "days", ignore_errors=True)
-    for stale in ("events", "corrections", "daily_batches"):
+    for stale in ("events", "corrections", "daily_batches") + SEC6_TRUTH:
         (out / "_truth" / f"{stale}.parquet").unlink(missing_ok=True)
     week2 = reference_date + timedelta(days=7)
     b1 = batch_id(reference_date, 1)
@@ -540,6 +591,13 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     corrupt_id = batch_id(reference_date, 2)
     w.open_batch(CORRUPT_SOURCE, corrupt_id, f"{reference_date:%Y-%m-%d} 14:00:00", "full")
     _plan_bad_rows(w, {"b1": b1, **({"bt": bt, "bl": bl} if batches >= 2 else {})})
+    if contract_version < 2:        # a version-1 run over an earlier version-2 landing zone leaves no section-6 file
+        from yibao.contract import TABLES, file_names
+        for src, bid in list(w.batches):
+            for t in TABLES:
+                if t.optional and t.source == src:
+                    for f in file_names(t.name):
+                        (out / src / bid / f).unlink(missing_ok=True)
     tw = truth.TruthWriter(out / "_truth")
     report("world", 0, 1)
     world = _world(persons, seed)
@@ -549,7 +607,8 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     n_chunks = max(1, -(-persons // chunk_size))
     state_dir = str(state_root) if keep_state else None
     jobs = [(seed, c, c * chunk_size, min(chunk_size, persons - c * chunk_size), n_chunks, persons, reference_date, batches,
-             state_dir) for c in range(n_chunks)]
+             state_dir, contract_version) for c in range(n_chunks)]
+    sec6 = Sec6Acc() if contract_version >= 2 else None
     hifp: dict = {}
     insured: dict = {}
     counts: dict = {"superseded": {}, "twins": {}, "orphans": {}}
@@ -562,6 +621,8 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
             w.write_bytes(src, bid, t, cols, data, nrows)
         for name, df in res["truth"].items():
             tw.write(name, df)
+        if sec6 is not None:
+            sec6.add(res["sec6"], tw)
         for k, v in res["acc"]["hifp"].items():
             hifp[k] = hifp.get(k, 0.0) + v
         for k, v in res["acc"]["insured"].items():
@@ -586,6 +647,8 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
     w.write("medins", b1, "fund_ledger", led, columns_of("medins", "fund_ledger"))
     w.write("medins", b1, "fund_opening", op, columns_of("medins", "fund_opening"))
     tw.write("fund_risk", fr)
+    if sec6 is not None:
+        sec6.finish(w, tw, b1, seed, reference_date, led, world)
     fm = world.fixmedins
     r09 = fm[fm["r09"] != ""]
     tw.write("fraud", [{"rule_code": "R09_PROVIDER_OUTLIER", "subject_type": "institution", "subject_id": c, "setl_ids": [],
@@ -609,8 +672,11 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
                                     "batches": ",".join(ids_), "truth_state_after_batch": ids_[-1], "chunk_size": chunk_size,
                                     "r07_min_idle_days": r07["min_idle_days"], "r07_config": r07["source"],
                                     "r07_bed_charge_types": ",".join(r07["bed_charge_types"]),
-                                    "r07_care_charge_types": ",".join(r07["care_charge_types"])}]))
+                                    "r07_care_charge_types": ",".join(r07["care_charge_types"]),
+                                    "contract_version": contract_version}]))
     tw.close()
+    if sec6 is not None:
+        sec6.ensure_truth(out / "_truth")
     rows: dict = {}
     for (src, bid, t), s in w.files.items():
         if bid == corrupt_id:
@@ -622,9 +688,61 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
         write_state_meta(state_root, {"version": STATE_VERSION, "persons": persons, "seed": seed,
                                       "reference_date": reference_date.isoformat(), "chunk_size": chunk_size,
                                       "batches": batches, "n_chunks": n_chunks, "generation": 0, "days_delivered": 0,
-                                      "batch_ids": ids_, "gzip": bool(gzip), "change_rate": None})
+                                      "batch_ids": ids_, "gzip": bool(gzip), "change_rate": None,
+                                      "contract_version": contract_version})
     return GenerateSummary(out=out, persons=persons, seed=seed, batch_ids=ids_, rows=rows, files=files,
                            truth_rows=dict(tw.rows), seconds=time.time() - t0)
+
+
+SEC6_TRUTH = ("drg_upcoding", "price_violation", "vbp_under", "recon_diff", "assistance_duplicate")
+SEC6_TRUTH_COLUMNS = {"drg_upcoding": ["setl_id"], "price_violation": ["feedetl_sn", "setl_id"],
+                      "vbp_under": ["fixmedins_code", "med_list_codg", "year"],
+                      "recon_diff": ["admdvs", "insutype", "ym", "side", "fixmedins_code", "pay_id", "txn_id", "diff_amount"],
+                      "assistance_duplicate": ["pay_id", "kind"]}
+
+
+class Sec6Acc:
+    """Contract section 6 across chunks: small accumulators (per group, institution-month, institution-item)
+    merged as chunks arrive, the province tables and their answers at the end."""
+
+    def __init__(self):
+        self.owed = pd.DataFrame(columns=["admdvs", "insutype", "fixmedins_code", "ym", "amount"])
+        self.vbp = pd.DataFrame(columns=["fixmedins_code", "item", "qty"])
+        self.drg: list = []
+        self.dip: list = []
+        self.upcoding: list = []
+
+    def add(self, acc: dict, tw: truth.TruthWriter) -> None:
+        self.owed = (pd.concat([self.owed, acc["owed"]], ignore_index=True)
+                     .groupby(["admdvs", "insutype", "fixmedins_code", "ym"], as_index=False)["amount"].sum())
+        self.vbp = pd.concat([self.vbp, acc["vbp"]], ignore_index=True).groupby(["fixmedins_code", "item"], as_index=False)["qty"].sum()
+        self.drg.append(acc["drg"])
+        self.dip.append(acc["dip"])
+        self.upcoding.append(acc["upcoding"])
+        tw.write("price_violation", acc["price_violation"])
+        tw.write("assistance_duplicate", acc["assistance_duplicate"])
+
+    def finish(self, w: LandingWriter, tw: truth.TruthWriter, b1: str, seed: int, ref: date, ledger: pd.DataFrame,
+               world: World) -> None:
+        years = list(range((ref - timedelta(days=365)).year, (ref + timedelta(days=7)).year + 1))
+        groups = reform.drg_group_table(pd.concat(self.drg, ignore_index=True), years)
+        vbp, vbp_truth = reform.vbp_purchase(seed, self.vbp, ref)
+        fp, bank, recon = reform.payments(seed, self.owed, ledger, world.fixmedins, ref)
+        for name, df in (("drg_group", groups), ("dip_group", reform.dip_group_table(pd.concat(self.dip, ignore_index=True))),
+                         ("med_list", reform.med_list_table()), ("vbp_purchase", vbp), ("fund_payment", fp),
+                         ("bank_stmt", bank)):
+            w.write("medins", b1, name, df, columns_of("medins", name))
+        tw.write("drg_upcoding", reform.upcoding_truth(pd.concat(self.upcoding, ignore_index=True), groups))
+        tw.write("vbp_under", vbp_truth)
+        tw.write("recon_diff", recon)
+
+    @staticmethod
+    def ensure_truth(root: Path) -> None:
+        """A truth table nothing was planted in still exists (empty, with its columns)."""
+        for name, cols in SEC6_TRUTH_COLUMNS.items():
+            p = root / f"{name}.parquet"
+            if not p.exists():
+                pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).to_parquet(p, index=False)
 
 
 def planted_quarantine(bad: pd.DataFrame, counts: dict) -> pd.DataFrame:

@@ -34,6 +34,16 @@ Answers of contract section 4/5 (computed exactly per the definitions, see each 
 | `fund_risk.parquet` | pooling region x insutype x month | admdvs, insutype, ym, income, expense, cum_balance, months_payable (balance / mean expense of the last <=12 months), current_surplus_rate (year to date), planted_risk (严重/中等/一般/正常), expected_at_least_general (months_payable <= 6 or surplus < 15%) |
 | `institutions.parquet` | designated institution | the fixmedins columns + pool, cost_factor, r09 |
 
+Contract section 6 (version 2, `meta.contract_version` 2; absent with version 1), by the team's definitions:
+
+| file | one row per | columns |
+|---|---|---|
+| `drg_upcoding.parquet` | DRG upcoding case (高套分组) | setl_id. A counted inpatient settlement whose setl_list drg_codg has drg_group weight >= 2.0 for the settlement year while medfee_sumamt < 0.4 x the group's avg_cost and ipt_days < 0.5 x its avg_days (drg_group as delivered). Every such case is planted (a short cheap medical stay coded with an operation it never billed); planted decoys (cheap stays of >= 8 days in the same groups) are not in it. |
+| `price_violation.parquet` | fee line above its ceiling (超限价收费) | feedetl_sn, setl_id: every fee line of a counted settlement (refd_setl_flag not 1 after the last batch) with pric > med_list.pric_uplmt (ceiling not null). Daily batches bill no price above a ceiling. |
+| `vbp_under.parquet` | institution x 集采 item x agreement year behind its volume | fixmedins_code, med_list_codg, year: progress = (sum purc_qty / max agreed_qty) / (months delivered that year / 12) < 0.8 |
+| `recon_diff.parquet` | difference of the three-party reconciliation | admdvs, insutype, ym, side, fixmedins_code, pay_id, txn_id, diff_amount. SETTLEMENT_PAYMENT: per admdvs x insutype x institution x settlement month (months up to the last fund_payment ym, the month before the reference date; later months are not paid yet): paid - owed (owed = hifp_pay + acct_pay of counted settlements after all batches of the full load), pay_id null when nothing was paid. PAYMENT_BANK: a payment with no bank row (txn_id null, diff = -amount), a bank row with another amount (diff = bank - paid), a bank E row to an institution with no payment (pay_id null, ym = the month before txn_date — the settlement month a payment made then covers, dbt D14 —, diff = +amount; its memo carries no pay_id and no payment to that institution exists in that account). |
+| `assistance_duplicate.parquet` | duplicate assistance payment | pay_id, kind: ONE_STOP_AND_MANUAL (a manual assistance_pay of a counted settlement with maf_pay > 0) or MANUAL_TWICE (every manual payment of a setl_id after the first by pay_date, pay_id) |
+
 Records and planted dirt:
 
 | file | one row per | columns |
@@ -46,7 +56,7 @@ Records and planted dirt:
 | `late_arrivals.parquet` | row delivered late or out of order | source, source_table, batch_id, source_key, business_date (date or YYYYMM), kind (LATE_ROW: a business date older than rows already delivered, in a later batch; CHILD_BEFORE_PARENT: an enrollment or contribution whose psn_info arrives in the next medins batch id; PARENT_AFTER_CHILD: that psn_info), person_id. After all batches no child is orphaned. |
 | `redelivery.parquet` | later batch x table | source, source_table, batch_id, compared_with (batch 1), mode, rows, keys_repeated (keys delivered before), keys_changed (repeated with other values), keys_new, keys_deleted (del_flag 1), keys_absent (full: in the earlier snapshot, not in this one). Counted on the rows as built, before in-file repeats. |
 | `rejected_batches.parquet` | batch whose manifest does not match | source, batch_id, file, reason, manifest_rows, actual_rows |
-| `meta.parquet` | run | persons, seed, reference_date, batches, truth_state_after_batch, chunk_size, r07_min_idle_days, r07_config (the fraud configuration file it was read from, or 'defaults'), r07_bed_charge_types, r07_care_charge_types; after daily batches also days_delivered, change_rate |
+| `meta.parquet` | run | persons, seed, reference_date, batches, truth_state_after_batch, chunk_size, r07_min_idle_days, r07_config (the fraud configuration file it was read from, or 'defaults'), r07_bed_charge_types, r07_care_charge_types, contract_version; after daily batches also days_delivered, change_rate |
 
 Daily batches (`yibao generate --days N`, module `yibao.synthetic.daily`) add rows to the tables above (records of
 new keys and `deleted_in_batch` of deleted ones, value_dirt of rows first delivered, fraud cases and decoys planted

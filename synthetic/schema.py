@@ -17,7 +17,8 @@ KEYS: dict[str, list[str]] = {_t.name: list(_t.keys) for _t in TABLES}
 
 ENCODING = {"police": "gbk", "civil_affairs": "gbk"}
 # Extra (non-contract) columns the generator adds, which ingestion must keep.
-EXTRA = {("medins", "psn_info"): ["updt_time", "ext_remark"], ("medins", "psn_insu"): ["updt_time"]}
+EXTRA = {("medins", "psn_info"): ["updt_time", "ext_remark"], ("medins", "psn_insu"): ["updt_time"],
+         ("civil_affairs", "assistance_pay"): ["psn_name"]}
 
 
 def encoding_of(source: str) -> str:

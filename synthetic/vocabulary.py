@@ -84,6 +84,22 @@ TEMPLATES = {
 }
 INPATIENT = ("21", "52")
 
+# 医保目录 attributes of the items (contract section 6, medins/med_list): class 甲 '1' unless listed here,
+# the items under national / provincial volume-based procurement (集采), and items without a price ceiling
+# (TCM decoction pieces are priced by the market).  Ceilings themselves follow the list type (see reform.py).
+CHRGITM_LV = {
+    "002104010010000": "2", "002704000050000": "2", "004100000010000": "2", "003108000040000": "2",
+    "XJ01DCF031A001010101445": "2", "XC10AAA129A001010105678": "2", "XG04CAT035A001010101890": "2",
+    "ZA01BAL0001010100123": "2", "T001700643": "2", "T001800321": "3",
+    "C03012345000000001": "2", "C14011012000000002": "2", "C02034512000000003": "2",
+}
+VBP_CODES = frozenset({
+    "XJ01CAA040A001010100028", "XJ01DCF031A001010101445", "XA02BCA211E001010103562", "XJ01DDT018B001010100123",
+    "XA10BAE096A001010100412", "XC08CAA102A001010101234", "XC10AAA129A001010105678", "XA10ABY087B002010109876",
+    "XB01ACA056A001010100567", "C03012345000000001", "C02034512000000003",
+})
+NO_CEILING = frozenset({"T001700643", "T001800321"})
+
 DISEASES = {
     "11": ["J06.900", "K29.700", "M54.500", "J20.900", "L30.900", "H10.900"],
     "13": ["J18.900", "S06.000", "R10.400", "T14.000", "A09.000"],

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from yibao.contract import SETL_FUND_SHARES
 from yibao.synthetic import ids
 from yibao.synthetic.generate import generate
 from yibao.synthetic.schema import KEYS, SOURCES, encoding_of
@@ -216,9 +217,11 @@ def test_planted_fraud_is_visible_in_the_files(landing):
 def test_settlement_amounts_add_up(landing):
     s = read_table(landing, "medins", "20261101-001", "setl")
     s = s[s.medfee_sumamt.str.fullmatch(r"\d+\.\d{2}")]
+    shares = [c for c in SETL_FUND_SHARES if c in s]      # contract version 2: the other funds' shares
     cents = {c: (s[c].astype(float) * 100).round().astype(np.int64) for c in
-             ("medfee_sumamt", "hifp_pay", "acct_pay", "psn_cash_pay", "fulamt_ownpay_amt")}
-    assert (cents["hifp_pay"] + cents["acct_pay"] + cents["psn_cash_pay"] == cents["medfee_sumamt"]).all()
+             ("medfee_sumamt", "hifp_pay", "acct_pay", "psn_cash_pay", "fulamt_ownpay_amt", *shares)}
+    assert (cents["hifp_pay"] + cents["acct_pay"] + cents["psn_cash_pay"] + sum(cents[c] for c in shares)
+            == cents["medfee_sumamt"]).all()
     assert (cents["fulamt_ownpay_amt"] <= cents["psn_cash_pay"]).all()
     fee = read_table(landing, "medins", "20261101-001", "fee_list")
     fee = fee[fee.det_item_fee_sumamt.str.fullmatch(r"\d+\.\d{2}")]

@@ -76,6 +76,11 @@ def generate(
                                                                                  "configured)."),
     gzip: bool = typer.Option(False, "--gzip", help="Write <table>.csv.gz (about a fifth of the disk; the "
                                                     "province-scale landing zone does not fit otherwise)."),
+    contract_version: int = typer.Option(2, "--contract-version", min=1, max=2,
+                                         help="2: also the tables of contract section 6 (setl fund shares, "
+                                              "setl_list, DRG/DIP groups, med_list, 集采, fund payments, bank "
+                                              "statement, assistance payments) and their answers; 1: sections 1-2 "
+                                              "only. --days continues with the version the landing zone has."),
 ) -> None:
     """Write a synthetic landing zone for all seven departments, plus its ground truth; with --days, add daily
     incremental batches on top of it."""
@@ -109,7 +114,8 @@ def generate(
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = run(target, persons=persons or 10_000, seed=42 if seed is None else seed, reference_date=ref,
-                      batches=batches, chunk_size=chunk_size, progress=report, workers=workers, gzip=gzip) if full else None
+                      batches=batches, chunk_size=chunk_size, progress=report, workers=workers, gzip=gzip,
+                      contract_version=contract_version) if full else None
         daily = generate_days(target, days, workers=workers, change_rate=change_rate, progress=report) if days else None
     if summary is not None:
         table = Table("source", "table", "rows")
