@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 RULE_CODES = ("R01_AFTER_DEATH", "R02_SPLIT_ADMISSION", "R03_OVERLAP_STAY", "R04_GENDER_ITEM", "R05_HIGH_FREQUENCY",
-              "R06_DUP_CHARGE", "R07_IDLE_BED", "R08_GANG", "R09_PROVIDER_OUTLIER")
+              "R06_DUP_CHARGE", "R07_IDLE_BED", "R08_GANG", "R09_PROVIDER_OUTLIER", "R10_DRG_UPCODING",
+              "R11_OVER_CEILING")
 
 
 def config_path(path: str | Path | None = None) -> Path:

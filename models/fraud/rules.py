@@ -1,4 +1,5 @@
-"""Fund-supervision rules R01–R09 (contract section 5), evaluated on the engine (Spark SQL over Spark Connect).
+"""Fund-supervision rules R01–R09 (contract section 5) and R10–R11 (contract section 6 data), evaluated on the
+engine (Spark SQL over Spark Connect).
 
 Every rule returns hits with one schema (:data:`HIT_COLUMNS`): the rule, the subject (person / institution /
 group), the settlements involved, the fund amount involved and a Chinese evidence text naming the
@@ -9,6 +10,12 @@ settlements, dates, amounts, the other institution or the death record's source.
 them) and re-checks the flag.
 
 R08 (gangs) needs community detection and lives in :mod:`yibao.fraud.graph`.
+
+R10 (高套分组) and R11 (超限价收费) judge section-6 data (DRG settlement lists, the 医保目录's price ceilings).  What
+makes a case an upcoding case or a fee line a price violation is defined once, in the dbt marts ``gold.drg_case``
+(``is_upcoding_suspect``) and ``gold.price_violation``; these rules only turn those published rows into hits per
+institution.  When a producer delivers no section-6 tables, the marts are empty and the rules have no hits.
+R04 reads the 医保目录's gender limits (``med_list.gend_lmt``) when it is delivered, besides its configured lists.
 
 One home per rule: what a rule detects at the level of a settlement or a fee line (:func:`after_death_settlements`,
 :func:`item_sex`, :func:`overlapping_stays`, :func:`duplicate_charges`) is defined once here, with the rule's
@@ -30,6 +37,14 @@ HIT_COLUMNS = ["rule_code", "subject_type", "subject_id", "person_id", "fixmedin
 
 
 SETTLEMENT_WORK_TABLE = ("silver", "fraud_settlement")   # fr_setl, materialised
+# the columns the section-6 rules read, for an empty view when the table does not exist
+DRG_CASE_DDL = ("setl_id string, person_id string, fixmedins_code string, admdvs string, year int, drg_codg string, "
+                "drg_name string, weight decimal(18,4), ipt_days int, medfee_sumamt decimal(16,2), "
+                "hifp_pay decimal(16,2), is_upcoding_suspect boolean, upcoding_evidence string")
+PRICE_VIOLATION_DDL = ("feedetl_sn string, setl_id string, person_id string, fixmedins_code string, "
+                       "fixmedins_name string, fee_date date, med_list_codg string, list_name string, "
+                       "cnt decimal(18,4), pric decimal(16,2), pric_uplmt decimal(16,2), excess_amount decimal(18,2)")
+MED_LIST_DDL = "med_list_codg string, gend_lmt string"
 
 
 def _table(cat: Catalog, name: str) -> DataFrame:
@@ -68,15 +83,28 @@ def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
         left join fr_inst f on f.fixmedins_code = i.fixmedins_code
         where coalesce(d.refd_setl_flag, '0') <> '1' and i.person_id is not null"""), *SETTLEMENT_WORK_TABLE)
     cat.read(*SETTLEMENT_WORK_TABLE).createOrReplaceTempView("fr_setl")
+    # section 6: the published marts R10 and R11 read, and the catalogue's gender limits R04 reads (empty views when
+    # this warehouse has none)
+    for view, name, ddl in (("fr_drg_case", c["drg_case_table"], DRG_CASE_DDL),
+                            ("fr_price_violation", c["price_violation_table"], PRICE_VIOLATION_DDL),
+                            ("fr_med_list", c["med_list_table"], MED_LIST_DDL)):
+        if cat.exists(*name.split(".")):
+            _table(cat, name).createOrReplaceTempView(view)
+        else:
+            spark.createDataFrame([], ddl).createOrReplaceTempView(view)
     # fee lines: every reader joins them to fr_setl by setl_id, which keeps the counted settlements' lines.  A
     # semi-join here as well was redundant, and with the stored fr_setl the engine built its hash table on the
     # 56M fee lines (R06 peaked at 21 GiB at 10M persons)
+    # (the catalogue's gender limit is joined in: R04 and the features read it as l.catalogue_gend_lmt)
     spark.sql("""
         create or replace temp view fr_fee as
         select l.feedetl_sn, l.setl_id, l.med_list_codg, l.med_chrgitm_type, l.list_name,
                cast(l.cnt as double) as cnt, cast(l.pric as double) as pric,
-               cast(l.det_item_fee_sumamt as double) as amt, l.bilg_dr_codg, l.fee_ocur_time
-        from fr_stg_fee l""")
+               cast(l.det_item_fee_sumamt as double) as amt, l.bilg_dr_codg, l.fee_ocur_time,
+               m.gend_lmt as catalogue_gend_lmt
+        from fr_stg_fee l
+        left join (select med_list_codg, max(gend_lmt) as gend_lmt from fr_med_list
+                   where gend_lmt in ('1', '2') group by med_list_codg) m on m.med_list_codg = l.med_list_codg""")
     # which department recorded each death (R01 evidence)
     xref, recs = c["person_xref_table"], c["person_records_table"]
     if cat.exists(*xref.split(".")) and cat.exists(*recs.split(".")):
@@ -186,12 +214,15 @@ def r03_overlap_stay(spark: SparkSession, cfg: dict) -> DataFrame:
 
 def item_sex(cfg: dict) -> str:
     """R04's classification of a fee line ``l`` (SQL expression): '1' for a male-only item, '2' for a
-    female-only one (code lists, then name keywords), else null."""
+    female-only one, else null.  The 医保目录's gender limit (``med_list.gend_lmt``, joined into ``fr_fee``) decides
+    when the catalogue lists the item with one; then the configured code lists, then name keywords (items the
+    catalogue does not restrict, or a producer that delivers no catalogue)."""
     p = cfg["rules"]["R04_GENDER_ITEM"]
     male_kw = "|".join(p["male_only_keywords"]) or "^$"
     female_kw = "|".join(p["female_only_keywords"]) or "^$"
-    return (f"case when l.med_list_codg in ({sql_list(p['male_only_items'])}) or l.list_name rlike '{male_kw}' then '1' "
-            f"when l.med_list_codg in ({sql_list(p['female_only_items'])}) or l.list_name rlike '{female_kw}' then '2' end")
+    return (f"coalesce(l.catalogue_gend_lmt, "
+            f"case when l.med_list_codg in ({sql_list(p['male_only_items'])}) or l.list_name rlike '{male_kw}' then '1' "
+            f"when l.med_list_codg in ({sql_list(p['female_only_items'])}) or l.list_name rlike '{female_kw}' then '2' end)")
 
 
 def r04_gender_item(spark: SparkSession, cfg: dict) -> DataFrame:
@@ -400,6 +431,52 @@ def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
         from z where ratio >= {float(p['ratio_threshold'])} and z >= {float(p['z_threshold'])}""")
 
 
+def r10_drg_upcoding(spark: SparkSession, cfg: dict) -> DataFrame:
+    """高套分组: per institution, its DRG cases the mart ``gold.drg_case`` marks as upcoding suspects (a high-weight
+    group with a stay and a cost far below the group's), when there are at least ``min_cases``."""
+    p = cfg["rules"]["R10_DRG_UPCODING"]
+    return spark.sql(f"""
+        with c as (select d.*, coalesce(i.fixmedins_name, d.fixmedins_code) as inst
+                   from fr_drg_case d left join fr_inst i on i.fixmedins_code = d.fixmedins_code
+                   where d.is_upcoding_suspect)
+        select 'R10_DRG_UPCODING' as rule_code, 'institution' as subject_type, fixmedins_code as subject_id,
+               cast(null as string) as person_id, fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_set(setl_id)) as setl_ids, sum(cast(hifp_pay as double)) as amount,
+               cast(null as date) as event_date,
+               concat(max(inst), ' ', cast(count(*) as string), ' 例住院病例疑似高套病组（高权重病组而住院天数和费用远低于该组平均）：',
+                      array_join(array_sort(collect_list(concat(setl_id, ' ', coalesce(upcoding_evidence, drg_codg)))), '；'))
+                   as evidence
+        from c group by fixmedins_code having count(*) >= {int(p['min_cases'])}""")
+
+
+def r11_over_ceiling(spark: SparkSession, cfg: dict) -> DataFrame:
+    """超限价收费: per institution, its fee lines above the 医保目录's price ceiling (``gold.price_violation``), when
+    they are at least ``min_lines`` lines and ``min_excess`` yuan billed above the ceilings."""
+    p = cfg["rules"]["R11_OVER_CEILING"]
+    return spark.sql(f"""
+        with v as (select v.*, coalesce(v.fixmedins_name, v.fixmedins_code) as inst from fr_price_violation v),
+        per_item as (
+            select fixmedins_code, med_list_codg, max(list_name) as list_name, count(*) as n,
+                   max(cast(pric as double)) as max_pric, max(cast(pric_uplmt as double)) as uplmt,
+                   sum(cast(excess_amount as double)) as excess
+            from v group by fixmedins_code, med_list_codg
+        ), per_inst as (
+            select v.fixmedins_code, max(v.inst) as inst, count(*) as n, sum(cast(v.excess_amount as double)) as excess,
+                   array_sort(collect_set(v.setl_id)) as setl_ids, min(v.fee_date) as first_date
+            from v group by v.fixmedins_code
+        )
+        select 'R11_OVER_CEILING' as rule_code, 'institution' as subject_type, i.fixmedins_code as subject_id,
+               cast(null as string) as person_id, i.fixmedins_code, cast(null as string) as group_id,
+               i.setl_ids, i.excess as amount, i.first_date as event_date,
+               concat(i.inst, ' 超最高限价收费 ', cast(i.n as string), ' 条，超收 ', format_number(i.excess, 2), ' 元：',
+                      array_join(array_sort(collect_list(concat(t.list_name, '(', t.med_list_codg, ') 最高单价 ',
+                          format_number(t.max_pric, 2), ' 元（限价 ', format_number(t.uplmt, 2), ' 元）', cast(t.n as string),
+                          ' 条，超收 ', format_number(t.excess, 2), ' 元'))), '；')) as evidence
+        from per_inst i join per_item t on t.fixmedins_code = i.fixmedins_code
+        where i.n >= {int(p['min_lines'])} and i.excess >= {float(p['min_excess'])}
+        group by i.fixmedins_code, i.inst, i.n, i.excess, i.setl_ids, i.first_date""")
+
+
 RULES = {
     "R01_AFTER_DEATH": r01_after_death,
     "R02_SPLIT_ADMISSION": r02_split_admission,
@@ -409,6 +486,8 @@ RULES = {
     "R06_DUP_CHARGE": r06_dup_charge,
     "R07_IDLE_BED": r07_idle_bed,
     "R09_PROVIDER_OUTLIER": r09_provider_outlier,
+    "R10_DRG_UPCODING": r10_drg_upcoding,
+    "R11_OVER_CEILING": r11_over_ceiling,
 }
 
 
