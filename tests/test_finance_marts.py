@@ -15,7 +15,7 @@ acct_pay.
   H5 202609           nothing                      FP0905 300             B03 300, memo without pay_id (fallback keys)
   H3 202610           S5 500 (S6 reversed)         none (owed, not paid)  -
   H4 202610           S7 400                       FP1004 400             B04 410 memo FP1004 (amount differs)
-  H1 202610           S9 100 (no setl_time: begndate 2026-10-31 gives the month)  FP1001 100   no bank row
+  H1 202610           S9 100 (no setl_time: enddate 2026-10-31 gives the month, not begndate 09-28; int_settlement.ym)  FP1001 100   no bank row
   -                   -                            -                      B05 250 to H2 on 2026-10-20, no payment
   H1 202609 (310)     S10 150                      FP0906 150             B09 150 memo FP0906 (all agree)
 Not part of the reconciliation: B06 (E to a non-institution, 上解), B07 (an I row), S8 (202505, before the months
@@ -72,7 +72,7 @@ SETTLEMENTS = [
     ("S6", "C", "390", "H3", "2026-10-06", "2026-10-06 10:00:00", 300, 150, 50, 100, 0, 0, 0, "1"),
     ("S7", "A", "390", "H4", "2026-10-07", "2026-10-07 10:00:00", 600, 400, 0, 200, 0, 0, 0, "0"),
     ("S8", "D", "390", "H1", "2025-05-10", "2025-05-10 10:00:00", 700, 500, 0, 100, 0, 100, 0, "0"),
-    ("S9", "C", "390", "H1", "2026-10-31", "", 120, 100, 0, 20, 0, 0, 0, "0"),
+    ("S9", "C", "390", "H1", "2026-09-28", "", 120, 100, 0, 20, 0, 0, 0, "0"),
     ("S10", "C", "310", "H1", "2026-09-25", "2026-09-25 10:00:00", 200, 150, 0, 50, 0, 0, 0, "0"),
 ]
 # pay_id, institution, insutype, ym, amount, pay_date
@@ -117,7 +117,7 @@ def _core_batches(landing, shares: bool) -> None:
     setl = [",".join(SETL.split(",")[:n_cols])]
     for sid, who, ins, h, b, st, fee, hifp, acct, cash, hifmi, maf, oth, refd in SETTLEMENTS:
         psn, cert, _ = PERSONS[who]
-        setl.append(f"{sid},M{sid},{psn},{cert},{ins},11,{h},D001,{b},{b if st else '2026-11-02'},{st},J18.9,"
+        setl.append(f"{sid},M{sid},{psn},{cert},{ins},11,{h},D001,{b},{b if st else '2026-10-31'},{st},J18.9,"
                     f"{fee:.2f},0,{hifp:.2f},{acct:.2f},{cash:.2f},610102,610102,{refd},"
                     f"{hifmi:.2f},0,0,{maf:.2f},{oth:.2f}")
         setl[-1] = ",".join(setl[-1].split(",")[:n_cols])

@@ -59,15 +59,31 @@ def _read(settings, schema, table) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def setl_person(world) -> pd.Series:
+def settlements(world) -> pd.DataFrame:
     settings, _ = world
-    s = _read(settings, "silver", "int_settlement")
-    return s.set_index("setl_id").person_id
+    return _read(settings, "silver", "int_settlement").set_index("setl_id")
 
 
 @pytest.fixture(scope="module")
-def planted(world, truth, setl_person):
-    """Our person ids of planted (non-decoy) cases and of decoys, and planted institutions."""
+def setl_person(settlements) -> pd.Series:
+    return settlements.person_id
+
+
+def _section6_institutions(settings, settlements: pd.DataFrame) -> set:
+    """Institutions the generator planted contract-section-6 cases at (R10 upcoding, R11 billing above the
+    catalogue's ceiling): their truth files name settlements."""
+    t = settings.landing / "_truth"
+    setls = set()
+    for name in ("drg_upcoding", "price_violation"):
+        if (t / f"{name}.parquet").exists():
+            setls |= set(pd.read_parquet(t / f"{name}.parquet").setl_id)
+    return set(settlements.fixmedins_code.reindex(sorted(setls)).dropna())
+
+
+@pytest.fixture(scope="module")
+def planted(world, truth, setl_person, settlements):
+    """Our person ids of planted (non-decoy) cases and of decoys, planted institutions (R09) and the institutions
+    of the planted section-6 cases."""
     fraud, inst = truth
     case = fraud[~fraud.is_decoy]
     decoy = fraud[fraud.is_decoy]
@@ -77,6 +93,7 @@ def planted(world, truth, setl_person):
     gang_persons = set(setl_person.reindex([s for l in gang.setl_ids for s in l]).dropna())
     insts = set(inst[inst.r09 == "planted"].fixmedins_code)
     return {"persons": persons, "decoys": decoys, "gang": gang_persons, "institutions": insts,
+            "section6_institutions": _section6_institutions(world[0], settlements),
             "setls": {s for l in case.setl_ids for s in l}}
 
 
@@ -133,7 +150,7 @@ def test_gangs(world, planted):
 
 def _is_planted(row, planted) -> bool:
     if row.subject_type == "institution":
-        return row.subject_id in planted["institutions"]
+        return row.subject_id in planted["institutions"] | planted["section6_institutions"]
     if row.subject_type == "group":
         return True  # groups are checked by member in test_gangs
     return row.subject_id in planted["persons"] or bool(set(row.setl_ids) & planted["setls"])
@@ -144,7 +161,7 @@ def test_ranked_list_precision_at_k(world, planted):
     s = _read(settings, "gold", "fraud_suspect").sort_values("rank")
     assert list(s["rank"]) == list(range(1, len(s) + 1))
     assert s.suspect_id.is_unique and set(s.risk_level) <= {"高", "中", "低"}
-    n_planted = len(planted["persons"]) + len(planted["institutions"])
+    n_planted = len(planted["persons"]) + len(planted["institutions"] | planted["section6_institutions"])
     # k scaled to the data set: 200 needs >= 220 planted subjects (12k persons plant ~250)
     k_big = 200 if n_planted >= 220 else int(0.9 * n_planted)
     flags = [_is_planted(r, planted) for r in s.itertuples()]

@@ -62,10 +62,14 @@ def _valid(s: pd.DataFrame) -> pd.Series:
 
 def _scaled(rows: pd.DataFrame, target: float) -> pd.DataFrame:
     """The rows with every amount multiplied so that their hifp_pay adds up to ``target`` yuan."""
+    from yibao.contract import SETL_FUND_SHARES
+
     f = target / rows["hifp_pay"].astype(float).sum()
     out = rows.copy()
     for c in MONEY:
         out[c] = (out[c].astype(float) * f).map(lambda x: f"{x:.2f}")
+    for c in [c for c in SETL_FUND_SHARES if c in out.columns]:   # contract section 6's fund shares, when delivered
+        out[c] = out[c].map(lambda x: f"{float(x) * f:.2f}" if x != "" else "")
     return out
 
 

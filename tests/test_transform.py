@@ -182,7 +182,9 @@ def test_docs_generate_writes_catalog_and_lineage(handmade):
     catalog = json.loads((target / "catalog.json").read_text())
     manifest = json.loads((target / "manifest.json").read_text())
     assert "person_id" in catalog["nodes"]["model.yibao.person_master"]["columns"]
-    assert len(catalog["sources"]) == 22
+    from yibao.contract import TABLES
+
+    assert len(catalog["sources"]) == len(TABLES) == 30     # sections 1-2 (22 tables) and section 6 (8, optional)
     parents = manifest["parent_map"]["model.yibao.person_master"]
     assert "model.yibao.int_person_clusters" in parents and (target / "index.html").is_file()
 
