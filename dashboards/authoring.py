@@ -81,9 +81,44 @@ LABELS = {
     "fixmedins_code": "机构编码", "points": "记分", "prac_status": "支付资格状态", "points_to_next": "距下一档分值",
     "reasons": "原因", "fixmedins_name": "机构名称", "credit_score": "信用分", "grade": "信用等级",
     "n_settlements": "结算次数", "deduct_amt": "稽核扣款(元)", "year": "年度",
+    # contract section 6 (issue 18): delivery, payment reform, prices and 集采, medical assistance, fund finance
+    "table_name": "表名", "table_zh": "数据表", "area": "专题", "rows": "行数", "delivered": "已交付",
+    "delivered_order": "交付序", "cases": "病例数", "cases_with_weight": "有权重病例数", "total_weight": "总权重",
+    "cmi": "CMI", "cost_index": "费用消耗指数", "time_index": "时间消耗指数", "high_outlier_cases": "高倍率病例",
+    "low_outlier_cases": "低倍率病例", "upcoding_cases": "高套分组疑点", "medfee_sumamt": "医疗总费用(元)",
+    "medfee_wan": "医疗总费用(万元)", "setl_id": "结算ID", "drg_codg": "DRG组", "drg_name": "DRG组名称",
+    "weight": "权重(RW)", "dip_codg": "DIP病种", "dip_score": "DIP分值", "ipt_days": "住院天数",
+    "hifp_pay": "统筹基金支付(元)", "group_avg_cost": "组均费用(元)", "group_avg_days": "组均住院日",
+    "cost_ratio": "费用/组均", "outlier_name": "费用类型", "is_upcoding_suspect": "高套分组疑点",
+    "upcoding_evidence": "疑点证据", "total_score": "总分值", "budget": "基金预算(元)", "budget_wan": "基金预算(万元)",
+    "point_value": "点值(元/分)", "clearing_amount": "模拟清算(元)", "paid_amount": "已支付(元)",
+    "clearing_diff": "清算差额(元)", "clearing_wan": "模拟清算(万元)", "paid_wan": "已支付(万元)",
+    "clearing_diff_wan": "清算差额(万元)", "feedetl_sn": "费用明细流水号", "fee_date": "费用日期",
+    "med_list_codg": "医保目录编码", "list_name": "项目名称", "cnt": "数量", "pric": "单价(元)",
+    "pric_uplmt": "最高限价(元)", "excess_amount": "超限价金额(元)", "excess_wan": "超限价金额(万元)",
+    "lines": "明细条数", "qty": "数量", "fee_amount": "费用金额(元)", "amount_wan": "金额(万元)",
+    "avg_pric": "平均单价(元)", "min_pric": "最低单价(元)", "max_pric": "最高单价(元)",
+    "over_ceiling_lines": "超限价条数", "amount_rank": "金额排名", "agreed_qty": "协议采购量", "purc_qty": "已采购量",
+    "purc_amt": "采购金额(元)", "purc_wan": "采购金额(万元)", "completion_rate": "完成率", "months": "已采购月数",
+    "expected_rate": "应完成进度", "progress": "进度比", "is_under": "进度不足", "under_name": "完成情况",
+    "completion_band": "完成率区间", "aid_type": "救助类别代码", "aid_type_name": "救助类别", "latest_year": "最近年度",
+    "beneficiaries": "救助对象人数", "basic_pay": "基本医保(元)", "serious_pay": "大病/大额/公务员补助(元)",
+    "maf_one_stop": "医疗救助一站式(元)", "maf_manual": "医疗救助手工报销(元)", "other_pay": "其他基金(元)",
+    "psn_cash_pay": "个人自付(元)", "one_stop_share": "一站式结算占比", "fund_order": "支付方序",
+    "fund_name": "支付方", "pay_id": "支付ID", "pay_amount": "救助金额(元)", "pay_date": "支付日期",
+    "one_stop_maf_pay": "一站式已救助(元)", "first_pay_id": "首笔支付ID", "insutype": "险种代码",
+    "direction": "收支代码", "direction_name": "收支", "item_type": "项目代码", "item_name": "收支项目",
+    "fund_amount": "金额(元)", "share_of_direction": "占当月收入/支出", "yoy_amount": "上年同月(元)",
+    "yoy_wan": "上年同月(万元)", "settled_amount": "结算应付(元)", "bank_amount": "银行流水(元)",
+    "diff_settlement_payment": "拨付−应付(元)", "diff_payment_bank": "银行−拨付(元)", "settled_wan": "结算应付(万元)",
+    "bank_wan": "银行流水(万元)", "diff_sp_wan": "拨付−应付(万元)", "diff_pb_wan": "银行−拨付(万元)",
+    "differences": "差异笔数", "side": "差异环节代码", "side_zh": "差异环节", "txn_id": "银行流水号",
+    "expected_amount": "应为(元)", "actual_amount": "实为(元)", "diff_amount": "差额(元)",
+    "abs_diff_wan": "差额绝对值(万元)", "yoy_rate": "同比",
 }
 
 PCT, INT, NUM2, WAN = ".1%", ",d", ",.2f", ",.0f"   # percentages with one decimal, counts with separators
+WAN2 = ",.2f"   # 万元 with two decimals (to the hundred yuan): section 6 amounts, small in a county too
 SCORE, SHARE = ".1f", ".1%"   # quality scores (0-100, one decimal); shares of rows
 DIMENSIONS = readpath.CODES["dimension"]   # GB/T 36344, in the standard's order (quality/suites.py)
 # score cells: below full marks (as shown, one decimal) pale yellow, below 90 amber, below 60 red (absolute values)
@@ -182,12 +217,95 @@ DATASETS: dict[str, dict] = {
         ("waiting_rows", "COUNT(CASE WHEN rule_class = 'waiting' THEN 1 END)", "等待上级批次的行", INT)]},
     "ingest_log": {"desc": "入湖日志 (meta.ingest_log)", "metrics": [
         ("landed", "SUM(rows_landed)", "入湖行数", INT), ("quarantined", "SUM(rows_quarantined)", "隔离行数", INT)]},
+    # contract section 6 (issue 18)
+    "section6_delivery": {"desc": "第6节数据交付情况 (gold.section6_delivery)", "metrics": [
+        ("tables", "COUNT(*)", "数据表数", INT),
+        ("undelivered", "SUM(CASE WHEN delivered THEN 0 ELSE 1 END)", "未交付的数据表", INT)]},
+    "drg_institution": {"desc": "DRG 机构年度指标 (gold.drg_institution_year)", "metrics": [
+        ("cases", "SUM(cases)", "DRG病例数", INT),
+        ("cmi", "SUM(total_weight) / NULLIF(SUM(cases_with_weight), 0)", "CMI", ".2f"),
+        ("cost_index", "SUM(cost_index * cases) / NULLIF(SUM(CASE WHEN cost_index IS NOT NULL THEN cases END), 0)",
+         "费用消耗指数", ".2f"),
+        ("time_index", "SUM(time_index * cases) / NULLIF(SUM(CASE WHEN time_index IS NOT NULL THEN cases END), 0)",
+         "时间消耗指数", ".2f"),
+        ("high_outliers", "SUM(high_outlier_cases)", "高倍率病例", INT),
+        ("low_outliers", "SUM(low_outlier_cases)", "低倍率病例", INT),
+        ("upcoding", "SUM(upcoding_cases)", "高套分组疑点", INT),
+        ("medfee", "SUM(medfee_wan)", "医疗总费用(万元)", WAN2),
+        ("institutions", "COUNT(DISTINCT fixmedins_code)", "机构数", INT)]},
+    "drg_case": {"desc": "DRG/DIP 病例 (gold.drg_case)", "metrics": [
+        ("cases", "COUNT(*)", "病例数", INT),
+        ("suspects", "SUM(CASE WHEN is_upcoding_suspect THEN 1 ELSE 0 END)", "高套分组疑点", INT),
+        ("suspect_fee", "SUM(CASE WHEN is_upcoding_suspect THEN medfee_sumamt ELSE 0 END) / 10000.0",
+         "疑点病例费用(万元)", WAN2)]},
+    "dip_point_value": {"desc": "DIP 点值 (gold.dip_point_value)", "metrics": [
+        ("point_value", "SUM(budget) / NULLIF(SUM(total_score), 0)", "点值(元/分)", NUM2),
+        ("budget", "SUM(budget_wan)", "基金预算(万元)", WAN2),
+        ("score", "SUM(total_score)", "总分值", WAN),
+        ("cases", "SUM(cases)", "DIP病例数", INT)]},
+    "dip_clearing": {"desc": "DIP 年终清算模拟 (gold.dip_clearing)", "metrics": [
+        ("clearing", "SUM(clearing_wan)", "模拟清算(万元)", WAN2),
+        ("paid", "SUM(paid_wan)", "已支付(万元)", WAN2),
+        ("diff", "SUM(clearing_diff_wan)", "清算差额(万元)", WAN2),
+        ("institutions", "COUNT(DISTINCT fixmedins_code)", "机构数", INT)]},
+    "price_violation": {"desc": "超限价收费 (gold.price_violation)", "metrics": [
+        ("lines", "COUNT(*)", "超限价明细数", INT),
+        ("excess", "SUM(excess_wan)", "超限价金额(万元)", WAN2),
+        ("institutions", "COUNT(DISTINCT fixmedins_code)", "涉及机构数", INT),
+        ("settlements", "COUNT(DISTINCT setl_id)", "涉及结算单数", INT)]},
+    "price_trend": {"desc": "常用项目价格趋势 (gold.price_trend)", "metrics": [
+        ("avg_pric", "SUM(fee_amount) / NULLIF(SUM(qty), 0)", "平均单价(元)", NUM2),
+        ("min_pric", "MIN(min_pric)", "最低单价(元)", NUM2),
+        ("max_pric", "MAX(max_pric)", "最高单价(元)", NUM2),
+        ("ceiling", "MAX(pric_uplmt)", "最高限价(元)", NUM2),
+        ("amount", "SUM(amount_wan)", "费用金额(万元)", WAN2),
+        ("qty", "SUM(qty)", "数量", WAN),
+        ("over_lines", "SUM(over_ceiling_lines)", "超限价条数", INT),
+        ("rank", "MIN(amount_rank)", "金额排名", INT)]},
+    "vbp_completion": {"desc": "集采约定采购量完成情况 (gold.vbp_completion)", "metrics": [
+        ("items", "COUNT(*)", "机构×品种数", INT),
+        ("under", "SUM(CASE WHEN is_under THEN 1 ELSE 0 END)", "进度不足(机构×品种)", INT),
+        ("under_institutions", "COUNT(DISTINCT CASE WHEN is_under THEN fixmedins_code END)", "进度不足的机构", INT),
+        ("completion", "SUM(purc_qty) / NULLIF(SUM(agreed_qty), 0)", "完成率", PCT),
+        ("purc", "SUM(purc_wan)", "采购金额(万元)", WAN2)]},
+    "assistance_beneficiary": {"desc": "医疗救助对象 (gold.assistance_beneficiary)", "metrics": [
+        ("beneficiaries", "SUM(beneficiaries)", "救助对象人数", INT),
+        ("uninsured", "SUM(uninsured)", "其中未参保", INT),
+        ("settlements", "SUM(settlements)", "结算人次", INT),
+        ("medfee", "SUM(medfee_wan)", "医疗总费用(万元)", WAN2),
+        ("maf", "SUM(coalesce(maf_one_stop, 0) + coalesce(maf_manual, 0)) / 10000.0", "医疗救助支付(万元)", WAN2),
+        ("one_stop", "SUM(maf_one_stop) / NULLIF(SUM(coalesce(maf_one_stop, 0) + coalesce(maf_manual, 0)), 0)",
+         "一站式结算占比", PCT)]},
+    "assistance_fund_share": {"desc": "救助对象医疗费用的各方支付", "metrics": [
+        ("amount", "SUM(amount_wan)", "金额(万元)", WAN2)]},
+    "assistance_duplicate": {"desc": "医疗救助重复支付 (gold.assistance_duplicate)", "metrics": [
+        ("payments", "COUNT(*)", "重复支付笔数", INT),
+        ("amount", "SUM(pay_amount) / 10000.0", "重复支付金额(万元)", WAN2),
+        ("persons", "COUNT(DISTINCT person_id)", "涉及人数", INT)]},
+    "fund_income_expense": {"desc": "基金收支 (gold.fund_income_expense)", "metrics": [
+        ("income", "SUM(CASE WHEN direction = 'I' THEN amount_wan END)", "收入(万元)", WAN2),
+        ("expense", "SUM(CASE WHEN direction = 'E' THEN amount_wan END)", "支出(万元)", WAN2),
+        ("amount", "SUM(amount_wan)", "金额(万元)", WAN2),
+        ("yoy", "SUM(CASE WHEN yoy_amount IS NOT NULL THEN fund_amount END) / NULLIF(SUM(yoy_amount), 0) - 1", "同比", PCT)]},
+    "fund_reconciliation": {"desc": "三方对账 (gold.fund_reconciliation)", "metrics": [
+        ("settled", "SUM(settled_wan)", "结算应付(万元)", WAN2),
+        ("paid", "SUM(paid_wan)", "基金拨付(万元)", WAN2),
+        ("bank", "SUM(bank_wan)", "银行流水(万元)", WAN2),
+        ("mismatched", "SUM(CASE WHEN status = '不一致' THEN 1 ELSE 0 END)", "对账不一致(区划×险种×月)", INT),
+        ("differences", "SUM(differences)", "差异笔数", INT)]},
+    "fund_reconciliation_diff": {"desc": "三方对账差异明细 (gold.fund_reconciliation_diff)", "metrics": [
+        ("diffs", "COUNT(*)", "差异笔数", INT),
+        ("abs_diff", "SUM(abs_diff_wan)", "差额绝对值(万元)", WAN2)]},
 }
 
 # Datasets whose rows belong to a region: row-level security filters them on ``admdvs``.
 REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled_unpaid", "duplicate_enrollment",
                    "fund_operation", "fund_risk_latest", "medical_service", "fraud_suspect", "fraud_suspect_rule",
-                   "payment_warning", "practitioner_score", "institution_credit"]
+                   "payment_warning", "practitioner_score", "institution_credit",
+                   # section 6; not section6_delivery nor price_trend (province-wide: the same for every region)
+                   "drg_institution", "drg_case", "dip_point_value", "dip_clearing", "price_violation", "vbp_completion",
+                   "assistance_beneficiary", "assistance_fund_share", "assistance_duplicate", "fund_income_expense",
+                   "fund_reconciliation", "fund_reconciliation_diff"]
 
 
 def f_sql(expr: str) -> dict:
@@ -234,12 +352,16 @@ def bar(key, title, ds, x, metrics, filters=(), horizontal=False, groupby=(), so
     return Chart(key, title, ds, "echarts_timeseries_bar", **p)
 
 
-def line(key, title, ds, metrics, groupby=(), filters=(), fmt=None, x="month_date", grain="P1M", bounds=None):
+def line(key, title, ds, metrics, groupby=(), filters=(), fmt=None, x="month_date", grain="P1M", bounds=None,
+         series=15, series_metric=None):
     """A line chart over a time column (``grain``: its time grain) or, with ``grain=None``, over the values of a
-    column such as ``batch_id`` (a category axis, one point per value in their order)."""
+    column such as ``batch_id`` (a category axis, one point per value in their order).  ``series``: at most this
+    many lines (``series_metric``: the top ones by that metric)."""
     p = dict(x_axis=x, time_grain_sqla=grain, metrics=metrics, groupby=list(groupby), filters=list(filters),
              show_legend=True, rich_tooltip=True, markerEnabled=True, markerSize=4, y_axis_format=fmt or "SMART_NUMBER",
-             x_axis_time_format="%Y-%m", color_scheme="supersetColors", series_limit=15, **_bounds(bounds))
+             x_axis_time_format="%Y-%m", color_scheme="supersetColors", series_limit=series, **_bounds(bounds))
+    if series_metric:
+        p["series_limit_metric"] = series_metric
     if not grain:
         del p["time_grain_sqla"], p["x_axis_time_format"]
     return Chart(key, title, ds, "echarts_timeseries_line", **p)
@@ -276,6 +398,18 @@ def table(key, title, ds, groupby=(), metrics=(), columns=(), filters=(), order=
 
 def md(text: str, height: int = 10, width: int = 12) -> dict:
     return {"markdown": text, "height": height, "width": width}
+
+
+def delivery(prefix: str, area: str) -> list:
+    """The top row of a section-6 dashboard: what the producers delivered for its area (``gold.section6_delivery``),
+    so that a chart left empty by a table never delivered reads as 未交付, not as a fault."""
+    where = [f_sql(f"area = '{area}'")]
+    return [table(f"{prefix}_delivery", "本专题数据交付情况", "section6_delivery",
+                  columns=["source_name", "table_zh", "table_name", "status"], filters=where,
+                  order=("delivered_order", True), limit=50, page=10, bars=False),
+            big(f"{prefix}_undelivered", "未交付的数据表", "section6_delivery", "undelivered", where, INT,
+                "未交付的表相关图表为空")]
+
 
 
 BIG_SCREEN_CSS = """
@@ -482,6 +616,177 @@ DASHBOARDS: list[dict] = [
                 formats={"score": ".1f", "probability": PCT, "model_score": ".3f", "amount": NUM2})],
      ], "widths": [[12], [2, 2, 2, 3, 3], [4, 4, 4], [5, 7], [7, 5], [4, 8], [8, 4], [12], [12]],
      "heights": [11, 16, 50, 45, 50, 50, 50, 50, 80]},
+    # ---- contract section 6 (issue 18): one dashboard per area, each opening with what was delivered for it ----
+    {"key": "reform", "slug": "payment-reform", "title": "支付方式改革",
+     "filters": [("地市", "drg_institution", "city_name", None), ("年度", "drg_institution", "year", None)],
+     "rows": [
+         [md("### 支付方式改革 (DRG/DIP)\n"
+             "**CMI** = 总权重 ÷ 病例数；**费用消耗指数 / 时间消耗指数** = 本机构各 DRG 组次均费用 / 平均住院日 与本统筹区"
+             "同组之比，按病例数加权（1 为统筹区平均，大于 1 偏高）。**高倍率 / 低倍率病例**：费用高于组均费用的 2 倍 / "
+             "低于 0.5 倍。**高套分组疑点**：高权重组（RW ≥ 2）而费用低于组均 40%、住院日低于组均 50% 的病例。"
+             "**DIP 点值** = 统筹区基金预算 ÷ 总分值；**模拟清算** = 机构总分值 × 点值，与已支付之差为清算差额。"
+             "首行为本专题所需数据表的交付情况：**未交付** 的表相关图表为空。", 14)],
+         delivery("rf", "支付方式改革"),
+         [big("rf_cases", "DRG病例数", "drg_institution", "cases", [], INT),
+          big("rf_cmi", "CMI (全部机构)", "drg_institution", "cmi", [], ".2f"),
+          big("rf_high", "高倍率病例", "drg_institution", "high_outliers", [], INT),
+          big("rf_low", "低倍率病例", "drg_institution", "low_outliers", [], INT),
+          big("rf_upcoding", "高套分组疑点", "drg_case", "suspects", [], INT, "病例")],
+         [bar("rf_cmi_inst", "各机构 CMI (前30)", "drg_institution", "fixmedins_name", ["cmi"], horizontal=True,
+              fmt=".2f", limit=30),
+          bar("rf_index_inst", "费用消耗指数与时间消耗指数 (按机构, 前30)", "drg_institution", "fixmedins_name",
+              ["cost_index", "time_index"], fmt=".2f", limit=30)],
+         [bar("rf_outlier_inst", "高倍率、低倍率与高套分组疑点病例 (按机构, 前30)", "drg_institution", "fixmedins_name",
+              ["high_outliers", "low_outliers", "upcoding"], stacked=True, sort_by="high_outliers", limit=30)],
+         [table("rf_inst_table", "机构 DRG 指标 (按年度)", "drg_institution",
+                groupby=["fixmedins_name", "region_name", "year"],
+                metrics=["cases", "cmi", "cost_index", "time_index", "high_outliers", "low_outliers", "upcoding",
+                         "medfee"], order=("cases", False), limit=2000, page=15)],
+         [table("rf_upcoding_list", "高套分组疑点病例及证据", "drg_case",
+                columns=["setl_id", "fixmedins_name", "region_name", "year", "drg_codg", "drg_name", "weight",
+                         "ipt_days", "group_avg_days", "medfee_sumamt", "group_avg_cost", "cost_ratio",
+                         "upcoding_evidence"],
+                filters=[f_sql("is_upcoding_suspect")], order=("weight", False), limit=5000, page=15,
+                formats={"weight": ".4f", "group_avg_days": ".1f", "medfee_sumamt": NUM2, "group_avg_cost": NUM2,
+                         "cost_ratio": PCT})],
+         [bar("rf_dip_point", "DIP 点值 (按统筹区、年度)", "dip_point_value", "region_name", ["point_value"],
+              groupby=["year"], fmt=NUM2),
+          table("rf_dip_point_table", "DIP 点值测算", "dip_point_value",
+                columns=["region_name", "year", "cases", "total_score", "budget_wan", "point_value"],
+                order=("point_value", False), limit=500, page=12,
+                formats={"total_score": ",.1f", "budget_wan": WAN2, "point_value": NUM2})],
+         [bar("rf_clearing_inst", "DIP 年终清算差额 (按机构, 万元, 前30)", "dip_clearing", "fixmedins_name", ["diff"],
+              horizontal=True, fmt=WAN2, limit=30),
+          table("rf_clearing_table", "DIP 年终清算模拟 (按机构)", "dip_clearing",
+                columns=["fixmedins_name", "region_name", "year", "cases", "total_score", "point_value",
+                         "clearing_wan", "paid_wan", "clearing_diff_wan"],
+                order=("clearing_diff_wan", True), limit=2000, page=12,
+                formats={"total_score": ",.1f", "point_value": NUM2, "clearing_wan": WAN2, "paid_wan": WAN2,
+                         "clearing_diff_wan": WAN2})],
+     ], "widths": [[12], [9, 3], [2, 3, 2, 2, 3], [5, 7], [12], [12], [12], [5, 7], [5, 7]],
+     "heights": [14, 30, 16, 60, 50, 60, 60, 50, 60]},
+    {"key": "price", "slug": "price-vbp", "title": "价格与集采",
+     "filters": [("地市", "vbp_completion", "city_name", None), ("年度", "vbp_completion", "year", None)],
+     "rows": [
+         [md("### 价格与集采\n"
+             "**集采完成率** = 协议年度已采购量 ÷ 约定采购量；**进度比** = 完成率 ÷ (已采购月数 ÷ 12)，低于 0.8 为"
+             "**进度不足**。**超限价收费**：结算费用明细单价高于医保目录最高限价，超限价金额 = (单价 − 限价) × 数量，"
+             "同时作为疑点规则 R11 进入疑点清单。**价格趋势**：全省按金额排名前 50 的项目，图中为前 10。"
+             "首行为本专题所需数据表的交付情况：**未交付** 的表相关图表为空。", 12)],
+         delivery("pr", "价格与集采"),
+         [big("pr_under", "集采进度不足 (机构×品种)", "vbp_completion", "under", [], INT),
+          big("pr_under_inst", "进度不足的机构", "vbp_completion", "under_institutions", [], INT),
+          big("pr_completion", "集采总体完成率", "vbp_completion", "completion", [], PCT),
+          big("pr_violations", "超限价收费条数", "price_violation", "lines", [], INT, "条"),
+          big("pr_excess", "超限价金额(万元)", "price_violation", "excess", [], WAN2)],
+         [pie("pr_band", "集采完成率分布 (机构×品种)", "vbp_completion", "completion_band", "items"),
+          bar("pr_item_completion", "各集采品种完成率", "vbp_completion", "list_name", ["completion"], horizontal=True,
+              fmt=PCT, asc=True, limit=30),
+          bar("pr_under_region", "进度不足 (按统筹区)", "vbp_completion", "region_name", ["under"])],
+         [table("pr_under_list", "集采进度不足的机构与品种", "vbp_completion",
+                columns=["fixmedins_name", "region_name", "year", "list_name", "agreed_qty", "purc_qty",
+                         "completion_rate", "months", "expected_rate", "progress"],
+                filters=[f_sql("is_under")], order=("progress", True), limit=5000, page=12,
+                formats={"agreed_qty": ",.0f", "purc_qty": ",.0f", "completion_rate": PCT, "expected_rate": PCT,
+                         "progress": ".2f"})],
+         [bar("pr_excess_inst", "超限价金额 (按机构, 万元, 前20)", "price_violation", "fixmedins_name", ["excess"],
+              horizontal=True, fmt=WAN2, limit=20),
+          bar("pr_violation_item", "超限价收费明细数 (按项目, 前20)", "price_violation", "list_name", ["lines"],
+              horizontal=True, limit=20)],
+         [table("pr_violation_list", "超限价收费明细", "price_violation",
+                columns=["fee_date", "fixmedins_name", "region_name", "med_list_codg", "list_name", "cnt", "pric",
+                         "pric_uplmt", "excess_amount", "setl_id", "feedetl_sn"],
+                order=("excess_amount", False), limit=5000, page=12,
+                formats={"cnt": ",.2f", "pric": NUM2, "pric_uplmt": NUM2, "excess_amount": NUM2})],
+         [line("pr_trend", "常用项目平均单价趋势 (金额前10)", "price_trend", ["avg_pric"], groupby=["list_name"],
+               fmt=NUM2, series=10, series_metric="amount"),
+          table("pr_trend_table", "常用项目价格 (金额前50)", "price_trend", groupby=["list_name", "med_list_codg"],
+                metrics=["amount", "avg_pric", "min_pric", "max_pric", "ceiling", "over_lines"],
+                order=("amount", False), limit=50, page=12)],
+     ], "widths": [[12], [9, 3], [3, 2, 2, 2, 3], [4, 4, 4], [12], [6, 6], [12], [7, 5]],
+     "heights": [12, 30, 16, 55, 60, 55, 60, 60]},
+    {"key": "assistance", "slug": "medical-assistance", "title": "医疗救助",
+     "filters": [("地市", "assistance_beneficiary", "city_name", None),
+                 ("救助类别", "assistance_beneficiary", "aid_type_name", None)],
+     "rows": [
+         [md("### 医疗救助\n"
+             "救助对象为民政救助对象库中当年在册的人员。**各方支付**：基本医保（统筹 + 个人账户）、大病保险 / 职工大额 / "
+             "公务员补助、医疗救助（一站式结算 / 手工报销）、其他、个人自付；**一站式结算占比** = 一站式救助 ÷ 全部救助。"
+             "**重复支付**：一站式已救助的结算又手工报销，或同一结算手工报销两次以上。**救助对象未参保** 来自未参保人员库"
+             "（原因：救助对象未参保），身份证号、姓名已脱敏。首行为本专题所需数据表的交付情况：**未交付** 的表相关图表为空。",
+             14)],
+         delivery("as", "医疗救助"),
+         [big("as_beneficiaries", "救助对象人数 (最近年度)", "assistance_beneficiary", "beneficiaries",
+              [f_sql("latest_year")], INT),
+          big("as_uninsured_b", "其中未参保 (最近年度)", "assistance_beneficiary", "uninsured", [f_sql("latest_year")], INT),
+          big("as_maf", "医疗救助支付(万元)", "assistance_beneficiary", "maf", [], WAN2),
+          big("as_one_stop", "一站式结算占比", "assistance_beneficiary", "one_stop", [], PCT),
+          big("as_dup", "重复支付笔数", "assistance_duplicate", "payments", [], INT),
+          big("as_subsidy_uninsured", "救助对象未参保人数", "uninsured_reason", "persons",
+              [f_sql("reason_code = 'SUBSIDY_ELIGIBLE'")], INT, "未参保人员库")],
+         [bar("as_by_region", "救助对象人数 (按地区、救助类别, 最近年度)", "assistance_beneficiary", "region_name",
+              ["beneficiaries"], groupby=["aid_type_name"], filters=[f_sql("latest_year")], stacked=True),
+          pie("as_fund_pie", "救助对象医疗费用的各方支付", "assistance_fund_share", "fund_name", "amount")],
+         [bar("as_fund_by_type", "各方支付 (按救助类别, 万元)", "assistance_fund_share", "aid_type_name", ["amount"],
+              groupby=["fund_name"], stacked=True, fmt=WAN2),
+          bar("as_one_stop_region", "一站式结算占比 (按地区)", "assistance_beneficiary", "region_name", ["one_stop"],
+              fmt=PCT, asc=True, bounds=RATE_AXIS)],
+         [table("as_table", "救助对象与费用 (按地区、救助类别、年度)", "assistance_beneficiary",
+                groupby=["region_name", "aid_type_name", "year"],
+                metrics=["beneficiaries", "uninsured", "settlements", "medfee", "maf", "one_stop"],
+                order=("beneficiaries", False), limit=1000, page=12)],
+         [table("as_dup_list", "医疗救助重复支付清单", "assistance_duplicate",
+                columns=["pay_id", "kind_name", "certno_masked", "setl_id", "region_name", "aid_type_name",
+                         "pay_amount", "pay_date", "one_stop_maf_pay", "first_pay_id"],
+                order=("pay_amount", False), limit=5000, page=12,
+                formats={"pay_amount": NUM2, "one_stop_maf_pay": NUM2}),
+          pie("as_dup_kind", "重复支付类型", "assistance_duplicate", "kind_name", "payments")],
+         [table("as_subsidy_list", "救助对象未参保人员 (脱敏)", "uninsured_person",
+                columns=["certno_masked", "psn_name_masked", "gend_name", "age", "region_name", "reason_names"],
+                filters=[f_sql("reason_codes LIKE '%SUBSIDY_ELIGIBLE%'")], limit=5000, page=12),
+          bar("as_subsidy_city", "救助对象未参保人数 (按地市)", "uninsured_reason", "city_name", ["persons"],
+              filters=[f_sql("reason_code = 'SUBSIDY_ELIGIBLE'")])],
+     ], "widths": [[12], [9, 3], [2, 2, 2, 2, 2, 2], [7, 5], [6, 6], [12], [8, 4], [8, 4]],
+     "heights": [14, 30, 16, 55, 55, 55, 60, 60]},
+    {"key": "finance", "slug": "fund-finance", "title": "基金财务",
+     "filters": [("地市", "fund_income_expense", "city_name", None), ("险种", "fund_income_expense", "insutype_name", None)],
+     "rows": [
+         [md("### 基金财务\n"
+             "**收支**：按统筹区、险种、月份和收支项目（与“基金运行”同一账）。**三方对账**：每统筹区、险种、月份，"
+             "结算应付（统筹基金 + 个人账户）、基金拨付与基金专户银行流水支出三方核对；差异逐笔列出，注明环节"
+             "（结算应付与基金拨付不符 / 基金拨付与银行流水不符）与金额。"
+             "首行为本专题所需数据表的交付情况：**未交付** 的表相关图表为空。", 12)],
+         delivery("fi", "基金财务"),
+         [big("fi_income", "收入(万元)", "fund_income_expense", "income", [], WAN2),
+          big("fi_expense", "支出(万元)", "fund_income_expense", "expense", [], WAN2),
+          big("fi_mismatched", "对账不一致 (统筹区×险种×月)", "fund_reconciliation", "mismatched", [], INT),
+          big("fi_diffs", "对账差异笔数", "fund_reconciliation_diff", "diffs", [], INT),
+          big("fi_abs_diff", "差额绝对值(万元)", "fund_reconciliation_diff", "abs_diff", [], WAN2)],
+         [line("fi_trend", "月度收入与支出 (万元)", "fund_income_expense", ["income", "expense"], fmt=WAN2),
+          bar("fi_income_items", "收入 (按项目、月份, 万元)", "fund_income_expense", "ym", ["amount"],
+              groupby=["item_name"], filters=[f_sql("direction = 'I'")], stacked=True, sort_by="ym", asc=True,
+              fmt=WAN2)],
+         [bar("fi_expense_items", "支出 (按项目、月份, 万元)", "fund_income_expense", "ym", ["amount"],
+              groupby=["item_name"], filters=[f_sql("direction = 'E'")], stacked=True, sort_by="ym", asc=True,
+              fmt=WAN2),
+          table("fi_items", "收支项目 (合计与同比)", "fund_income_expense", groupby=["direction_name", "item_name"],
+                metrics=["amount", "yoy"], order=("amount", False), limit=100, page=12)],
+         [bar("fi_recon_month", "三方对账 (按月份, 万元)", "fund_reconciliation", "ym", ["settled", "paid", "bank"],
+              sort_by="ym", asc=True, fmt=WAN2),
+          bar("fi_diff_side", "对账差异笔数 (按统筹区、环节)", "fund_reconciliation_diff", "region_name", ["diffs"],
+              groupby=["side_zh"], stacked=True)],
+         [table("fi_recon_table", "三方对账 (按统筹区、险种、月份)", "fund_reconciliation",
+                columns=["region_name", "insutype_name", "ym", "settled_wan", "paid_wan", "bank_wan", "diff_sp_wan",
+                         "diff_pb_wan", "differences", "status"],
+                order=("differences", False), limit=5000, page=12,
+                formats={c: WAN2 for c in ("settled_wan", "paid_wan", "bank_wan", "diff_sp_wan", "diff_pb_wan")})],
+         [table("fi_diff_list", "三方对账差异明细", "fund_reconciliation_diff",
+                columns=["region_name", "insutype_name", "ym", "side_zh", "fixmedins_code", "pay_id", "txn_id",
+                         "expected_amount", "actual_amount", "diff_amount", "reason"],
+                order=("abs_diff_wan", False), limit=5000, page=12,
+                formats={"expected_amount": NUM2, "actual_amount": NUM2, "diff_amount": NUM2})],
+     ], "widths": [[12], [9, 3], [2, 2, 3, 2, 3], [6, 6], [6, 6], [7, 5], [12], [12]],
+     "heights": [12, 30, 16, 55, 55, 55, 60, 60]},
 ]
 
 

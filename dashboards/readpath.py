@@ -91,6 +91,58 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("anomaly_score", DBL), ("group_id", V), ("amount", DBL), ("evidence", V), ("explanation", V), ("status", V),
         ("model_version", V), ("scored_at", TS), ("evidence_text", V), ("probability", DBL), ("assignee", V),
         ("deadline", DATE)],
+    # contract section 6 (issue 18): payment reform, prices and 集采 (dbt marts, _marts_reform.yml)
+    ("gold", "section6_delivery"): [
+        ("source", V), ("table_name", V), ("table_zh", V), ("area", V), ("rows", BIG), ("delivered", BOOL),
+        ("status", V)],
+    ("gold", "drg_case"): [
+        ("setl_id", V), ("person_id", V), ("fixmedins_code", V), ("admdvs", V), ("year", INT), ("drg_codg", V),
+        ("drg_name", V), ("weight", DBL), ("dip_codg", V), ("dip_score", DBL), ("ipt_days", INT),
+        ("medfee_sumamt", DBL), ("hifp_pay", DBL), ("group_avg_cost", DBL), ("group_avg_days", DBL),
+        ("cost_ratio", DBL), ("outlier", V), ("is_upcoding_suspect", BOOL), ("upcoding_evidence", V)],
+    ("gold", "drg_institution_year"): [
+        ("fixmedins_code", V), ("fixmedins_name", V), ("admdvs", V), ("year", INT), ("cases", BIG),
+        ("cases_with_weight", BIG), ("total_weight", DBL), ("cmi", DBL), ("cost_index", DBL), ("time_index", DBL), ("high_outlier_cases", BIG),
+        ("low_outlier_cases", BIG), ("upcoding_cases", BIG), ("medfee_sumamt", DBL)],
+    ("gold", "dip_point_value"): [
+        ("admdvs", V), ("year", INT), ("cases", BIG), ("total_score", DBL), ("budget", DBL), ("point_value", DBL)],
+    ("gold", "dip_clearing"): [
+        ("admdvs", V), ("year", INT), ("fixmedins_code", V), ("fixmedins_name", V), ("cases", BIG),
+        ("total_score", DBL), ("point_value", DBL), ("clearing_amount", DBL), ("paid_amount", DBL),
+        ("clearing_diff", DBL)],
+    ("gold", "price_violation"): [
+        ("feedetl_sn", V), ("setl_id", V), ("person_id", V), ("fixmedins_code", V), ("fixmedins_name", V),
+        ("admdvs", V), ("fee_date", DATE), ("med_list_codg", V), ("list_name", V), ("cnt", DBL), ("pric", DBL),
+        ("pric_uplmt", DBL), ("excess_amount", DBL)],
+    ("gold", "price_trend"): [
+        ("med_list_codg", V), ("list_name", V), ("ym", V), ("lines", BIG), ("qty", DBL), ("amount", DBL),
+        ("avg_pric", DBL), ("min_pric", DBL), ("max_pric", DBL), ("pric_uplmt", DBL), ("over_ceiling_lines", BIG),
+        ("amount_rank", BIG)],
+    ("gold", "vbp_completion"): [
+        ("fixmedins_code", V), ("fixmedins_name", V), ("admdvs", V), ("year", INT), ("med_list_codg", V),
+        ("list_name", V), ("agreed_qty", DBL), ("purc_qty", DBL), ("purc_amt", DBL), ("completion_rate", DBL),
+        ("months", INT), ("expected_rate", DBL), ("progress", DBL), ("is_under", BOOL)],
+    # medical assistance and fund finance (dbt marts, _marts_finance.yml)
+    ("gold", "assistance_beneficiary"): [
+        ("admdvs", V), ("aid_type", V), ("aid_type_name", V), ("year", INT), ("beneficiaries", BIG),
+        ("insured", BIG), ("uninsured", BIG), ("settlements", BIG), ("medfee_sumamt", DBL), ("basic_pay", DBL),
+        ("serious_pay", DBL), ("maf_one_stop", DBL), ("maf_manual", DBL), ("other_pay", DBL),
+        ("psn_cash_pay", DBL), ("one_stop_share", DBL)],
+    ("gold", "assistance_duplicate"): [
+        ("pay_id", V), ("person_id", V), ("certno", V), ("setl_id", V), ("admdvs", V), ("aid_type", V),
+        ("amount", DBL), ("pay_date", DATE), ("one_stop_maf_pay", DBL), ("kind", V), ("kind_zh", V),
+        ("first_pay_id", V)],
+    ("gold", "fund_income_expense"): [
+        ("admdvs", V), ("insutype", V), ("ym", V), ("direction", V), ("direction_name", V), ("item_type", V),
+        ("item_name", V), ("amount", DBL), ("share_of_direction", DBL), ("yoy_amount", DBL), ("yoy_rate", DBL)],
+    ("gold", "fund_reconciliation"): [
+        ("admdvs", V), ("insutype", V), ("ym", V), ("settled_amount", DBL), ("paid_amount", DBL),
+        ("bank_amount", DBL), ("diff_settlement_payment", DBL), ("diff_payment_bank", DBL), ("differences", BIG),
+        ("status", V)],
+    ("gold", "fund_reconciliation_diff"): [
+        ("admdvs", V), ("insutype", V), ("ym", V), ("side", V), ("side_zh", V), ("fixmedins_code", V),
+        ("pay_id", V), ("txn_id", V), ("expected_amount", DBL), ("actual_amount", DBL), ("diff_amount", DBL),
+        ("reason", V)],
     ("meta", "quality_score"): [
         ("run_id", V), ("run_time", TS), ("layer", V), ("source", V), ("batch_id", V), ("tables", INT),
         ("expectations", INT), ("passed", INT), ("blocking_failed", INT), ("warning_failed", INT),
@@ -168,6 +220,9 @@ CODES: dict[str, dict[str, str]] = {
     # classes of meta.quarantine.rule (serving.quarantine rule_class)
     "rule_class": {"parse": "解析失败", "superseded": "同批重复键", "orphan": "孤儿记录", "waiting": "等待上级批次",
                    "other": "其他"},
+    # contract section 6 (issue 18)
+    "aid_type": _SEED["aid_type"],
+    "fund_direction": _SEED["fund_direction"],
 }
 
 
@@ -327,6 +382,115 @@ def serving_views() -> dict[str, str]:
         select t.rule_code, t.name as rule_name, t.ym, t.hits, t.amount,
                strptime(CAST(t.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date
         from gold.fraud_rule_trend t"""
+    # ---- contract section 6 (issue 18): payment reform, prices and 集采, medical assistance, fund finance ----
+    # what each producer delivered of section 6 (no admdvs: the same for every region)
+    v["section6_delivery"] = f"""
+        select d.source, {case('d.source', 'source')} as source_name, d.table_name, d.table_zh, d.area, d."rows",
+               CAST(d.delivered AS BOOLEAN) as delivered, d.status,
+               case when CAST(d.delivered AS BOOLEAN) then 1 else 0 end as delivered_order
+        from gold.section6_delivery d"""
+    g, j = _geo("i.admdvs")
+    v["drg_institution"] = f"""
+        select i.fixmedins_code, coalesce(i.fixmedins_name, i.fixmedins_code) as fixmedins_name, i.admdvs, {g},
+               i.year, i.cases, i.cases_with_weight, i.total_weight, i.cmi, i.cost_index, i.time_index, i.high_outlier_cases,
+               i.low_outlier_cases, i.upcoding_cases, i.medfee_sumamt, i.medfee_sumamt / 10000.0 as medfee_wan
+        from gold.drg_institution_year i {j}"""
+    g, j = _geo("c.admdvs")
+    v["drg_case"] = f"""
+        select c.setl_id, c.person_id, c.fixmedins_code, coalesce(n.fixmedins_name, c.fixmedins_code) as fixmedins_name,
+               c.admdvs, {g}, c.year, c.drg_codg, c.drg_name, c.weight, c.dip_codg, c.dip_score, c.ipt_days,
+               c.medfee_sumamt, c.hifp_pay, c.group_avg_cost, c.group_avg_days, c.cost_ratio,
+               coalesce(c.outlier, '正常') as outlier_name, CAST(c.is_upcoding_suspect AS BOOLEAN) as is_upcoding_suspect,
+               c.upcoding_evidence
+        from gold.drg_case c
+        left join (select fixmedins_code, max(fixmedins_name) as fixmedins_name from gold.drg_institution_year
+                   group by fixmedins_code) n on n.fixmedins_code = c.fixmedins_code {j}"""
+    g, j = _geo("p.admdvs")
+    v["dip_point_value"] = f"""
+        select p.admdvs, {g}, p.year, p.cases, p.total_score, p.budget, p.budget / 10000.0 as budget_wan, p.point_value
+        from gold.dip_point_value p {j}"""
+    g, j = _geo("c.admdvs")
+    v["dip_clearing"] = f"""
+        select c.admdvs, {g}, c.year, c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name,
+               c.cases, c.total_score, c.point_value, c.clearing_amount, c.paid_amount, c.clearing_diff,
+               c.clearing_amount / 10000.0 as clearing_wan, c.paid_amount / 10000.0 as paid_wan,
+               c.clearing_diff / 10000.0 as clearing_diff_wan
+        from gold.dip_clearing c {j}"""
+    g, j = _geo("p.admdvs")
+    v["price_violation"] = f"""
+        select p.feedetl_sn, p.setl_id, p.person_id, p.fixmedins_code,
+               coalesce(p.fixmedins_name, p.fixmedins_code) as fixmedins_name, p.admdvs, {g},
+               CAST(p.fee_date AS DATE) as fee_date, p.med_list_codg, coalesce(p.list_name, p.med_list_codg) as list_name,
+               p.cnt, p.pric, p.pric_uplmt, p.excess_amount, p.excess_amount / 10000.0 as excess_wan
+        from gold.price_violation p {j}"""
+    # the most-used items of the province (no admdvs: province-wide prices, the same for every region)
+    v["price_trend"] = """
+        select t.med_list_codg, coalesce(t.list_name, t.med_list_codg) as list_name, t.ym,
+               strptime(CAST(t.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date, t.lines, t.qty,
+               t.amount as fee_amount,
+               t.amount / 10000.0 as amount_wan, t.avg_pric, t.min_pric, t.max_pric, t.pric_uplmt,
+               t.over_ceiling_lines, t.amount_rank
+        from gold.price_trend t"""
+    g, j = _geo("c.admdvs")
+    v["vbp_completion"] = f"""
+        select c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name, c.admdvs, {g},
+               c.year, c.med_list_codg, coalesce(c.list_name, c.med_list_codg) as list_name, c.agreed_qty,
+               c.purc_qty, c.purc_amt, c.purc_amt / 10000.0 as purc_wan, c.completion_rate, c.months, c.expected_rate,
+               c.progress,
+               CAST(c.is_under AS BOOLEAN) as is_under,
+               case when CAST(c.is_under AS BOOLEAN) then '进度不足' else '进度正常' end as under_name,
+               case when c.completion_rate is null then '未知'
+                    when c.completion_rate < 0.5 then '完成率低于50%'
+                    when c.completion_rate < 0.8 then '完成率50%-80%'
+                    when c.completion_rate < 1 then '完成率80%-100%'
+                    else '完成率100%及以上' end as completion_band
+        from gold.vbp_completion c {j}"""
+    g, j = _geo("a.admdvs")
+    v["assistance_beneficiary"] = f"""
+        select a.admdvs, {g}, a.aid_type, coalesce(a.aid_type_name, {case('a.aid_type', 'aid_type')}) as aid_type_name,
+               a.year, a.year = max(a.year) over () as latest_year, a.beneficiaries, a.insured, a.uninsured,
+               a.settlements, a.medfee_sumamt, a.basic_pay, a.serious_pay, a.maf_one_stop, a.maf_manual, a.other_pay,
+               a.psn_cash_pay, a.one_stop_share, a.medfee_sumamt / 10000.0 as medfee_wan
+        from gold.assistance_beneficiary a {j}"""
+    # the same costs, one row per fund (who paid how much of the beneficiaries' costs)
+    funds = [("basic_pay", 1, "基本医保"), ("serious_pay", 2, "大病保险/大额补助/公务员补助"),
+             ("maf_one_stop", 3, "医疗救助(一站式)"), ("maf_manual", 4, "医疗救助(手工报销)"),
+             ("other_pay", 5, "其他"), ("psn_cash_pay", 6, "个人自付")]
+    v["assistance_fund_share"] = "\n        union all\n".join(
+        f"""
+        select a.admdvs, a.region_name, a.city_name, a.county_name, a.aid_type, a.aid_type_name, a.year,
+               {n} as fund_order, '{zh}' as fund_name, a.{col} as amount, a.{col} / 10000.0 as amount_wan
+        from serving.assistance_beneficiary a""" for col, n, zh in funds)
+    g, j = _geo("d.admdvs")
+    v["assistance_duplicate"] = f"""
+        select d.pay_id, d.person_id, {id_sql('d.certno')} as certno_masked, d.setl_id, d.admdvs, {g}, d.aid_type,
+               {case('d.aid_type', 'aid_type')} as aid_type_name, d.amount as pay_amount, CAST(d.pay_date AS DATE) as pay_date,
+               d.one_stop_maf_pay, d.kind, coalesce(d.kind_zh, d.kind) as kind_name, d.first_pay_id
+        from gold.assistance_duplicate d {j}"""
+    g, j = _geo("f.admdvs")
+    v["fund_income_expense"] = f"""
+        select f.admdvs, {g}, f.insutype, {case('f.insutype', 'insutype')} as insutype_name, f.ym,
+               strptime(CAST(f.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date, f.direction,
+               coalesce(f.direction_name, {case('f.direction', 'fund_direction')}) as direction_name, f.item_type,
+               coalesce(f.item_name, f.item_type) as item_name, f.amount as fund_amount, f.amount / 10000.0 as amount_wan,
+               f.share_of_direction, f.yoy_amount, f.yoy_amount / 10000.0 as yoy_wan, f.yoy_rate
+        from gold.fund_income_expense f {j}"""
+    g, j = _geo("r.admdvs")
+    v["fund_reconciliation"] = f"""
+        select r.admdvs, {g}, r.insutype, {case('r.insutype', 'insutype')} as insutype_name, r.ym,
+               strptime(CAST(r.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date,
+               r.settled_amount, r.paid_amount, r.bank_amount, r.diff_settlement_payment, r.diff_payment_bank,
+               r.settled_amount / 10000.0 as settled_wan, r.paid_amount / 10000.0 as paid_wan,
+               r.bank_amount / 10000.0 as bank_wan, r.diff_settlement_payment / 10000.0 as diff_sp_wan,
+               r.diff_payment_bank / 10000.0 as diff_pb_wan, r.differences, r.status
+        from gold.fund_reconciliation r {j}"""
+    g, j = _geo("d.admdvs")
+    v["fund_reconciliation_diff"] = f"""
+        select d.admdvs, {g}, d.insutype, {case('d.insutype', 'insutype')} as insutype_name, d.ym, d.side,
+               coalesce(d.side_zh, d.side) as side_zh, d.fixmedins_code, d.pay_id, d.txn_id,
+               d.expected_amount, d.actual_amount, d.diff_amount, abs(d.diff_amount) / 10000.0 as abs_diff_wan,
+               d.reason
+        from gold.fund_reconciliation_diff d {j}"""
     v["quality_score"] = f"""
         select q.*, {case('q.source', 'source')} as source_name, CAST(q.run_time AS DATE) as run_date,
                q.score * 1.0 as score_value

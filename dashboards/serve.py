@@ -42,10 +42,11 @@ CONFIG = HERE / "superset_config.py"
 
 # Which dashboards each functional role reads (by the bundle's dashboard keys).
 ROLE_DASHBOARDS = {
-    "leadership": ["big_screen", "enrollment", "fund", "medical"],
-    "analyst": ["enrollment", "fund", "medical"],
+    "leadership": ["big_screen", "enrollment", "fund", "medical", "reform", "price", "assistance", "finance"],
+    "analyst": ["enrollment", "fund", "medical", "reform", "price", "assistance", "finance"],
     "steward": ["quality"],
-    "supervisor": ["suspects", "medical"],
+    # upcoding suspects (R10) and billing above the ceiling (R11) are supervision leads too
+    "supervisor": ["suspects", "medical", "reform", "price"],
 }
 ADMIN = {"username": "admin", "first_name": "系统", "last_name": "管理员"}
 # Demo users: username, roles, what they see.  Their passwords are generated on first setup (see passwords()).

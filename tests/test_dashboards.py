@@ -401,12 +401,98 @@ def test_steward_sees_holds_decisions_dimensions_and_quarantine_classes(stack):
             assert chart.params["y_axis_format"] == ".1f" and chart.params["y_axis_bounds"][1] == 100, chart.key
 
 
+# contract section 6 (issue 18): one dashboard per area -> (its area in gold.section6_delivery, the list charts
+# whose row count must equal a gold count, and the big number that counts the same rows)
+SECTION6 = {
+    "payment-reform": ("支付方式改革", {
+        "高套分组疑点病例及证据": "select count(*) from GOLD(drg_case@) where is_upcoding_suspect"},
+        ("高套分组疑点", "suspects", "select count(*) from GOLD(drg_case@) where is_upcoding_suspect")),
+    "price-vbp": ("价格与集采", {
+        "集采进度不足的机构与品种": "select count(*) from GOLD(vbp_completion@) where is_under",
+        "超限价收费明细": "select count(*) from GOLD(price_violation@)"},
+        ("超限价收费条数", "lines", "select count(*) from GOLD(price_violation@)")),
+    "medical-assistance": ("医疗救助", {
+        "医疗救助重复支付清单": "select count(*) from GOLD(assistance_duplicate@)",
+        "救助对象未参保人员 (脱敏)":
+            "select count(*) from GOLD(uninsured_person@) where reason_codes like '%SUBSIDY_ELIGIBLE%'"},
+        ("重复支付笔数", "payments", "select count(*) from GOLD(assistance_duplicate@)")),
+    "fund-finance": ("基金财务", {
+        "三方对账差异明细": "select count(*) from GOLD(fund_reconciliation_diff@)"},
+        ("对账差异笔数", "diffs", "select count(*) from GOLD(fund_reconciliation_diff@)")),
+}
+
+
+def test_section6_dashboards_render_with_data(stack):
+    """The four section-6 dashboards (payment reform, prices and 集采, medical assistance, fund finance), scrolled
+    to their end in Chromium as the province analyst: every chart drawn without an error and none empty, the
+    delivery status of the area on top (all delivered by the generator), lists and big numbers equal to the gold
+    Delta tables; a city user sees only the city's rows (row-level security on ``admdvs``)."""
+    root = stack["root"]
+    slugs = list(SECTION6)
+    results = _render(stack, [{"username": "analyst", "dashboards": slugs, "full_page": True},
+                              {"username": "city_test", "dashboards": slugs}])
+    for r in results:
+        _assert_clean(r)
+    by = {(r["username"], r["slug"]): r for r in results}
+    for slug, (area, lists, (big_name, metric, big_sql)) in SECTION6.items():
+        r = by[("analyst", slug)]
+        print(f"{slug} (full page):", r["screenshot"])
+        charts = _by_name(r)
+        empty = sorted(n for n, c in charts.items() if not c["rowcount"])
+        assert not empty, f"{slug}: charts without data {empty}"
+        drawn = {d["name"]: d for d in r["drawn"]}
+        assert set(drawn) == set(charts), set(charts) ^ set(drawn)
+        for name, d in drawn.items():
+            data = charts[name]["data"]
+            if d["viz"].startswith("echarts"):
+                assert d["canvas"], (slug, name, d)
+            elif d["viz"] == "table":
+                assert d["rows"] >= 1, (slug, name, d)
+            elif d["viz"] == "big_number_total":
+                value = next(iter(data[0].values()))
+                assert value is not None, (slug, name)
+        # what the producers delivered for the area, on top: every table of the area, delivered
+        status = charts["本专题数据交付情况"]["data"]
+        want = _gold_count(root, f"select count(*) from GOLD(section6_delivery@) where area = '{area}'")
+        assert want > 0 and len(status) == want, (slug, status)
+        assert all(row["status"].startswith("已交付") for row in status), status
+        assert charts["未交付的数据表"]["data"][0]["undelivered"] == 0
+        for name, sql in lists.items():
+            n = _gold_count(root, sql)
+            assert n > 0 and charts[name]["rowcount"] == n, (slug, name, charts[name]["rowcount"], n)
+        assert charts[big_name]["data"][0][metric] == _gold_count(root, big_sql)
+        # row-level security: the city user's big number counts the city's rows only
+        city = stack["county"][:4]
+        city_charts = _by_name(by[("city_test", slug)])
+        mine = _gold_count(root, big_sql.replace(" where ", f" where admdvs like '{city}%' and ", 1) if " where "
+                           in big_sql else big_sql + f" where admdvs like '{city}%'")
+        assert city_charts[big_name]["data"][0][metric] == mine < _gold_count(root, big_sql), (slug, mine)
+    # money in 万元 and percentages with one decimal, as drawn
+    fin = {d["name"]: d for d in by[("analyst", "fund-finance")]["drawn"]}
+    assert re.search(r"\d\.\d{2}", fin["收入(万元)"]["text"]), fin["收入(万元)"]["text"]
+    ast = {d["name"]: d for d in by[("analyst", "medical-assistance")]["drawn"]}
+    assert re.search(r"\d\.\d%", ast["一站式结算占比"]["text"]), ast["一站式结算占比"]["text"]
+    assert all("********" in row["certno_masked"] for row in _by_name(by[("analyst", "medical-assistance")])[
+        "医疗救助重复支付清单"]["data"] if row["certno_masked"])
+
+
 def _api(url: str, path: str, token: str | None = None, body: dict | None = None):
     req = urllib.request.Request(url + path, data=json.dumps(body).encode() if body else None,
                                  headers={"Content-Type": "application/json",
                                           **({"Authorization": f"Bearer {token}"} if token else {})})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
+
+
+def _all(url: str, kind: str, token: str) -> list[dict]:
+    """Every object of a kind, page by page (the API returns at most 100 per page; there are more charts)."""
+    out, page = [], 0
+    while True:
+        res = _api(url, f"/api/v1/{kind}/?q=(page:{page},page_size:100)", token)
+        out += res["result"]
+        if not res["result"] or len(out) >= res["count"]:
+            return out
+        page += 1
 
 
 def test_reimport_is_idempotent_and_export_round_trips(stack, tmp_path):
@@ -463,7 +549,7 @@ def test_reimport_updates_edited_charts_and_datasets(stack, tmp_path):
         "access_token"]
 
     def state():
-        charts = {c["slice_name"] for c in _api(url, "/api/v1/chart/?q=(page_size:100)", token)["result"]}
+        charts = {c["slice_name"] for c in _all(url, "chart", token)}
         (ds,) = [d for d in _api(url, "/api/v1/dataset/?q=(page_size:100)", token)["result"]
                  if d["table_name"] == "quarantine"]
         metrics = {m["metric_name"]: m["verbose_name"] for m in _api(url, f"/api/v1/dataset/{ds['id']}", token)[

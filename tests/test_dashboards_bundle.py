@@ -88,3 +88,28 @@ def test_risk_levels_have_the_same_four_colours_on_every_dashboard():
         meta = yaml.safe_load(path.read_text(encoding="utf-8"))["metadata"]
         meta = json.loads(meta) if isinstance(meta, str) else meta
         assert meta["label_colors"] == authoring.RISK_COLOURS, path.name
+
+
+def test_every_region_bound_dataset_is_filtered_by_region():
+    """A dataset whose serving view has ``admdvs`` gets the region users' row-level-security filter: otherwise a
+    city or county user would see the whole province's rows (the section-6 datasets included)."""
+    cols = authoring._columns_of_views()
+    used = {c.ds for d in authoring.DASHBOARDS for row in d["rows"] for c in row if isinstance(c, authoring.Chart)}
+    with_region = {ds for ds in used if "admdvs" in {c for c, _ in cols[ds]}}
+    assert with_region == set(authoring.REGION_DATASETS) & used, with_region ^ (set(authoring.REGION_DATASETS) & used)
+    assert all("admdvs" in {c for c, _ in cols[ds]} for ds in authoring.REGION_DATASETS)
+    # province-wide by design: what was delivered, and the province's price trends
+    assert {"section6_delivery", "price_trend"} <= used - with_region
+
+
+def test_section6_dashboards_open_with_the_delivery_of_their_area():
+    """Each section-6 dashboard (issue 18) shows, right under its introduction, what the producers delivered for its
+    area, so that a chart left empty by an undelivered table reads as 未交付."""
+    areas = {"reform": "支付方式改革", "price": "价格与集采", "assistance": "医疗救助", "finance": "基金财务"}
+    by_key = {d["key"]: d for d in authoring.DASHBOARDS}
+    for key, area in areas.items():
+        top = [c for c in by_key[key]["rows"][1] if isinstance(c, authoring.Chart)]
+        assert {c.ds for c in top} == {"section6_delivery"}, key
+        assert all(c.params["adhoc_filters"] == [authoring.f_sql(f"area = '{area}'")] for c in top), key
+        status = next(c for c in top if c.viz == "table")
+        assert status.params["all_columns"][-1] == "status", key
