@@ -4,6 +4,10 @@ top of it.  The real pipeline (``yibao.orchestration.pipeline.run_pipeline``) ru
 zone; a gold rule that every row breaks is added to the gold suite for the first run, and removed for a second
 run on the same warehouse, which then does score fraud and refresh the read path (so the stop is the failure's
 doing, not the data's).
+
+The landing zone is contract version 1 (sections 1-2 only, as a producer that delivers no section 6 table): the
+second run is also the proof that such a landing zone runs green end to end, with every section 6 analysis
+published empty and ``gold.section6_delivery`` saying 未交付 for each of its nine tables, down to the read path.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     from yibao.synthetic.generate import generate
 
     settings = Settings(data_root=tmp_path / "root", spark_remote="")
-    generate(settings.landing, persons=PERSONS, seed=SEED, batches=1, chunk_size=1500)
+    generate(settings.landing, persons=PERSONS, seed=SEED, batches=1, chunk_size=1500, contract_version=1)
     serving_db = settings.data_root / "serving" / DB_FILE
 
     # 1. a blocking gold rule every row of person_master breaks: a published table "would be wrong"
@@ -59,3 +63,17 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     assert cat.exists("gold", "fraud_suspect") and cat.read("gold", "fraud_suspect").count() > 0
     assert sum(summary.suspects_by_level.values()) > 0
     assert serving_db.exists()
+
+    # 3. no section 6 delivered: the analyses that need it are published empty and say so, to the dashboards
+    from yibao.dashboards.readpath import connect
+    delivery = cat.read("gold", "section6_delivery").toPandas()
+    assert len(delivery) == 9 and not delivery["delivered"].any() and (delivery["status"] == "未交付").all()
+    for table in ("drg_case", "dip_clearing", "price_violation", "vbp_completion", "assistance_duplicate",
+                  "fund_reconciliation_diff"):
+        assert cat.exists("gold", table) and cat.read("gold", table).count() == 0, table
+    con = connect(settings.data_root)
+    try:
+        shown = con.execute("select count(*), count(*) filter (where status = '未交付') from serving.section6_delivery").fetchone()
+    finally:
+        con.close()
+    assert shown == (9, 9)
