@@ -54,3 +54,28 @@ def write_xlsx(df: pd.DataFrame | dict[str, pd.DataFrame], path: Path, sheet_nam
                 for cell in row:
                     if isinstance(cell.value, str):
                         cell.data_type = "s"    # openpyxl stores text starting with "=" as a formula
+
+
+# Every file of personal data written for people outside the warehouse leaves an audit row in meta.export_audit
+# (who, when, what filter, how many rows, which identifiers unmasked): the suspect export, the national list's
+# verification file.
+EXPORT_AUDIT_DDL = ("export_id string, user string, os_user string, role string, exported_at timestamp, "
+                    "filter string, row_count long, file string, format string, unmasked string")
+
+
+def record_export(cat, *, user: str | None, role: str, filt: dict, row_count: int, file: Path, fmt: str,
+                  unmasked: str) -> dict:
+    """Append one row to ``meta.export_audit`` (created when absent) and return it as a dict."""
+    import getpass
+    import json
+    import uuid
+    from datetime import datetime, timezone
+
+    os_user = getpass.getuser()
+    rec = {"export_id": uuid.uuid4().hex, "user": user or os_user, "os_user": os_user, "role": role,
+           "exported_at": datetime.now(timezone.utc).replace(tzinfo=None),
+           "filter": json.dumps(filt, ensure_ascii=False), "row_count": int(row_count),
+           "file": str(Path(file).resolve()), "format": fmt, "unmasked": unmasked}
+    cat.ensure("meta", "export_audit", EXPORT_AUDIT_DDL)
+    cat.append(cat.spark.createDataFrame([tuple(rec.values())], EXPORT_AUDIT_DDL), "meta", "export_audit")
+    return rec

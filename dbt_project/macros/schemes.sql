@@ -4,3 +4,8 @@
 {% macro insutype_employee() %}'{{ var("insutype_employee") }}'{% endmacro %}
 {% macro insutype_resident() %}'{{ var("insutype_resident") }}'{% endmacro %}
 {% macro basic_insutypes() %}({{ insutype_employee() }}, {{ insutype_resident() }}){% endmacro %}
+
+{#- Person types (psn_type, code_list seed) a rule needs the meaning of, named once: the working employees who
+    owe a 310 contribution every month (在职职工 11, 灵活就业人员 13) and the retirees (退休人员 12), who owe none. -#}
+{% macro psn_types_working() %}('11', '13'){% endmacro %}
+{% macro psn_type_retiree() %}'12'{% endmacro %}

@@ -7,10 +7,8 @@ so a re-score finds every reviewer's decision again; the latest decision in meta
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,8 +38,6 @@ SUSPECT_SCHEMA = T.StructType([
     # the case (cases.py): who investigates it and by when (null until assigned)
     T.StructField("assignee", T.StringType()), T.StructField("deadline", T.DateType()),
 ])
-EXPORT_AUDIT_DDL = ("export_id string, user string, os_user string, role string, exported_at timestamp, "
-                    "filter string, row_count long, file string, format string, unmasked string")
 SUBJECT_CN = {"person": "参保人", "institution": "定点机构", "group": "团伙", "practitioner": "医保医师"}
 
 
@@ -260,7 +256,7 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
     from pyspark.sql import functions as F
 
     from yibao.engine import spark_session
-    from yibao.export import write_csv, write_xlsx
+    from yibao.export import record_export, write_csv, write_xlsx
 
     cfg = load_config(config)
     role = role or cfg["export"]["default_role"]
@@ -307,15 +303,9 @@ def export(settings, out: Path, fmt: str = "xlsx", region: str | None = None, le
         write_xlsx({t: table[s.subject_type_cn.values == t] for t in types}, out)
     else:
         write_csv(table, out, encoding="utf-8-sig")
-    os_user = getpass.getuser()
     unmasked = ",".join(k for k in ("certno", "tel", "name") if perm.get(f"unmask_{k}"))
-    rec = {"export_id": uuid.uuid4().hex, "user": user or os_user, "os_user": os_user, "role": role,
-           "exported_at": datetime.now(timezone.utc).replace(tzinfo=None),
-           "filter": json.dumps(filt, ensure_ascii=False), "row_count": int(len(table)), "file": str(out.resolve()),
-           "format": fmt, "unmasked": unmasked}
-    cat.ensure("meta", "export_audit", EXPORT_AUDIT_DDL)
-    cat.append(spark.createDataFrame([tuple(rec.values())], EXPORT_AUDIT_DDL), "meta", "export_audit")
-    return rec
+    return record_export(cat, user=user, role=role, filt=filt, row_count=len(table), file=out, fmt=fmt,
+                         unmasked=unmasked)
 
 
 def evidence_sentences(e: dict) -> str:

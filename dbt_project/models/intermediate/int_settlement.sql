@@ -18,6 +18,7 @@ inp as (
 )
 select s.setl_id, s.mdtrt_id, s.psn_no, s.person_id, s.insutype, s.med_type, s.is_inpatient,
        s.fixmedins_code, f.fixmedins_type, coalesce(f.hosp_lv, '9') as hosp_lv,
+       f.admdvs as fixmedins_admdvs, s.insu_admdvs, s.mdtrt_admdvs, s.dise_codg,
        coalesce(f.pooling_region, d.pooling_region, s.mdtrt_admdvs) as region,
        s.begndate, s.enddate, s.setl_time,
        date_format(coalesce(s.setl_time, cast(s.enddate as timestamp)), 'yyyyMM') as ym,

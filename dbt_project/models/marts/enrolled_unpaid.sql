@@ -35,9 +35,9 @@ with target as (
 ),
 enr as (
     select e.person_id, e.psn_no, e.insutype, e.psn_type, e.insu_admdvs,
-           case when e.insutype = {{ insutype_employee() }} and e.psn_type in ('11', '13')
+           case when e.insutype = {{ insutype_employee() }} and e.psn_type in {{ psn_types_working() }}
                 then {{ window_mask }} - (shiftleft(cast(1 as bigint), least(greatest(e.start_bit, 0), {{ n }})) - 1)
-                when e.insutype = {{ insutype_resident() }} and coalesce(e.psn_type, '') <> '12'
+                when e.insutype = {{ insutype_resident() }} and coalesce(e.psn_type, '') <> {{ psn_type_retiree() }}
                 then shiftleft(cast(1 as bigint), {{ bit_390 }})
                 else cast(0 as bigint) end as owed_mask
     from (select person_id, psn_no, insutype, psn_type, insu_admdvs,

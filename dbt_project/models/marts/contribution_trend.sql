@@ -1,0 +1,77 @@
+-- 缴费分析 (tender 004, a demonstration point): per contribution period (accrym) x pooling region x basic insutype x
+-- person type x employer type, what was due and what was collected, over the trend_months whole calendar months
+-- before the reference date, with roll-ups ('ALL') over region, person type and employer type (D15).
+-- The periods are the rows of contrib_reconciliation (one per assessment, per tax collection without one, per owed
+-- period nobody assessed): a period is paid as the contract defines it (D7): the core system shows it received
+-- (clct_flag 1) or tax collected it.  collected_amt is what tax collected, else the assessment the core system shows
+-- received.  The enrollment (psn_no x insutype) gives the region, person type and employer; a tax collection without
+-- an assessment takes the person's latest enrollment of that insutype.
+with bounds as (
+    select date_format(add_months(trunc({{ ref_date() }}, 'MM'), -{{ var('trend_months') }}), 'yyyyMM') as first_ym,
+           {{ ref_ym(1) }} as last_ym
+),
+e as (
+    select psn_no, insutype, person_id, insu_pool, psn_type, emp_no, crt_insu_date
+    from {{ ref('int_person_enrollment') }} where is_basic
+),
+ep as (
+    select person_id, insutype, max_by(insu_pool, crt_insu_date) as insu_pool, max_by(psn_type, crt_insu_date) as psn_type,
+           max_by(emp_no, crt_insu_date) as emp_no
+    from e where person_id is not null group by person_id, insutype
+),
+r as (
+    select c.accrym, c.insutype, c.status,
+           coalesce(e.insu_pool, ep.insu_pool) as region,
+           coalesce(e.psn_type, ep.psn_type) as psn_type,
+           coalesce(e.emp_no, ep.emp_no) as emp_no,
+           c.assessed_amt,
+           c.status not in ('ASSESSED_NOT_COLLECTED', 'NOT_ASSESSED') as paid,
+           case when c.status not in ('ASSESSED_NOT_COLLECTED', 'NOT_ASSESSED')
+                then coalesce(c.tax_clct_amt, case when c.medins_clct_flag = '1' then c.assessed_amt end) end as collected_amt
+    from {{ ref('contrib_reconciliation') }} c
+    cross join bounds b
+    left join e on e.psn_no = c.psn_no and e.insutype = c.insutype
+    left join ep on e.psn_no is null and ep.person_id = c.person_id and ep.insutype = c.insutype
+    where c.insutype in {{ basic_insutypes() }} and c.accrym between b.first_ym and b.last_ym
+),
+base as (
+    select r.accrym, r.insutype, coalesce(r.region, 'UNKNOWN') as region, coalesce(r.psn_type, 'UNKNOWN') as psn_type,
+           coalesce(x.emp_type, case when r.emp_no is null then 'NONE' else 'UNKNOWN' end) as emp_type,
+           count(*) as periods, count_if(r.paid) as paid_periods,
+           count_if(r.assessed_amt is not null) as assessed_periods,
+           sum(r.assessed_amt) as assessed_amt, sum(r.collected_amt) as collected_amt
+    from r
+    left join (select emp_no, max(emp_type) as emp_type from {{ ref('stg_medins__emp_info') }} group by emp_no) x
+      on x.emp_no = r.emp_no
+    group by 1, 2, 3, 4, 5
+),
+g as (
+    {% set dims = [] %}
+    {% for rg in ['region', "'ALL'"] %}{% for pt in ['psn_type', "'ALL'"] %}{% for et in ['emp_type', "'ALL'"] %}
+    {% do dims.append((rg, pt, et)) %}
+    {% endfor %}{% endfor %}{% endfor %}
+    {% for rg, pt, et in dims %}
+    select accrym, insutype, {{ rg }} as region, {{ pt }} as psn_type, {{ et }} as emp_type,
+           sum(periods) as periods, sum(paid_periods) as paid_periods, sum(assessed_periods) as assessed_periods,
+           sum(assessed_amt) as assessed_amt, sum(coalesce(collected_amt, 0)) as collected_amt
+    from base group by 1, 2, 3, 4, 5
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+k as (select g.*, cast(paid_periods as double) / nullif(periods, 0) as payment_rate from g)
+select k.accrym, k.insutype, k.region, coalesce(d.name, case when k.region = 'ALL' then '全省' end) as region_name,
+       k.psn_type, k.emp_type,
+       cast(k.periods as bigint) as periods, cast(k.paid_periods as bigint) as paid_periods,
+       cast(k.assessed_periods as bigint) as assessed_periods,
+       cast(k.assessed_amt as decimal(20, 2)) as assessed_amt, cast(k.collected_amt as decimal(20, 2)) as collected_amt,
+       k.payment_rate,
+       cast(k.collected_amt as double) / nullif(cast(m.collected_amt as double), 0) - 1 as collected_amt_mom,
+       cast(k.collected_amt as double) / nullif(cast(y.collected_amt as double), 0) - 1 as collected_amt_yoy,
+       k.payment_rate - m.payment_rate as payment_rate_mom,
+       k.payment_rate - y.payment_rate as payment_rate_yoy
+from k
+left join k m on m.insutype = k.insutype and m.region = k.region and m.psn_type = k.psn_type and m.emp_type = k.emp_type
+ and m.accrym = date_format(add_months(to_date(concat(k.accrym, '01'), 'yyyyMMdd'), -1), 'yyyyMM')
+left join k y on y.insutype = k.insutype and y.region = k.region and y.psn_type = k.psn_type and y.emp_type = k.emp_type
+ and y.accrym = date_format(add_months(to_date(concat(k.accrym, '01'), 'yyyyMMdd'), -12), 'yyyyMM')
+left join {{ ref('gbt2260_divisions') }} d on d.code = k.region
