@@ -296,6 +296,46 @@ DATASETS: dict[str, dict] = {
     "fund_reconciliation_diff": {"desc": "三方对账差异明细 (gold.fund_reconciliation_diff)", "metrics": [
         ("diffs", "COUNT(*)", "差异笔数", INT),
         ("abs_diff", "SUM(abs_diff_wan)", "差额绝对值(万元)", WAN2)]},
+    # trends and the tenders' demonstration analyses (issue 22, dbt_project/README.md D15); every metric sums the
+    # region rows (region <> 'ALL' in the charts), so that a city user's numbers are the city's own
+    "enrollment_trend": {"desc": "参保人数变化趋势 (gold.enrollment_trend)", "metrics": [
+        ("insured", "SUM(insured)", "月末参保人数", INT),
+        ("new_enrollments", "SUM(new_enrollments)", "新增参保", INT),
+        ("suspensions", "SUM(suspensions)", "暂停参保", INT),
+        ("terminations", "SUM(terminations)", "终止参保", INT),
+        ("switches_in", "SUM(switches_in)", "险种转换", INT)]},
+    "dependency_ratio": {"desc": "在职退休比 (gold.dependency_ratio)", "metrics": [
+        ("ratio", "SUM(working) * 1.0 / NULLIF(SUM(retirees), 0)", "在职退休比", ".2f"),
+        ("working", "SUM(working)", "在职人数", INT), ("retirees", "SUM(retirees)", "退休人数", INT)]},
+    "contribution_trend": {"desc": "缴费分析 (gold.contribution_trend)", "metrics": [
+        ("collected", "SUM(collected_wan)", "到账金额(万元)", WAN2),
+        ("assessed", "SUM(assessed_wan)", "核定金额(万元)", WAN2),
+        ("payment_rate", "SUM(paid_periods) * 1.0 / NULLIF(SUM(periods), 0)", "缴费率", PCT),
+        ("periods", "SUM(periods)", "应缴期数", INT), ("unpaid", "SUM(periods - paid_periods)", "未缴期数", INT)]},
+    "cross_region_care": {"desc": "异地就医 (gold.cross_region_care)", "metrics": [
+        ("settlements", "SUM(settlements)", "结算人次", INT),
+        ("elsewhere", "SUM(CASE WHEN flow <> 'LOCAL' THEN settlements ELSE 0 END)", "异地就医人次", INT),
+        ("elsewhere_share", "SUM(CASE WHEN flow <> 'LOCAL' THEN settlements ELSE 0 END) * 1.0 / NULLIF(SUM(settlements), 0)",
+         "异地就医占比", PCT),
+        ("medfee", "SUM(medfee_wan)", "医疗费用(万元)", WAN2),
+        ("fund_ratio", "SUM(hifp_pay) * 1.0 / NULLIF(SUM(medfee_sumamt), 0)", "基金支付比例", PCT)]},
+    "medical_reform": {"desc": "医疗服务与医改督查指标 (gold.medical_reform_indicators)", "metrics": [
+        ("primary_share", "SUM(primary_visits) * 1.0 / NULLIF(SUM(outpatient_visits), 0)", "基层就诊率", PCT),
+        ("in_county", "SUM(in_county_cases) * 1.0 / NULLIF(SUM(resident_inpatient_cases), 0)", "县域内住院率", PCT),
+        ("op_ip_ratio", "SUM(outpatient_visits) * 1.0 / NULLIF(SUM(inpatient_cases), 0)", "门诊人次与出院人次比", ".2f"),
+        ("policy_ratio", "SUM(inpatient_hifp_pay) * 1.0 / NULLIF(SUM(inpatient_policy_cost), 0)", "住院政策范围内报销比例", PCT),
+        ("chronic_visits", "SUM(chronic_visits)", "门诊慢特病人次", INT),
+        ("maternity_cases", "SUM(maternity_cases)", "生育人次", INT)]},
+    "national_list_progress": {"desc": "国家下发名单核查进度 (gold.national_list_progress)", "metrics": [
+        ("entries", "SUM(entries)", "下发条数", INT), ("labelled", "SUM(labelled)", "已核查", INT),
+        ("labelled_share", "SUM(labelled) * 1.0 / NULLIF(SUM(entries), 0)", "核查完成率", PCT),
+        ("uninsured", "SUM(uninsured)", "核实未参保", INT), ("enrolled", "SUM(enrolled)", "已参保", INT),
+        ("dead", "SUM(dead)", "已死亡", INT), ("moved", "SUM(moved)", "户籍已迁出或注销", INT),
+        ("unmatched", "SUM(unmatched)", "未匹配到人员", INT)]},
+    "disease_cost": {"desc": "病种费用 (gold.disease_cost)", "metrics": [
+        ("medfee", "SUM(medfee_wan)", "医疗费用(万元)", WAN2),
+        ("settlements", "SUM(settlements)", "结算人次", INT),
+        ("cost_per", "SUM(medfee_sumamt) * 1.0 / NULLIF(SUM(settlements), 0)", "次均费用(元)", NUM2)]},
 }
 
 # Datasets whose rows belong to a region: row-level security filters them on ``admdvs``.
@@ -305,7 +345,10 @@ REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled
                    # section 6; not section6_delivery nor price_trend (province-wide: the same for every region)
                    "drg_institution", "drg_case", "dip_point_value", "dip_clearing", "price_violation", "vbp_completion",
                    "assistance_beneficiary", "assistance_fund_share", "assistance_duplicate", "fund_income_expense",
-                   "fund_reconciliation", "fund_reconciliation_diff"]
+                   "fund_reconciliation", "fund_reconciliation_diff",
+                   # issue 22: region rows carry the pooling region (the insured's, for cross-region care)
+                   "enrollment_trend", "dependency_ratio", "contribution_trend", "cross_region_care", "medical_reform",
+                   "disease_cost", "national_list_progress"]
 
 
 def f_sql(expr: str) -> dict:
@@ -787,6 +830,65 @@ DASHBOARDS: list[dict] = [
                 formats={"expected_amount": NUM2, "actual_amount": NUM2, "diff_amount": NUM2})],
      ], "widths": [[12], [9, 3], [2, 2, 3, 2, 3], [6, 6], [6, 6], [7, 5], [12], [12]],
      "heights": [12, 30, 16, 55, 55, 55, 60, 60]},
+    {"key": "trends", "slug": "trends", "title": "参保缴费与就医趋势",
+     "filters": [("统筹区", "enrollment_trend", "region_label", None), ("险种", "enrollment_trend", "insutype_name", None)],
+     "rows": [
+         [md("### 参保缴费与就医趋势\n"
+             "**参保**：各月末参保人数（按最新一次交付的参保登记起止日期还原）、新增 / 暂停 / 终止参保与职工、居民险种转换，"
+             "在职退休比 = 职工医保在职（在职职工 + 灵活就业）÷ 退休。**缴费**：费款所属期的应缴期数、已缴期数（核心系统已到账或税务已征收）"
+             "与到账金额。**异地就医**：按参保地与就医地（统筹区；省外按省）区分本地、省内异地、跨省外出、外省来本省。"
+             "**医改指标**：基层就诊率、县域内住院率、门诊人次与出院人次比、住院政策范围内报销比例（无先行自付数据，按医疗费用扣除全自费计）。"
+             "**国家下发名单**：逐条核查结果（核实未参保 / 已参保 / 已死亡 / 户籍已迁出或注销 / 未匹配到人员）与核查进度，"
+             "回传文件由 yibao national export 按地市生成。统计口径见 dbt_project/README.md D15。", 14)],
+         [big("tr_insured", "月末参保人数 (最新月)", "enrollment_trend", "insured", [f_sql("latest_month")], INT),
+          big("tr_new", "新增参保 (近24个月)", "enrollment_trend", "new_enrollments", [], INT),
+          big("tr_ratio", "在职退休比 (最新月)", "dependency_ratio", "ratio",
+              [f_sql("region <> 'ALL'"), f_sql("latest_month")], ".2f"),
+          big("tr_payment_rate", "缴费率", "contribution_trend", "payment_rate",
+              [f_sql("region <> 'ALL'"), f_sql("psn_type = 'ALL'"), f_sql("emp_type = 'ALL'")], PCT),
+          big("tr_elsewhere", "异地就医占比", "cross_region_care", "elsewhere_share", [], PCT),
+          big("tr_primary", "基层就诊率", "medical_reform", "primary_share", [f_sql("region <> 'ALL'")], PCT)],
+         [line("tr_insured_trend", "月末参保人数 (按险种)", "enrollment_trend", ["insured"], groupby=["insutype_name"],
+               fmt=INT),
+          line("tr_moves", "新增、暂停、终止与险种转换 (按月)", "enrollment_trend",
+               ["new_enrollments", "suspensions", "terminations", "switches_in"], fmt=INT)],
+         [line("tr_ratio_trend", "在职退休比 (按统筹区)", "dependency_ratio", ["ratio"], groupby=["region_name"],
+               filters=[f_sql("region <> 'ALL'")], fmt=".2f"),
+          bar("tr_rate_type", "缴费率 (按人员类别)", "contribution_trend", "psn_type_name", ["payment_rate"],
+              filters=[f_sql("region <> 'ALL'"), f_sql("psn_type <> 'ALL'"), f_sql("emp_type = 'ALL'")], fmt=PCT, asc=True,
+              bounds=RATE_AXIS)],
+         [line("tr_collected", "到账金额 (按险种, 万元)", "contribution_trend", ["collected"], groupby=["insutype_name"],
+               filters=[f_sql("region <> 'ALL'"), f_sql("psn_type = 'ALL'"), f_sql("emp_type = 'ALL'")], fmt=WAN2),
+          table("tr_contrib_table", "缴费分析 (按费款所属期、险种、统筹区, 含同比 / 环比)", "contribution_trend",
+                columns=["accrym", "insutype_name", "region_label", "periods", "paid_periods", "payment_rate",
+                         "collected_amt", "collected_amt_mom", "collected_amt_yoy"],
+                filters=[f_sql("region <> 'ALL'"), f_sql("psn_type = 'ALL'"), f_sql("emp_type = 'ALL'")], order=("accrym", False),
+                limit=2000, page=12,
+                formats={"payment_rate": PCT, "collected_amt": NUM2, "collected_amt_mom": PCT, "collected_amt_yoy": PCT})],
+         [bar("tr_flow_region", "异地就医结算人次 (按参保地、类型)", "cross_region_care", "insu_region_label",
+              ["settlements"], groupby=["flow_name"], filters=[f_sql("flow <> 'LOCAL'")], stacked=True),
+          table("tr_flows", "就医流向 (参保地 → 就医地)", "cross_region_care",
+                groupby=["insu_region_label", "mdtrt_region_label", "flow_name"],
+                metrics=["settlements", "medfee", "fund_ratio"], filters=[f_sql("flow <> 'LOCAL'")],
+                order=("settlements", False), limit=500, page=12)],
+         [line("tr_reform_trend", "基层就诊率与县域内住院率 (按月)", "medical_reform", ["primary_share", "in_county"],
+               filters=[f_sql("region <> 'ALL'")], fmt=PCT, bounds=RATE_AXIS),
+          bar("tr_reform_region", "门诊人次与出院人次比 (按统筹区)", "medical_reform", "region_name", ["op_ip_ratio"],
+              filters=[f_sql("region <> 'ALL'")], fmt=".2f"),
+          bar("tr_policy_region", "住院政策范围内报销比例 (按统筹区)", "medical_reform", "region_name", ["policy_ratio"],
+              filters=[f_sql("region <> 'ALL'")], fmt=PCT, asc=True, bounds=RATE_AXIS)],
+         [table("tr_disease", "病种费用排名 (最近年度, 按主要诊断)", "disease_cost", groupby=["dise_codg"],
+                metrics=["medfee", "settlements", "cost_per"], filters=[f_sql("region <> 'ALL'"), f_sql("latest_year")],
+                order=("medfee", False), limit=50, page=12),
+          bar("tr_chronic", "门诊慢特病与生育人次 (按统筹区)", "medical_reform", "region_name",
+              ["chronic_visits", "maternity_cases"], filters=[f_sql("region <> 'ALL'")])],
+         [bar("tr_national", "国家下发未参保名单核查结果 (按地市)", "national_list_progress", "region_label",
+              ["uninsured", "enrolled", "dead", "moved", "unmatched"], filters=[f_sql("region <> 'ALL'")], stacked=True),
+          table("tr_national_table", "国家下发名单核查进度 (按地市、批次)", "national_list_progress",
+                groupby=["region_label", "issue_batch"], metrics=["entries", "labelled", "labelled_share", "unmatched"],
+                filters=[f_sql("region <> 'ALL'")], order=("entries", False), limit=500, page=12)],
+     ], "widths": [[12], [2, 2, 2, 2, 2, 2], [6, 6], [6, 6], [5, 7], [6, 6], [4, 4, 4], [7, 5], [6, 6]],
+     "heights": [14, 16, 50, 50, 55, 55, 50, 60, 50]},
 ]
 
 

@@ -91,6 +91,39 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("anomaly_score", DBL), ("group_id", V), ("amount", DBL), ("evidence", V), ("explanation", V), ("status", V),
         ("model_version", V), ("scored_at", TS), ("evidence_text", V), ("probability", DBL), ("assignee", V),
         ("deadline", DATE)],
+    # the tenders' demonstration analyses (issue 22; dbt marts, _marts_trends.yml)
+    ("gold", "enrollment_trend"): [
+        ("ym", V), ("region", V), ("region_name", V), ("insutype", V), ("psn_type", V), ("insured", BIG),
+        ("new_enrollments", BIG), ("suspensions", BIG), ("terminations", BIG), ("switches_in", BIG),
+        ("undated_stops", BIG), ("insured_mom", BIG), ("insured_yoy", BIG), ("insured_mom_rate", DBL),
+        ("insured_yoy_rate", DBL)],
+    ("gold", "dependency_ratio"): [
+        ("ym", V), ("region", V), ("region_name", V), ("working", BIG), ("retirees", BIG), ("ratio", DBL),
+        ("ratio_mom", DBL), ("ratio_yoy", DBL)],
+    ("gold", "contribution_trend"): [
+        ("accrym", V), ("insutype", V), ("region", V), ("region_name", V), ("psn_type", V), ("emp_type", V),
+        ("periods", BIG), ("paid_periods", BIG), ("assessed_periods", BIG), ("assessed_amt", DBL),
+        ("collected_amt", DBL), ("payment_rate", DBL), ("collected_amt_mom", DBL), ("collected_amt_yoy", DBL),
+        ("payment_rate_mom", DBL), ("payment_rate_yoy", DBL)],
+    ("gold", "cross_region_care"): [
+        ("ym", V), ("insu_region", V), ("insu_region_name", V), ("mdtrt_region", V), ("mdtrt_region_name", V),
+        ("flow", V), ("settlements", BIG), ("inpatient_cases", BIG), ("outpatient_visits", BIG),
+        ("medfee_sumamt", DBL), ("hifp_pay", DBL), ("acct_pay", DBL), ("psn_cash_pay", DBL),
+        ("fund_payment_ratio", DBL)],
+    ("gold", "medical_reform_indicators"): [
+        ("ym", V), ("region", V), ("region_name", V), ("outpatient_visits", BIG), ("primary_visits", BIG),
+        ("primary_visit_share", DBL), ("inpatient_cases", BIG), ("outpatient_discharge_ratio", DBL),
+        ("inpatient_hifp_pay", DBL), ("inpatient_policy_cost", DBL), ("inpatient_policy_ratio", DBL),
+        ("resident_inpatient_cases", BIG), ("in_county_cases", BIG), ("in_county_admission_rate", DBL),
+        ("chronic_visits", BIG), ("chronic_medfee", DBL), ("chronic_hifp_pay", DBL), ("maternity_cases", BIG),
+        ("maternity_medfee", DBL), ("maternity_hifp_pay", DBL)],
+    ("gold", "national_list_progress"): [
+        ("region", V), ("region_name", V), ("issue_batch", V), ("entries", BIG), ("uninsured", BIG), ("enrolled", BIG),
+        ("dead", BIG), ("moved", BIG), ("unmatched", BIG), ("labelled", BIG), ("stale", BIG), ("labelled_share", DBL)],
+    ("gold", "disease_cost"): [
+        ("year", INT), ("region", V), ("region_name", V), ("dise_codg", V), ("settlements", BIG),
+        ("inpatient_cases", BIG), ("medfee_sumamt", DBL), ("hifp_pay", DBL), ("psn_cash_pay", DBL),
+        ("cost_per_settlement", DBL), ("cost_share", DBL), ("rank_by_cost", INT), ("is_top_n", BOOL)],
     # contract section 6 (issue 18): payment reform, prices and 集采 (dbt marts, _marts_reform.yml)
     ("gold", "section6_delivery"): [
         ("source", V), ("table_name", V), ("table_zh", V), ("area", V), ("rows", BIG), ("delivered", BOOL),
@@ -223,6 +256,9 @@ CODES: dict[str, dict[str, str]] = {
     # contract section 6 (issue 18)
     "aid_type": _SEED["aid_type"],
     "fund_direction": _SEED["fund_direction"],
+    # trends and the tenders' demonstration analyses (issue 22)
+    "psn_type": {**_SEED["psn_type"], "ALL": "全部人员类别", "UNKNOWN": "未知"},
+    "care_flow": _SEED["care_flow"],
 }
 
 
@@ -382,6 +418,42 @@ def serving_views() -> dict[str, str]:
         select t.rule_code, t.name as rule_name, t.ym, t.hits, t.amount,
                strptime(CAST(t.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date
         from gold.fraud_rule_trend t"""
+    # ---- trends and the tenders' demonstration analyses (issue 22; dbt_project/README.md D15) ----
+    # region-level rows carry the pooling region as admdvs (row-level security); 'ALL' rows are the province
+    month = "strptime(CAST({c} AS VARCHAR) || '01', '%Y%m%d')::DATE"
+    v["enrollment_trend"] = f"""
+        select t.*, t.region as admdvs, coalesce(t.region_name, t.region) as region_label,
+               {case('t.insutype', 'insutype')} as insutype_name, {case('t.psn_type', 'psn_type', "'未知'")} as psn_type_name,
+               {month.format(c='t.ym')} as month_date,
+               max(t.ym) over () = t.ym as latest_month
+        from gold.enrollment_trend t"""
+    v["dependency_ratio"] = f"""
+        select d.*, d.region as admdvs, {month.format(c='d.ym')} as month_date, max(d.ym) over () = d.ym as latest_month
+        from gold.dependency_ratio d"""
+    v["contribution_trend"] = f"""
+        select c.*, c.region as admdvs, coalesce(c.region_name, c.region) as region_label,
+               {case('c.insutype', 'insutype')} as insutype_name, {case('c.psn_type', 'psn_type', "'未知'")} as psn_type_name,
+               CAST(c.collected_amt AS DOUBLE) / 10000.0 as collected_wan,
+               CAST(c.assessed_amt AS DOUBLE) / 10000.0 as assessed_wan,
+               {month.format(c='c.accrym')} as month_date
+        from gold.contribution_trend c"""
+    v["cross_region_care"] = f"""
+        select c.*, c.insu_region as admdvs, coalesce(c.insu_region_name, c.insu_region) as insu_region_label,
+               coalesce(c.mdtrt_region_name, c.mdtrt_region) as mdtrt_region_label,
+               {case('c.flow', 'care_flow')} as flow_name,
+               CAST(c.medfee_sumamt AS DOUBLE) / 10000.0 as medfee_wan, CAST(c.hifp_pay AS DOUBLE) / 10000.0 as hifp_wan,
+               {month.format(c='c.ym')} as month_date
+        from gold.cross_region_care c"""
+    v["medical_reform"] = f"""
+        select m.*, m.region as admdvs, {month.format(c='m.ym')} as month_date
+        from gold.medical_reform_indicators m"""
+    v["national_list_progress"] = """
+        select p.*, p.region as admdvs, coalesce(p.region_name, p.region) as region_label
+        from gold.national_list_progress p"""
+    v["disease_cost"] = f"""
+        select d.*, d.region as admdvs, CAST(d.medfee_sumamt AS DOUBLE) / 10000.0 as medfee_wan,
+               max(d.year) over () = d.year as latest_year
+        from gold.disease_cost d"""
     # ---- contract section 6 (issue 18): payment reform, prices and 集采, medical assistance, fund finance ----
     # what each producer delivered of section 6 (no admdvs: the same for every region)
     v["section6_delivery"] = f"""

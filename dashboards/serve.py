@@ -42,8 +42,8 @@ CONFIG = HERE / "superset_config.py"
 
 # Which dashboards each functional role reads (by the bundle's dashboard keys).
 ROLE_DASHBOARDS = {
-    "leadership": ["big_screen", "enrollment", "fund", "medical", "reform", "price", "assistance", "finance"],
-    "analyst": ["enrollment", "fund", "medical", "reform", "price", "assistance", "finance"],
+    "leadership": ["big_screen", "enrollment", "fund", "medical", "reform", "price", "assistance", "finance", "trends"],
+    "analyst": ["enrollment", "fund", "medical", "reform", "price", "assistance", "finance", "trends"],
     "steward": ["quality"],
     # upcoding suspects (R10) and billing above the ceiling (R11) are supervision leads too
     "supervisor": ["suspects", "medical", "reform", "price"],

@@ -476,6 +476,47 @@ def test_section6_dashboards_render_with_data(stack):
         "医疗救助重复支付清单"]["data"] if row["certno_masked"])
 
 
+def test_trends_dashboard_renders_with_data(stack):
+    """参保缴费与就医趋势 (issue 22), scrolled to its end as the province analyst: every chart drawn without an error
+    and none empty; the latest month's insured persons, the new enrollments and the payment rate equal the gold
+    Delta tables; a city user's numbers are the city's own (row-level security on the pooling region)."""
+    root = stack["root"]
+    results = _render(stack, [{"username": "analyst", "dashboards": ["trends"], "full_page": True},
+                              {"username": "city_test", "dashboards": ["trends"]}])
+    for r in results:
+        _assert_clean(r)
+    by = {r["username"]: r for r in results}
+    print("trends (full page):", by["analyst"]["screenshot"])
+    charts = _by_name(by["analyst"])
+    empty = sorted(n for n, c in charts.items() if not c["rowcount"])
+    assert not empty, f"charts without data {empty}"
+    drawn = {d["name"]: d for d in by["analyst"]["drawn"]}
+    assert set(drawn) == set(charts), set(charts) ^ set(drawn)
+    for name, d in drawn.items():
+        if d["viz"].startswith("echarts"):
+            assert d["canvas"], (name, d)
+        elif d["viz"] == "table":
+            assert d["rows"] >= 1, (name, d)
+    latest = "(select max(ym) from GOLD(enrollment_trend@))"
+    insured = _gold_count(root, f"select sum(insured) from GOLD(enrollment_trend@) where ym = {latest}")
+    assert insured > 0 and charts["月末参保人数 (最新月)"]["data"][0]["insured"] == insured
+    assert charts["新增参保 (近24个月)"]["data"][0]["new_enrollments"] == _gold_count(
+        root, "select sum(new_enrollments) from GOLD(enrollment_trend@)")
+    paid, periods = (_gold_count(root, f"select sum({c}) from GOLD(contribution_trend@) where region <> 'ALL' and "
+                                       "psn_type = 'ALL' and emp_type = 'ALL'") for c in ("paid_periods", "periods"))
+    assert 0 < paid < periods
+    assert charts["缴费率"]["data"][0]["payment_rate"] == pytest.approx(paid / periods)
+    entries = _gold_count(root, "select sum(entries) from GOLD(national_list_progress@) where region <> 'ALL'")
+    assert entries > 0 and sum(r["entries"] for r in charts["国家下发名单核查进度 (按地市、批次)"]["data"]) == entries
+    flows = {row["flow_name"] for row in charts["就医流向 (参保地 → 就医地)"]["data"]}
+    assert "省内异地就医" in flows and "本地就医" not in flows
+    # row-level security: the city user's insured are its pooling region's
+    city = stack["county"][:4]
+    mine = _gold_count(root, f"select sum(insured) from GOLD(enrollment_trend@) where ym = {latest} "
+                             f"and region like '{city}%'")
+    assert _by_name(by["city_test"])["月末参保人数 (最新月)"]["data"][0]["insured"] == mine < insured
+
+
 def _api(url: str, path: str, token: str | None = None, body: dict | None = None):
     req = urllib.request.Request(url + path, data=json.dumps(body).encode() if body else None,
                                  headers={"Content-Type": "application/json",
