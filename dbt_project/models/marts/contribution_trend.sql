@@ -4,47 +4,8 @@
 -- The periods are the rows of contrib_reconciliation (one per assessment, per tax collection without one, per owed
 -- period nobody assessed): a period is paid as the contract defines it (D7): the core system shows it received
 -- (clct_flag 1) or tax collected it.  collected_amt is what tax collected, else the assessment the core system shows
--- received.  The enrollment (psn_no x insutype) gives the region, person type and employer; a tax collection without
--- an assessment takes the person's latest enrollment of that insutype.
-with bounds as (
-    select date_format(add_months(trunc({{ ref_date() }}, 'MM'), -{{ var('trend_months') }}), 'yyyyMM') as first_ym,
-           {{ ref_ym(1) }} as last_ym
-),
-e as (
-    select psn_no, insutype, person_id, insu_pool, psn_type, emp_no, crt_insu_date
-    from {{ ref('int_person_enrollment') }} where is_basic
-),
-ep as (
-    select person_id, insutype, max_by(insu_pool, crt_insu_date) as insu_pool, max_by(psn_type, crt_insu_date) as psn_type,
-           max_by(emp_no, crt_insu_date) as emp_no
-    from e where person_id is not null group by person_id, insutype
-),
-r as (
-    select c.accrym, c.insutype, c.status,
-           coalesce(e.insu_pool, ep.insu_pool) as region,
-           coalesce(e.psn_type, ep.psn_type) as psn_type,
-           coalesce(e.emp_no, ep.emp_no) as emp_no,
-           c.assessed_amt,
-           c.status not in ('ASSESSED_NOT_COLLECTED', 'NOT_ASSESSED') as paid,
-           case when c.status not in ('ASSESSED_NOT_COLLECTED', 'NOT_ASSESSED')
-                then coalesce(c.tax_clct_amt, case when c.medins_clct_flag = '1' then c.assessed_amt end) end as collected_amt
-    from {{ ref('contrib_reconciliation') }} c
-    cross join bounds b
-    left join e on e.psn_no = c.psn_no and e.insutype = c.insutype
-    left join ep on e.psn_no is null and ep.person_id = c.person_id and ep.insutype = c.insutype
-    where c.insutype in {{ basic_insutypes() }} and c.accrym between b.first_ym and b.last_ym
-),
-base as (
-    select r.accrym, r.insutype, coalesce(r.region, 'UNKNOWN') as region, coalesce(r.psn_type, 'UNKNOWN') as psn_type,
-           coalesce(x.emp_type, case when r.emp_no is null then 'NONE' else 'UNKNOWN' end) as emp_type,
-           count(*) as periods, count_if(r.paid) as paid_periods,
-           count_if(r.assessed_amt is not null) as assessed_periods,
-           sum(r.assessed_amt) as assessed_amt, sum(r.collected_amt) as collected_amt
-    from r
-    left join (select emp_no, max(emp_type) as emp_type from {{ ref('stg_medins__emp_info') }} group by emp_no) x
-      on x.emp_no = r.emp_no
-    group by 1, 2, 3, 4, 5
-),
+-- received.  The base per period, region, person type and employer type is int_contribution_periods.
+with base as (select * from {{ ref('int_contribution_periods') }}),
 g as (
     {% set dims = [] %}
     {% for rg in ['region', "'ALL'"] %}{% for pt in ['psn_type', "'ALL'"] %}{% for et in ['emp_type', "'ALL'"] %}
