@@ -10,6 +10,9 @@ Assets map one-to-one to warehouse tables:
   at load time); dbt sources ``released.<source>__<table>`` are the bronze assets; dbt tests are asset checks.
   dbt runs in-process on the engine session, exactly as ``yibao transform`` does.
 - silver / gold Great Expectations suites: asset checks ``ge_quality`` on the models that have a suite.
+- ``silver/fund_forecast_series``, ``silver/fund_forecast_fit``, ``gold/fund_forecast``,
+  ``gold/fund_forecast_warning``, ``gold/fund_forecast_backtest``: the fund forecast (``yibao.forecast.run_forecast``,
+  which builds its two dbt models, tag ``forecast``, itself; they are left out of the dbt assets).
 - ``gold/fraud_suspect``: rules, graph and models (``yibao.fraud.run_fraud``).
 - ``serving/read_path``: the dashboards' DuckDB read path over the gold tables.
 
@@ -67,6 +70,7 @@ from yibao.contract import SOURCES, TABLES
 INGEST_RETRY = RetryPolicy(max_retries=2, delay=15, backoff=Backoff.EXPONENTIAL)
 DBT_RETRY = RetryPolicy(max_retries=1, delay=30)
 DAILY_CRON, TIMEZONE = "30 2 * * *", "Asia/Shanghai"
+FORECAST_DBT = "tag:forecast"   # dbt models the forecast stage builds (after writing their input), not the dbt assets
 VACUUM_CRON, COMPACT_CRON = "0 6 * * 1-6", "0 6 * * 0"     # after the night's run; compaction on Sundays
 
 
@@ -164,6 +168,8 @@ class YibaoDbtTranslator(DagsterDbtTranslator):
     """dbt sources ``released.<source>__<table>`` are the bronze assets; models are ``<schema>/<name>``."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props.get("source_name") == "forecast":
+            return AssetKey(["silver", dbt_resource_props["name"]])     # written by the forecast stage
         if dbt_resource_props["resource_type"] == "source":
             return AssetKey(["bronze", dbt_resource_props.get("identifier") or dbt_resource_props["name"]])
         return AssetKey([dbt_resource_props.get("schema") or "silver", dbt_resource_props["name"]])
@@ -188,17 +194,18 @@ def dbt_manifest(settings: Settings) -> Path:
 
 def _dbt_asset(manifest: dict):
     node_keys = {uid: TRANSLATOR.get_asset_key(props) for uid, props in manifest["nodes"].items()
-                 if props["resource_type"] in ("model", "seed", "snapshot")}
+                 if props["resource_type"] in ("model", "seed", "snapshot")
+                 and "forecast" not in (props.get("tags") or [])}
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=TRANSLATOR, retry_policy=DBT_RETRY,
-                name="dbt_silver_gold")
+                name="dbt_silver_gold", exclude=FORECAST_DBT)
     def _dbt(context: AssetExecutionContext, yibao: YibaoResource):
         from yibao.transform import run_dbt
 
         settings = yibao.settings()
         yibao.spark()  # the engine first: dbt-spark's session method connects to it through SPARK_REMOTE
         selection, indirect = get_subset_selection_for_context(
-            context, manifest, "fqn:*", None, None, TRANSLATOR, os.environ.get("DBT_INDIRECT_SELECTION"))
+            context, manifest, "fqn:*", FORECAST_DBT, None, TRANSLATOR, os.environ.get("DBT_INDIRECT_SELECTION"))
         old = os.environ.get("DBT_INDIRECT_SELECTION")
         if indirect:
             os.environ["DBT_INDIRECT_SELECTION"] = indirect
@@ -271,7 +278,27 @@ def _silver_gold_quality(model_keys: list[AssetKey]):
     return _check
 
 
-# ---------------------------------------------------------------------------------------------- fraud, serving
+# ---------------------------------------------------------------------------------------------- forecast, fraud, serving
+FORECAST_KEYS = [AssetKey(["silver", "fund_forecast_series"]), AssetKey(["silver", "fund_forecast_fit"]),
+                 AssetKey(["gold", "fund_forecast"]), AssetKey(["gold", "fund_forecast_warning"]),
+                 AssetKey(["gold", "fund_forecast_backtest"])]
+
+
+@multi_asset(name="fund_forecast", group_name="fund_forecast",
+             specs=[AssetSpec(k, deps=[AssetKey(["gold", "fund_operation"]), AssetKey(["gold", "coverage_by_region"])],
+                              description="基金运行预测 (yibao forecast run): statsmodels Holt-Winters per pooling region x "
+                                          "insutype, the dbt models of tag forecast, the backtest.")
+                    for k in FORECAST_KEYS])
+def fund_forecast(context: AssetExecutionContext, yibao: YibaoResource):
+    from yibao.forecast import run_forecast
+
+    s = run_forecast(yibao.settings())
+    context.log.info(f"{s.forecast} of {s.pairs} pairs forecast; {len(s.warnings)} reach a risk level")
+    for k in FORECAST_KEYS:
+        yield MaterializeResult(asset_key=k, metadata={"pairs": s.pairs, "forecast": s.forecast,
+                                                       "warnings": len(s.warnings)})
+
+
 def _fraud_asset(model_keys: list[AssetKey]):
     deps = [k for k in model_keys if k.path[0] == "gold"] + [AssetKey(["silver", "int_settlement"])]
 
@@ -291,7 +318,8 @@ def _fraud_asset(model_keys: list[AssetKey]):
 
 @asset(key=AssetKey(["serving", "read_path"]), group_name="serving",
        deps=[AssetKey(["gold", "fraud_suspect"]), AssetKey(["gold", "uninsured_person"]),
-             AssetKey(["gold", "coverage_by_region"]), AssetKey(["gold", "fund_operation"])],
+             AssetKey(["gold", "coverage_by_region"]), AssetKey(["gold", "fund_operation"]),
+             AssetKey(["gold", "fund_forecast_warning"])],
        description="The dashboards' DuckDB read path over the gold Delta tables (yibao serve --refresh).")
 def serving_read_path(yibao: YibaoResource) -> MaterializeResult:
     from yibao.dashboards import readpath
@@ -431,7 +459,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     compact = maintenance("compact_sunday_0600", COMPACT_CRON, True,
                           "Compact small files, then vacuum, Sundays at 06:00 Beijing time.")
     return Definitions(
-        assets=[*ingest_defs, dbt_def, _fraud_asset(model_keys), serving_read_path],
+        assets=[*ingest_defs, dbt_def, fund_forecast, _fraud_asset(model_keys), serving_read_path],
         asset_checks=[_silver_gold_quality(model_keys)],
         jobs=[daily, *source_jobs.values(), maintain_job],
         schedules=[schedule, vacuum, compact],

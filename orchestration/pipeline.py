@@ -6,10 +6,12 @@ Stages, in the order the data travels (each reads what the previous one publishe
 2. quality    bronze suites; releases or holds each table's new version (meta.released_version)
 3. transform  dbt seed + run + test on the released bronze versions -> silver, gold
 4. quality    silver and gold suites (a blocking failure means a published table would be wrong: the run
-              fails and fraud scoring and the serving refresh are skipped)
-5. fraud      rules, models, graph -> gold.fraud_suspect
-6. serving    the dashboards' read path is refreshed over the new gold tables
-7. maintain   the files of Delta versions replaced more than ``vacuum_retain_hours`` ago are deleted
+              fails and the forecast, fraud scoring and the serving refresh are skipped)
+5. forecast   基金运行预测: gold.fund_operation -> silver.fund_forecast_series -> gold.fund_forecast,
+              fund_forecast_warning (dbt, tag forecast), gold.fund_forecast_backtest (yibao.forecast)
+6. fraud      rules, models, graph -> gold.fraud_suspect
+7. serving    the dashboards' read path is refreshed over the new gold tables
+8. maintain   the files of Delta versions replaced more than ``vacuum_retain_hours`` ago are deleted
               (:mod:`yibao.maintenance`; the versions the quality gate released and held are kept)
 
 Each stage is timed; the summary is what an operator reads at the end of a night's run.  A run that completed
@@ -43,6 +45,8 @@ class PipelineSummary:
     dbt_ok: bool = True
     uninsured: int | None = None
     suspects_by_level: dict[str, int] = field(default_factory=dict)
+    forecast_pairs: tuple[int, int] | None = None     # (pooling region x insutype pairs forecast, of all)
+    forecast_warnings: list[str] = field(default_factory=list)   # pairs whose projection reaches a risk level
     bytes_freed: int = 0
     maintenance_warnings: list[str] = field(default_factory=list)   # a table not vacuumed: disk only, not an error
     errors: list[str] = field(default_factory=list)
@@ -123,8 +127,18 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
                                      for t in ql.held]
     if summary.quality_failures:
         # a published table would be wrong: do not score fraud on it nor point the dashboards at it
-        summary.errors.append("silver/gold checks failed; fraud scoring and the serving refresh were skipped")
+        summary.errors.append("silver/gold checks failed; the forecast, fraud scoring and the serving refresh "
+                              "were skipped")
         return summary
+
+    from yibao.forecast import run_forecast
+    try:
+        fc = _timed(summary, "forecast", lambda: run_forecast(settings), on_stage)
+        summary.forecast_pairs = (fc.forecast, fc.pairs)
+        summary.forecast_warnings = [f"{w['admdvs']}/{w['insutype']}: {w['first_warning_level']} from "
+                                     f"{w['first_warning_ym']} (now {w['actual_risk_level']})" for w in fc.warnings]
+    except (RuntimeError, ValueError) as exc:   # a forecast model or test failed: fraud and serving still run
+        summary.errors.append(f"fund forecast failed: {exc}")
 
     fraud = _timed(summary, "fraud", lambda: run_fraud(settings), on_stage)
     summary.suspects_by_level = dict(fraud.by_level)

@@ -52,6 +52,9 @@ def test_asset_graph_and_sensor_merge_a_new_batch(tmp_path: Path):
     done = {e.asset_key.path[0] for e in result.get_asset_materialization_events()
             for e in [e.event_specific_data.materialization]}
     assert {"bronze", "silver", "gold", "serving"} <= done
+    forecast = {tuple(e.event_specific_data.materialization.asset_key.path)
+                for e in result.get_asset_materialization_events()}
+    assert {("silver", "fund_forecast_series"), ("gold", "fund_forecast_warning")} <= forecast
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert any(c.check_name == "quality_gate" for c in checks)
     assert any(c.check_name == "ge_quality" for c in checks)
@@ -173,7 +176,7 @@ def test_yibao_run_summary_matches_tables(pipeline_root):
     assert printed == levels
     applied = _read(settings, "meta", "ingest_batch").where("status = 'applied'").count()
     assert re.search(rf"batches taken: {applied}\b", out), out
-    for stage in ("ingest", "quality (bronze)", "transform (dbt)", "fraud", "serving refresh"):
+    for stage in ("ingest", "quality (bronze)", "transform (dbt)", "forecast", "fraud", "serving refresh"):
         assert stage in out
 
 

@@ -45,12 +45,13 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     assert summary.dbt_ok and summary.batches_applied, summary.errors
     assert [f.split(":")[0] for f in summary.quality_failures] == ["gold.person_master"], summary.quality_failures
     assert impossible[4] in summary.quality_failures[0]
-    assert stages == UPSTREAM and list(summary.stages) == UPSTREAM   # neither fraud nor the serving refresh ran
+    assert stages == UPSTREAM and list(summary.stages) == UPSTREAM   # no forecast, fraud nor serving refresh ran
     assert not summary.ok and not summary.suspects_by_level
     assert any("fraud scoring and the serving refresh were skipped" in e for e in summary.errors)
     cat = Catalog(spark_session(settings), settings)
     assert cat.exists("gold", "person_master") and cat.exists("gold", "uninsured_person")
     assert not cat.exists("gold", "fraud_suspect")                   # nothing scored on the wrong table
+    assert not cat.exists("gold", "fund_forecast")                   # nor forecast
     assert not serving_db.exists()                                   # the dashboards were not pointed at it
     held = cat.read("meta", "quality_hold").where("layer = 'gold'").collect()
     assert [(h["table"], h["blocking_failures"]) for h in held] == [("person_master", 1)]
@@ -59,7 +60,9 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     stages.clear()
     summary = run_pipeline(settings, serve=True, on_stage=stages.append)
     assert summary.ok, summary.errors + summary.quality_failures
-    assert stages == UPSTREAM + ["fraud", "serving refresh", "maintain (vacuum)"]
+    assert stages == UPSTREAM + ["forecast", "fraud", "serving refresh", "maintain (vacuum)"]
+    pairs = cat.read("gold", "fund_operation").select("admdvs", "insutype").distinct().count()
+    assert summary.forecast_pairs == (pairs, pairs) and cat.read("gold", "fund_forecast_warning").count() == pairs
     assert cat.exists("gold", "fraud_suspect") and cat.read("gold", "fraud_suspect").count() > 0
     assert sum(summary.suspects_by_level.values()) > 0
     assert serving_db.exists()

@@ -566,6 +566,102 @@ def suspects_export(out: Path = typer.Option(..., "--out", "-o", help="File to w
                   f"unmasked: {rec['unmasked'] or 'none'}); audit id {rec['export_id']}")
 
 
+# ---------------------------------------------------------------------------------------- 基金运行预测 forecast
+forecast_app = typer.Typer(help="基金运行预测 (fund sustainability forecast): projected income, expense, balance, months "
+                                "payable and risk level per pooling region x insutype, the first warning month, and "
+                                "the backtest (models/forecast/README.md).", no_args_is_help=True)
+app.add_typer(forecast_app, name="forecast")
+
+
+@forecast_app.command("run")
+def forecast_run(vars_: Optional[str] = typer.Option(None, "--vars", help="dbt vars for this run, YAML or JSON, e.g. "
+                                                     "'{forecast_horizon_months: 24}': the forecast_* assumptions "
+                                                     "(default: dbt_project.yml, block 'fund forecast') and the risk_* "
+                                                     "thresholds the models classify with.")) -> None:
+    """Forecast every pooling region x insutype of gold.fund_operation (statsmodels Holt-Winters, population-ageing
+    adjustment) into silver.fund_forecast_series, build gold.fund_forecast and gold.fund_forecast_warning (dbt, the
+    risk rule of fund_operation), and backtest on the last months into gold.fund_forecast_backtest."""
+    import yaml
+
+    from yibao.forecast import run_forecast
+    from yibao.forecast.pipeline import STEPS
+
+    try:
+        overrides = yaml.safe_load(vars_) if vars_ else None
+    except yaml.YAMLError as e:
+        console.print(f"[red]--vars is not YAML/JSON: {e}")
+        raise typer.Exit(2)
+    if overrides is not None and not isinstance(overrides, dict):
+        console.print("[red]--vars must be a mapping, e.g. '{forecast_horizon_months: 24}'")
+        raise typer.Exit(2)
+    names = {"read": "读取基金运行 (gold.fund_operation)", "fit": "模型拟合 (Holt-Winters)",
+             "write": "写入预测序列 (silver)", "models": "预测与预警模型 (dbt)", "backtest": "回测 (backtest)"}
+    with Progress() as progress:
+        task = progress.add_task(f"基金运行预测: {names[STEPS[0]]}", total=len(STEPS))
+
+        def on_step(step: str, seconds: float) -> None:
+            progress.console.print(f"{names[step]}: {seconds:,.1f}s")
+            nxt = STEPS.index(step) + 1
+            progress.update(task, advance=1,
+                            description=f"基金运行预测: {names[STEPS[nxt]]}" if nxt < len(STEPS) else "基金运行预测")
+
+        try:
+            s = run_forecast(_settings(), overrides, on_step)
+        except (ValueError, RuntimeError) as e:
+            console.print(f"[red]{e}")
+            raise typer.Exit(1)
+    table = Table("统筹区", "险种", "当前等级", "预警月份", "预警等级", "最差等级", "基金穿底")
+    for w in s.warnings:
+        table.add_row(w["admdvs"], w["insutype"], w["actual_risk_level"] or "", w["first_warning_ym"],
+                      w["first_warning_level"], w["worst_risk_level"] or "", w["exhaustion_ym"] or "")
+    console.print(table)
+    bt = Table("measure", "pairs", "MAPE mean %", "MAPE max %", "naive MAPE mean %")
+    for measure in ("income", "expense", "expense_trend"):
+        rows = [r for r in s.backtest if r["measure"] == measure and r["mape"] is not None]
+        if rows:
+            bt.add_row(measure, str(len(rows)), f"{sum(r['mape'] for r in rows) / len(rows):.2f}",
+                       f"{max(r['mape'] for r in rows):.2f}",
+                       f"{sum(r['mape_naive'] for r in rows) / len(rows):.2f}")
+    console.print(bt)
+    for admdvs, insutype, reason in s.skipped:
+        console.print(f"[yellow]no forecast for {admdvs}/{insutype}: {reason}")
+    v = s.vars
+    console.print(f"[green]{s.forecast} of {s.pairs} pairs forecast for {v['forecast_horizon_months']} months "
+                  f"(60+ share +{v['forecast_ageing_share_growth']:.3f}/year, cost ratio "
+                  f"{v['forecast_elderly_cost_ratio']:g}; backtest on the last {v['forecast_backtest_months']} months), "
+                  f"{len(s.warnings)} reach a risk level; {s.seconds.get('total')}s")
+
+
+# ------------------------------------------------------------------------ 国家下发名单核查结果 national return
+national_app = typer.Typer(help="国家下发未参保名单: the verification file returned to the national platform, one file "
+                                "per prefecture (gold.national_list_return; yibao/national.py).", no_args_is_help=True)
+app.add_typer(national_app, name="national")
+
+
+@national_app.command("export")
+def national_export(out: Path = typer.Option(..., "--out", "-o", help="Folder for the files (one per prefecture)."),
+                    fmt: str = typer.Option("xlsx", "--format", help="xlsx or csv (UTF-8 with BOM)."),
+                    region: Optional[str] = typer.Option(None, "--region", help="Only this prefecture, e.g. 610100 or 6101."),
+                    user: Optional[str] = typer.Option(None, "--user", help="Who exports (default: the OS user).")) -> None:
+    """Write 核查结果_<地市代码>_<地市>.xlsx per prefecture: each entry of the national list as sent down (ID number,
+    name, hukou division, batch) with its result (核实未参保 / 已参保 / 已死亡 / 户籍已迁出或注销 / 未匹配到人员), the fact
+    behind it and the reference date.  ID numbers and names are unmasked (the file goes back to the national
+    platform); the export is recorded in meta.export_audit."""
+    from yibao.national import export_return
+
+    try:
+        rec = export_return(_settings(), out, fmt=fmt, region=region, user=user)
+    except (ValueError, LookupError) as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(1)
+    table = Table("地市", "条数", "文件")
+    for f in rec["files"]:
+        code = f.name.split("_")[1]
+        table.add_row(code, f"{rec['regions'].get(code, 0):,}", str(f))
+    console.print(table)
+    console.print(f"[green]{rec['rows']:,} entries in {len(rec['files'])} files; audit id {rec['export_id']}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def transform(
     ctx: typer.Context,
@@ -600,7 +696,8 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
                                               "released bronze tables instead of taking only what changed (the "
                                               "person_id registry is kept, so ids and review decisions survive)."),
             ) -> None:
-    """Run the whole pipeline once: ingest, quality gate, dbt, quality, fraud, serving refresh; print a summary.
+    """Run the whole pipeline once: ingest, quality gate, dbt, quality, fund forecast, fraud, serving refresh; print a
+    summary.
     Exit status: 1 when a stage failed (or, with --strict, when anything was held or rejected), else 0."""
     from yibao.orchestration.pipeline import run_pipeline
 
@@ -625,6 +722,11 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
         console.print(f"quality {s['source']} {s['batch_id']}: {s['score']:.1f} ({s['status']})")
     if summary.uninsured is not None:
         console.print(f"uninsured persons: {summary.uninsured:,}")
+    if summary.forecast_pairs is not None:
+        console.print(f"fund forecast: {summary.forecast_pairs[0]} of {summary.forecast_pairs[1]} region x insutype "
+                      f"pairs forecast, {len(summary.forecast_warnings)} reach a risk level (gold.fund_forecast_warning)")
+        for w in summary.forecast_warnings:
+            console.print(f"  forecast warning {w}")
     if summary.suspects_by_level:
         console.print("suspects: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.suspects_by_level.items())))
     if summary.bytes_freed:

@@ -160,10 +160,15 @@ FILES: dict[str, tuple[str, str, str]] = {
                                   "workflow, practitioner points, institution credit, export permissions",
                                   "`yibao.fraud.config`"),
     "`dbt_project/dbt_project.yml` (`vars`)": ("setting `dbt_project_dir`", "the transformation's tunables "
-                                               "(province, matching weights, windows, fund risk and payment-warning thresholds); "
+                                               "(province, matching weights, windows, fund risk and payment-warning thresholds, "
+                                               "the fund forecast's assumptions `forecast_*`); "
                                                "`warehouse_root`, `reference_date`, `table_format` and "
                                                "`contract_keys` are set from the settings on every run; override "
-                                               "others with `yibao transform --vars`", "`yibao.transform.runner`"),
+                                               "others with `yibao transform --vars` (`yibao forecast run --vars`)",
+                                               "`yibao.transform.runner`, `yibao.forecast.config`"),
+    "`dbt_project/selectors.yml`": ("setting `dbt_project_dir`", "dbt's default selection: every model but the "
+                                    "forecast marts (tag `forecast`), which the forecast stage builds after writing "
+                                    "their input", "dbt"),
     "`dbt_project/seeds/*.csv`": ("setting `dbt_project_dir`", "reference data: code lists and GB/T 2260 "
                                   "divisions, for dbt and the quality checks", "dbt, `yibao.quality.reference`"),
     "`dbt_project/profiles.yml`": ("setting `dbt_project_dir`", "dbt's connection: this process's engine session",

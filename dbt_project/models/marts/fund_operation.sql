@@ -2,7 +2,8 @@
 --   cum_balance           opening balance of the year (fund_opening) + income - expense of the year to date
 --   months_payable        累计结余可支付月数 = cum_balance / average monthly expense of the last 12 months
 --   current_surplus_rate  当期结余率 = (income - expense) / income, year to date
---   risk_level            the worse of the two measures against the risk_* vars (dbt_project.yml):
+--   risk_level            the worse of the two measures against the risk_* vars (dbt_project.yml; the rule is
+--                         the macro fund_risk_level, macros/fund_risk.sql, shared with gold.fund_forecast):
 --                         严重 / 中等 / 一般 / 正常; at least 一般 when months_payable <= 6 or the rate < 15 %
 with m as (
     select admdvs, insutype, ym,
@@ -34,9 +35,6 @@ k as (
     from b
 )
 select admdvs, insutype, ym, income, expense, cum_balance, months_payable, current_surplus_rate,
-       case when months_payable <= {{ var('risk_months_severe') }} or current_surplus_rate < {{ var('risk_surplus_severe') }} then '严重'
-            when months_payable <= {{ var('risk_months_medium') }} or current_surplus_rate < {{ var('risk_surplus_medium') }} then '中等'
-            when months_payable <= {{ var('risk_months_general') }} or current_surplus_rate < {{ var('risk_surplus_general') }} then '一般'
-            else '正常' end as risk_level,
+       {{ fund_risk_level('months_payable', 'current_surplus_rate') }} as risk_level,
        opening_balance, ytd_income, ytd_expense, avg_expense_12m
 from k
