@@ -326,6 +326,12 @@ DATASETS: dict[str, dict] = {
         ("policy_ratio", "SUM(inpatient_hifp_pay) * 1.0 / NULLIF(SUM(inpatient_policy_cost), 0)", "住院政策范围内报销比例", PCT),
         ("chronic_visits", "SUM(chronic_visits)", "门诊慢特病人次", INT),
         ("maternity_cases", "SUM(maternity_cases)", "生育人次", INT)]},
+    "fund_forecast": {"desc": "基金运行预测 (gold.fund_forecast)", "metrics": [
+        ("balance_fc", "SUM(balance_wan)", "预测累计结余(万元)", WAN),
+        ("months_payable_fc", "AVG(months_payable)", "预测可支付月数", ".1f")]},
+    "fund_forecast_warning": {"desc": "基金运行预测预警 (gold.fund_forecast_warning)", "metrics": [
+        ("pairs", "COUNT(*)", "预测的统筹区×险种", INT),
+        ("warned", "SUM(CASE WHEN first_warning_ym IS NOT NULL THEN 1 ELSE 0 END)", "预测期内出现风险", INT)]},
     "national_list_progress": {"desc": "国家下发名单核查进度 (gold.national_list_progress)", "metrics": [
         ("entries", "SUM(entries)", "下发条数", INT), ("labelled", "SUM(labelled)", "已核查", INT),
         ("labelled_share", "SUM(labelled) * 1.0 / NULLIF(SUM(entries), 0)", "核查完成率", PCT),
@@ -348,7 +354,7 @@ REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled
                    "fund_reconciliation", "fund_reconciliation_diff",
                    # issue 22: region rows carry the pooling region (the insured's, for cross-region care)
                    "enrollment_trend", "dependency_ratio", "contribution_trend", "cross_region_care", "medical_reform",
-                   "disease_cost", "national_list_progress"]
+                   "disease_cost", "national_list_progress", "fund_forecast", "fund_forecast_warning"]
 
 
 def f_sql(expr: str) -> dict:
@@ -522,7 +528,8 @@ DASHBOARDS: list[dict] = [
                  ("风险等级", "fund_operation", "risk_level", None)],
      "rows": [
          [md("### 基金运行\n按统筹区、险种、月份看收入、支出、累计结余、可支付月数与当期结余率；"
-             "可支付月数 ≤ 6 或当期结余率 < 15% 至少为 **一般** 风险。", 8)],
+             "可支付月数 ≤ 6 或当期结余率 < 15% 至少为 **一般** 风险。**预测**（页末）：按历史月度收支（Holt-Winters）"
+             "与人口老龄化假设推算未来收支、结余与风险等级，假设与回测误差（MAPE %）列于预警表。", 8)],
          [big("fu_regions_at_risk", "风险统筹区数 (最新月)", "fund_risk_latest", "regions_at_risk", [], INT),
           big("fu_balance", "累计结余(万元, 最新月)", "fund_risk_latest", "balance", [], WAN),
           big("fu_months", "平均可支付月数", "fund_risk_latest", "months_payable", [], ".1f"),
@@ -537,7 +544,17 @@ DASHBOARDS: list[dict] = [
                 columns=["region_name", "insutype_name", "ym", "income_wan", "expense_wan", "balance_wan",
                          "months_payable", "current_surplus_rate", "risk_level"],
                 order=("risk_order", False), limit=100, page=24)],
-     ], "widths": [[12], [3, 3, 3, 3], [6, 6], [6, 6], [12]], "heights": [11, 16, 50, 50, 70]},
+         [line("fu_fc_balance", "累计结余预测 (万元, 按险种)", "fund_forecast", ["balance_fc"], groupby=["insutype_name"],
+               fmt=WAN),
+          line("fu_fc_months", "可支付月数预测 (按统筹区)", "fund_forecast", ["months_payable_fc"], groupby=["region_name"],
+               fmt=".1f")],
+         [table("fu_fc_warning", "基金运行预测预警 (含预测假设与回测误差)", "fund_forecast_warning",
+                columns=["region_name", "insutype_name", "actual_risk_level", "first_warning_ym", "first_warning_level",
+                         "worst_risk_level", "exhaustion_ym", "end_months_payable", "backtest_mape",
+                         "backtest_mape_naive", "method", "assumptions"],
+                order=("first_warning_ym", True), limit=100, page=24,
+                formats={"end_months_payable": ".1f", "backtest_mape": ".2f", "backtest_mape_naive": ".2f"})],
+     ], "widths": [[12], [3, 3, 3, 3], [6, 6], [6, 6], [12], [6, 6], [12]], "heights": [11, 16, 50, 50, 70, 50, 70]},
     {"key": "medical", "slug": "medical", "title": "医疗服务",
      "filters": [("医院等级", "medical_service", "hosp_lv_name", None), ("统筹区", "medical_service", "region_name", None)],
      "rows": [

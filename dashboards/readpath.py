@@ -117,6 +117,19 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("resident_inpatient_cases", BIG), ("in_county_cases", BIG), ("in_county_admission_rate", DBL),
         ("chronic_visits", BIG), ("chronic_medfee", DBL), ("chronic_hifp_pay", DBL), ("maternity_cases", BIG),
         ("maternity_medfee", DBL), ("maternity_hifp_pay", DBL)],
+    # the fund forecast (issue 22; models/forecast, dbt _marts_forecast.yml): absent until the forecast stage ran
+    ("gold", "fund_forecast"): [
+        ("admdvs", V), ("insutype", V), ("ym", V), ("months_ahead", INT), ("income", DBL), ("expense", DBL),
+        ("expense_trend", DBL), ("cum_balance", DBL), ("months_payable", DBL), ("current_surplus_rate", DBL),
+        ("risk_level", V), ("cum_balance_p10", DBL), ("cum_balance_p90", DBL), ("method", V), ("horizon_months", INT),
+        ("ageing_share_growth", DBL), ("elderly_cost_ratio", DBL)],
+    ("gold", "fund_forecast_warning"): [
+        ("admdvs", V), ("insutype", V), ("method", V), ("reason", V), ("actual_ym", V), ("actual_risk_level", V),
+        ("first_warning_ym", V), ("first_warning_level", V), ("months_to_warning", INT), ("warning_ahead", BOOL),
+        ("worst_risk_level", V), ("exhaustion_ym", V), ("end_months_payable", DBL), ("horizon_months", INT),
+        ("ageing_share_base", DBL), ("ageing_share_growth", DBL), ("elderly_cost_ratio", DBL), ("backtest_months", INT)],
+    ("gold", "fund_forecast_backtest"): [
+        ("admdvs", V), ("insutype", V), ("measure", V), ("months", INT), ("mape", DBL), ("mape_naive", DBL)],
     ("gold", "national_list_progress"): [
         ("region", V), ("region_name", V), ("issue_batch", V), ("entries", BIG), ("uninsured", BIG), ("enrolled", BIG),
         ("dead", BIG), ("moved", BIG), ("unmatched", BIG), ("labelled", BIG), ("stale", BIG), ("labelled_share", DBL)],
@@ -447,6 +460,25 @@ def serving_views() -> dict[str, str]:
     v["medical_reform"] = f"""
         select m.*, m.region as admdvs, {month.format(c='m.ym')} as month_date
         from gold.medical_reform_indicators m"""
+    g, j = _geo("f.admdvs")
+    v["fund_forecast"] = f"""
+        select f.*, {g}, {case('f.insutype', 'insutype')} as insutype_name,
+               CAST(f.cum_balance AS DOUBLE) / 10000.0 as balance_wan,
+               {month.format(c='f.ym')} as month_date
+        from gold.fund_forecast f {j}"""
+    g, j = _geo("w.admdvs")
+    # the assumptions and the backtest beside each pooling region's warning (models/forecast/README.md)
+    v["fund_forecast_warning"] = f"""
+        select w.*, {g}, {case('w.insutype', 'insutype')} as insutype_name,
+               b.mape as backtest_mape, b.mape_naive as backtest_mape_naive,
+               '预测' || CAST(w.horizon_months AS VARCHAR) || '个月；60岁及以上参保人占比每年增加'
+                   || CAST(round(w.ageing_share_growth * 100, 2) AS VARCHAR) || '个百分点（基期 '
+                   || CAST(round(w.ageing_share_base * 100, 1) AS VARCHAR) || '%）；60岁及以上人均支出为60岁以下的'
+                   || CAST(w.elderly_cost_ratio AS VARCHAR) || '倍；回测留出最近'
+                   || CAST(w.backtest_months AS VARCHAR) || '个月' as assumptions
+        from gold.fund_forecast_warning w
+        left join gold.fund_forecast_backtest b
+          on b.admdvs = w.admdvs and b.insutype = w.insutype and b.measure = 'expense' {j}"""
     v["national_list_progress"] = """
         select p.*, p.region as admdvs, coalesce(p.region_name, p.region) as region_label
         from gold.national_list_progress p"""

@@ -477,14 +477,23 @@ def test_section6_dashboards_render_with_data(stack):
 
 
 def test_trends_dashboard_renders_with_data(stack):
-    """参保缴费与就医趋势 (issue 22), scrolled to its end as the province analyst: every chart drawn without an error
+    """The fund forecast's charts on 基金运行, and 参保缴费与就医趋势 (issue 22), scrolled to its end as the province analyst: every chart drawn without an error
     and none empty; the latest month's insured persons, the new enrollments and the payment rate equal the gold
     Delta tables; a city user's numbers are the city's own (row-level security on the pooling region)."""
     root = stack["root"]
-    results = _render(stack, [{"username": "analyst", "dashboards": ["trends"], "full_page": True},
+    results = _render(stack, [{"username": "analyst", "dashboards": ["trends", "fund"], "full_page": True},
                               {"username": "city_test", "dashboards": ["trends"]}])
     for r in results:
         _assert_clean(r)
+    # the fund forecast on 基金运行: projections drawn, one warning row per pooling region x insutype forecast, with
+    # its assumptions and backtest error
+    fund = _by_name(next(r for r in results if r["slug"] == "fund"))
+    for name in ("累计结余预测 (万元, 按险种)", "可支付月数预测 (按统筹区)"):
+        assert fund[name]["rowcount"] > 0, name
+    warn = fund["基金运行预测预警 (含预测假设与回测误差)"]["data"]
+    assert len(warn) == _gold_count(root, "select count(*) from GOLD(fund_forecast_warning@)") > 0
+    assert all("60岁及以上" in row["assumptions"] and row["backtest_mape"] is not None for row in warn)
+    results = [r for r in results if r["slug"] == "trends"]
     by = {r["username"]: r for r in results}
     print("trends (full page):", by["analyst"]["screenshot"])
     charts = _by_name(by["analyst"])
