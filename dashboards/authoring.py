@@ -303,7 +303,10 @@ DATASETS: dict[str, dict] = {
         ("new_enrollments", "SUM(new_enrollments)", "新增参保", INT),
         ("suspensions", "SUM(suspensions)", "暂停参保", INT),
         ("terminations", "SUM(terminations)", "终止参保", INT),
-        ("switches_in", "SUM(switches_in)", "险种转换", INT)]},
+        ("switches_in", "SUM(switches_in)", "险种转换", INT),
+        ("insured_yoy", "SUM(insured_yoy)", "同比增减", INT),
+        ("insured_yoy_rate", "SUM(insured_yoy) * 1.0 / NULLIF(SUM(CASE WHEN insured_yoy IS NOT NULL THEN insured END) "
+         "- SUM(insured_yoy), 0)", "同比增长率", PCT)]},
     "dependency_ratio": {"desc": "在职退休比 (gold.dependency_ratio)", "metrics": [
         ("ratio", "SUM(working) * 1.0 / NULLIF(SUM(retirees), 0)", "在职退休比", ".2f"),
         ("working", "SUM(working)", "在职人数", INT), ("retirees", "SUM(retirees)", "退休人数", INT)]},
@@ -355,6 +358,13 @@ REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled
                    # issue 22: region rows carry the pooling region (the insured's, for cross-region care)
                    "enrollment_trend", "dependency_ratio", "contribution_trend", "cross_region_care", "medical_reform",
                    "disease_cost", "national_list_progress", "fund_forecast", "fund_forecast_warning"]
+
+
+# Of those, the aggregates by pooling region (统筹区; no person or institution is a row): a county user sees the pooling
+# region its county belongs to there (yibao/regions.py), the county's own rows everywhere else.
+POOL_DATASETS = ["fund_operation", "fund_risk_latest", "medical_service", "dip_point_value", "fund_income_expense",
+                 "fund_reconciliation", "enrollment_trend", "dependency_ratio", "contribution_trend", "cross_region_care",
+                 "medical_reform", "disease_cost", "national_list_progress", "fund_forecast", "fund_forecast_warning"]
 
 
 def f_sql(expr: str) -> dict:
@@ -495,7 +505,16 @@ DASHBOARDS: list[dict] = [
           table("bs_top_suspects", "监管预警 TOP10", "fraud_suspect",
                 columns=["suspect_id", "subject_type_name", "rule_names", "score", "region_name", "status_name"],
                 order=("score", False), limit=10, page=10)],
-     ], "widths": [[12], [3, 3, 3, 3], [7, 5], [6, 6]], "heights": [8, 18, 44, 44]},
+         # the tenders' headline analyses (issue 22): insured by scheme with YoY, cross-region flows, fund forecast
+         [table("bs_insured_scheme", "参保人数及同比 (最新月, 按险种)", "enrollment_trend", groupby=["insutype_name"],
+                metrics=["insured", "insured_yoy", "insured_yoy_rate"], filters=[f_sql("latest_month")],
+                order=("insured", False), limit=10, page=10),
+          bar("bs_flows", "异地就医人次 (按参保地、流向)", "cross_region_care", "insu_region_label", ["settlements"],
+              groupby=["flow_name"], filters=[f_sql("flow <> 'LOCAL'")], stacked=True),
+          table("bs_forecast", "基金运行预测预警", "fund_forecast_warning",
+                columns=["region_name", "insutype_name", "actual_risk_level", "first_warning_ym", "first_warning_level",
+                         "exhaustion_ym"], order=("first_warning_ym", True), limit=30, page=10)],
+     ], "widths": [[12], [3, 3, 3, 3], [7, 5], [6, 6], [4, 4, 4]], "heights": [8, 18, 44, 44, 44]},
     {"key": "enrollment", "slug": "enrollment", "title": "参保分析",
      "filters": [("地市", "coverage", "city_name", None), ("区县", "coverage", "county_name", "地市")],
      "rows": [
@@ -918,7 +937,7 @@ def _columns_of_views() -> dict[str, list[tuple[str, str]]]:
         out = {}
         for v in reg.serving:
             name = v.split(".", 1)[1]
-            out[name] = [(r[0], r[1]) for r in con.execute(f"describe select * from {v}").fetchall()]
+            out[name] = [(r[0], r[1]) for r in con.execute(f"describe select * from {v}").fetchall()]  # nosec B608 # own view names
         con.close()
     return out
 

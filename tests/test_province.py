@@ -25,6 +25,9 @@ def province(tmp_path_factory):
     root = tmp_path_factory.mktemp("province")
     generate(root / "landing", persons=PERSONS, seed=42, batches=2)   # plants every duplicate kind
     env = {"YIBAO_DATA_ROOT": str(root), "YIBAO_LANDING_ROOT": "", "YIBAO_WAREHOUSE_ROOT": "", "COLUMNS": "200"}
+    # a subscriber of 西安市's monthly report: the run's reports stage delivers it (yibao.reports)
+    sub = CliRunner().invoke(app, ["reports", "subscribe", "-r", "xian", "--region", "610100", "-t", "monthly"], env=env)
+    assert sub.exit_code == 0, sub.output
     res = CliRunner().invoke(app, ["run", "--no-serve"], env=env)
     return Settings(data_root=root, spark_remote=""), root / "landing" / "_truth", res
 
@@ -98,3 +101,20 @@ def test_published_answers_match_the_truth(province):
         assert m["truth"] > 0 and m["precision"] >= 0.98 and m["recall"] >= 0.98, (kind, m)
     r07 = acc["r07_idle_bed"]
     assert r07["truth"] > 0 and r07["precision"] >= 0.95 and r07["recall"] >= 0.95, r07
+
+
+def test_the_run_delivers_the_subscribed_report_with_the_published_figures(province):
+    settings, _, res = province
+    path = settings.outbox / "xian" / "月报_610100_西安市_2026-10.xlsx"
+    assert path.is_file(), res.output
+    assert "xian: monthly 2026-10" in " ".join(res.output.split())     # the run's summary names it
+    overview = pd.read_excel(path, sheet_name="概览")
+    got = dict(zip(overview["指标"], overview["数值"]))
+    want = _read(settings, "select sum(insured) as n from gold.enrollment_trend where ym = '202610' "
+                           "and region like '6101%'").n.iloc[0]
+    assert float(got["期末参保人数"]) == want > 0
+    cov = _read(settings, "select coverage_rate from gold.coverage_by_region where admdvs = '610100'")
+    assert float(got["参保率"]) == pytest.approx(cov.coverage_rate.iloc[0])
+    for sheet, col in (("参保", "统筹区代码"), ("基金运行", "统筹区代码"), ("参保率", "区划代码")):
+        codes = pd.read_excel(path, sheet_name=sheet, dtype=str)[col]
+        assert len(codes) and codes.str.startswith("6101").all(), sheet

@@ -56,6 +56,21 @@ _TYPES: dict[str, str] = {
 }
 
 
+# The longest value a field may hold, in characters.  The contract sets no lengths; a value beyond these is damage
+# or an attack (an "address" of megabytes, a "name" of a hundred thousand characters), not data, and would reach
+# every screen and file that shows it.  Ingestion quarantines such a row with its reason (README, "Ingestion rules").
+# Names: a person's name (the masking rule's name columns); everything else: generous for addresses and item names.
+MAX_NAME_CHARS = 100
+MAX_FIELD_CHARS = 2000
+
+
+def max_chars(column: str) -> int:
+    """The longest value ``column`` may hold (characters)."""
+    from yibao.masking import NAME_COLUMNS
+
+    return MAX_NAME_CHARS if column in NAME_COLUMNS else MAX_FIELD_CHARS
+
+
 @dataclass(frozen=True)
 class TableSpec:
     source: str

@@ -18,7 +18,7 @@ from pathlib import Path
 from yibao.catalog import Catalog
 from yibao.config import Settings
 from yibao.engine import spark_session
-from yibao.export import record_export, write_csv, write_xlsx
+from yibao.export import file_part, record_export, write_csv, write_xlsx
 
 # gold.national_list_return column -> header of the return file (the list's columns first, in its order)
 HEADERS = {"certno": "身份证号码", "psn_name": "姓名", "hsreg_admdvs": "户籍地区划代码", "issue_batch": "下发批次",
@@ -60,7 +60,7 @@ def export_return(settings: Settings, out_dir: Path, fmt: str = "xlsx", region: 
     for reg, part in rows.groupby("region", sort=True):
         table = part[list(HEADERS)].rename(columns=HEADERS)
         table["核查基准日期"] = table["核查基准日期"].astype(str)
-        path = out_dir / f"核查结果_{_safe(reg)}_{_safe(names.get(reg) or '')}.{fmt}"
+        path = out_dir / f"核查结果_{file_part(reg)}_{file_part(names.get(reg) or '')}.{fmt}"
         if fmt == "xlsx":
             write_xlsx(table, path, sheet_name="核查结果")
         else:
@@ -70,8 +70,3 @@ def export_return(settings: Settings, out_dir: Path, fmt: str = "xlsx", region: 
     rec = record_export(cat, user=user, role="national_return", filt={"region": code} if code else {},
                         row_count=len(rows), file=out_dir, fmt=fmt, unmasked="certno,name")
     return {"files": files, "rows": len(rows), "regions": per_region, "export_id": rec["export_id"]}
-
-
-def _safe(name: str) -> str:
-    """A file-name part from a division name: no path separators or control characters."""
-    return "".join(ch for ch in str(name) if ch.isalnum() or ch in "-_") or "未知"

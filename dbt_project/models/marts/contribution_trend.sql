@@ -20,7 +20,7 @@ g as (
     {% endfor %}
 ),
 k as (select g.*, cast(paid_periods as double) / nullif(periods, 0) as payment_rate from g)
-select k.accrym, k.insutype, k.region, coalesce(d.name, case when k.region = 'ALL' then '全省' end) as region_name,
+select k.accrym, k.insutype, k.region, {{ region_name('k.region', 'd.name') }} as region_name,
        k.psn_type, k.emp_type,
        cast(k.periods as bigint) as periods, cast(k.paid_periods as bigint) as paid_periods,
        cast(k.assessed_periods as bigint) as assessed_periods,

@@ -15,7 +15,7 @@ r as (
     select ym, 'ALL', sum(working), sum(retirees) from t group by ym
 ),
 k as (select r.*, cast(working as double) / nullif(retirees, 0) as ratio from r)
-select k.ym, k.region, coalesce(d.name, case when k.region = 'ALL' then '全省' end) as region_name,
+select k.ym, k.region, {{ region_name('k.region', 'd.name') }} as region_name,
        cast(k.working as bigint) as working, cast(k.retirees as bigint) as retirees, k.ratio,
        k.ratio - lag(k.ratio, 1) over w as ratio_mom,
        k.ratio - lag(k.ratio, 12) over w as ratio_yoy

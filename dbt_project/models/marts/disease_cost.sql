@@ -25,7 +25,7 @@ k as (
            cast(medfee_sumamt as double) / sum(cast(medfee_sumamt as double)) over (partition by year, region) as cost_share
     from g
 )
-select k.year, k.region, coalesce(d.name, case when k.region = 'ALL' then '全省' end) as region_name, k.dise_codg,
+select k.year, k.region, {{ region_name('k.region', 'd.name') }} as region_name, k.dise_codg,
        k.settlements, k.inpatient_cases, k.medfee_sumamt, k.hifp_pay, k.psn_cash_pay,
        cast(k.medfee_sumamt as double) / nullif(k.settlements, 0) as cost_per_settlement,
        k.cost_share, cast(k.rank_by_cost as int) as rank_by_cost, k.rank_by_cost <= {{ var('disease_top_n') }} as is_top_n

@@ -39,19 +39,14 @@ w as (
     select m.*,
            sum(case when projected then income - expense else 0 end)
                over (partition by admdvs, insutype order by ym rows between unbounded preceding and current row) as net_projected,
-           sum(income) over (partition by admdvs, insutype, substring(ym, 1, 4) order by ym
-                             rows between unbounded preceding and current row) as ytd_income,
-           sum(expense) over (partition by admdvs, insutype, substring(ym, 1, 4) order by ym
-                              rows between unbounded preceding and current row) as ytd_expense,
-           avg(expense) over (partition by admdvs, insutype order by ym
-                              rows between 11 preceding and current row) as avg_expense_12m
+           {{ fund_windows() }}
     from months m
 ),
 k as (
     select w.admdvs, w.insutype, w.ym, a.cum_balance + w.net_projected as cum_balance, w.ytd_income, w.ytd_expense,
            w.avg_expense_12m,
-           (a.cum_balance + w.net_projected) / nullif(w.avg_expense_12m, 0) as months_payable,
-           (w.ytd_income - w.ytd_expense) / nullif(w.ytd_income, 0) as current_surplus_rate
+           {{ months_payable('a.cum_balance + w.net_projected', 'w.avg_expense_12m') }} as months_payable,
+           {{ current_surplus_rate('w.ytd_income', 'w.ytd_expense') }} as current_surplus_rate
     from w join anchor a on a.admdvs = w.admdvs and a.insutype = w.insutype
     where w.projected
 )

@@ -2,6 +2,7 @@
 --   cum_balance           opening balance of the year (fund_opening) + income - expense of the year to date
 --   months_payable        累计结余可支付月数 = cum_balance / average monthly expense of the last 12 months
 --   current_surplus_rate  当期结余率 = (income - expense) / income, year to date
+--   (the windows and both measures: macros in macros/fund_risk.sql, shared with gold.fund_forecast)
 --   risk_level            the worse of the two measures against the risk_* vars (dbt_project.yml; the rule is
 --                         the macro fund_risk_level, macros/fund_risk.sql, shared with gold.fund_forecast):
 --                         严重 / 中等 / 一般 / 正常; at least 一般 when months_payable <= 6 or the rate < 15 %
@@ -14,12 +15,7 @@ with m as (
 ),
 w as (
     select m.*, cast(substring(ym, 1, 4) as int) as year,
-           sum(income) over (partition by admdvs, insutype, substring(ym, 1, 4) order by ym
-                             rows between unbounded preceding and current row) as ytd_income,
-           sum(expense) over (partition by admdvs, insutype, substring(ym, 1, 4) order by ym
-                              rows between unbounded preceding and current row) as ytd_expense,
-           avg(expense) over (partition by admdvs, insutype order by ym
-                              rows between 11 preceding and current row) as avg_expense_12m
+           {{ fund_windows() }}
     from m
 ),
 b as (
@@ -30,8 +26,8 @@ b as (
 ),
 k as (
     select b.*,
-           cast(b.cum_balance / nullif(b.avg_expense_12m, 0) as double) as months_payable,
-           cast((b.ytd_income - b.ytd_expense) / nullif(b.ytd_income, 0) as double) as current_surplus_rate
+           cast({{ months_payable('b.cum_balance', 'b.avg_expense_12m') }} as double) as months_payable,
+           cast({{ current_surplus_rate('b.ytd_income', 'b.ytd_expense') }} as double) as current_surplus_rate
     from b
 )
 select admdvs, insutype, ym, income, expense, cum_balance, months_payable, current_surplus_rate,

@@ -57,7 +57,7 @@ cnty as (
     {% endfor %}
 )
 select coalesce(v.ym, c.ym) as ym, coalesce(v.region, c.region) as region,
-       coalesce(d.name, case when coalesce(v.region, c.region) = 'ALL' then '全省' end) as region_name,
+       {{ region_name('coalesce(v.region, c.region)', 'd.name') }} as region_name,
        coalesce(v.outpatient_visits, 0) as outpatient_visits, coalesce(v.primary_visits, 0) as primary_visits,
        cast(v.primary_visits as double) / nullif(v.outpatient_visits, 0) as primary_visit_share,
        coalesce(v.inpatient_cases, 0) as inpatient_cases,

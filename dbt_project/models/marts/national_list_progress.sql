@@ -17,7 +17,7 @@ g as (
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
-select g.region, coalesce(d.name, case when g.region = 'ALL' then '全省' end) as region_name, g.issue_batch,
+select g.region, {{ region_name('g.region', 'd.name') }} as region_name, g.issue_batch,
        g.entries, g.uninsured, g.enrolled, g.dead, g.moved, g.unmatched, g.labelled, g.stale,
        cast(g.labelled as double) / nullif(g.entries, 0) as labelled_share,
        {{ ref_date() }} as verified_date
