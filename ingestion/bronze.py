@@ -39,6 +39,7 @@ from yibao.catalog import Catalog
 from yibao.engine import remote_url
 from yibao.faults import checkpoint
 from yibao.ingestion.manifest import Manifest, ScannedFile
+from yibao.ingestion.records import file_identity
 from yibao.ingestion.parse import ddl, parse_range
 
 # meta.quarantine.rule: ingest.parse (a row that cannot be read or typed), ingest.superseded (a key repeated
@@ -164,7 +165,16 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
     reject_dir.mkdir(parents=True)
     parsed = _parsed(cat, f, manifest, ingest_time, reject_dir)
     target = "_staging" if staged else "bronze"
+    prior = (cat.exists("bronze", name), _version(cat, name)) if target == "bronze" else None
     cat.overwrite(parsed, target, name)
+    changed = _changed_since_verified(f)
+    if changed:
+        # the rows just parsed are not the verified file's: nothing of them may stay (a direct bronze write is
+        # rolled back), and the batch is taken again at the next run, verified afresh
+        if target == "bronze":
+            _roll_back(cat, name, *prior)
+        shutil.rmtree(reject_dir, ignore_errors=True)
+        raise FileChanged(f"file {f.entry.name} {changed}; the batch is taken again at the next run")
     rows = cat.read(target, name)
     superseded = _superseded(rows, keys)
     n_quarantined = _quarantine(cat, f, manifest, reject_dir, superseded)
@@ -187,6 +197,46 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
         cat.upsert(applied, "bronze", name, spec.keys, delete_flag="del_flag")
     shutil.rmtree(reject_dir, ignore_errors=True)
     return FileResult(f.rows, 0 if held else landed, n_quarantined, deleted, before, held)
+
+
+class FileChanged(Exception):
+    """A delivered file changed between its verification against the manifest (sha256) and its parse."""
+
+
+def _changed_since_verified(f: ScannedFile) -> str | None:
+    """Why the file on disk is not the one whose sha256 was verified (size, time, inode), or None."""
+    if f.identity is None:
+        return None
+    try:
+        now = file_identity(os.stat(f.path, follow_symlinks=False))
+    except OSError as exc:
+        return f"could not be read again ({exc.strerror or exc})"
+    return None if now == f.identity else "changed while it was read (its size or modification time is not the verified file's)"
+
+
+def _version(cat: Catalog, name: str) -> int | None:
+    """bronze.<name>'s Delta version now; None when there is no table or it is not Delta."""
+    if cat.fmt != "delta" or not cat.exists("bronze", name):
+        return None
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(cat.path("bronze", name))).version()
+
+
+def _roll_back(cat: Catalog, name: str, existed: bool, version: int | None) -> None:
+    """Put bronze.<name> back as it was before this file's write: no table, or its earlier Delta version.  (The
+    Parquet tables of the JVM portability path have no versions: one that existed keeps the new rows, and the
+    error says so.)"""
+    path = cat.path("bronze", name)
+    if not existed:
+        shutil.rmtree(path, ignore_errors=True)
+    elif version is not None:
+        from deltalake import DeltaTable
+
+        DeltaTable(str(path)).restore(version)
+    else:
+        raise FileChanged(f"bronze.{name} (Parquet) holds rows of a file that changed while it was read and "
+                          f"cannot be rolled back: re-deliver the table in full")
 
 
 def _quarantine(cat: Catalog, f: ScannedFile, manifest: Manifest, reject_dir: Path,

@@ -36,9 +36,10 @@ from yibao.console import Progress, console
 from yibao.decisions import in_force
 from yibao.engine import spark_session
 from yibao.faults import checkpoint
-from yibao.ingestion.bronze import QUARANTINE_DDL, land
+from yibao.ingestion.bronze import QUARANTINE_DDL, FileChanged, land
 from yibao.contract import SOURCES, is_batch_id
-from yibao.ingestion.manifest import BatchRejected, Manifest, ScannedFile, header_problem, read_manifest, verify_batch
+from yibao.ingestion.manifest import (MAX_MANIFEST_BYTES, BatchRejected, Manifest, ScannedFile, header_problem,
+                                      read_manifest, verify_batch)
 from yibao.ingestion.records import open_regular, path_problem
 
 BATCH_DDL = ("source string, batch_id string, status string, reason string, mode string, encoding string, "
@@ -64,6 +65,8 @@ class IngestSummary:
     files_held: list[tuple[str, str]] = field(default_factory=list)       # held in this run (steward decides)
     files_released: list[tuple[str, str]] = field(default_factory=list)   # held earlier, applied in this run
     folders_ignored: list[tuple[str, str]] = field(default_factory=list)
+    # a file changed while it was read: the batch (and the source's later ones) wait for the next run
+    batches_deferred: list[tuple[str, str]] = field(default_factory=list)
     rows_landed: int = 0
     rows_quarantined: int = 0
 
@@ -139,7 +142,8 @@ def fingerprint(batch_dir: Path) -> str:
     manifest = batch_dir / "_manifest.json"
     if path_problem(manifest) is None:
         with open_regular(manifest) as fh:
-            h.update(fh.read())
+            # one byte past the limit is enough: a larger manifest is refused, and its size is hashed above
+            h.update(fh.read(MAX_MANIFEST_BYTES + 1))
     return h.hexdigest()
 
 
@@ -211,10 +215,21 @@ def ingest(settings: Settings, landing: Path | None = None, sources: list[str] |
     batches = discover(landing, sources)
     with Progress(console=console, transient=False) as progress:
         task = progress.add_task("ingest", total=len(batches))
+        waiting: dict[str, str] = {}    # source -> its batch deferred in this run: later ones must wait too
         for batch_dir in batches:
             label = f"{batch_dir.parent.name}/{recorded_id(batch_dir.name)}"
             progress.update(task, description=escape(f"ingest {label}"))
-            _ingest_batch(cat, ledger, batch_dir, summary, progress)
+            source = batch_dir.parent.name
+            if source in waiting:
+                summary.batches_deferred.append((label, f"waits for {waiting[source]}, taken again next run"))
+            else:
+                try:
+                    _ingest_batch(cat, ledger, batch_dir, summary, progress)
+                except FileChanged as exc:
+                    # left "running": the next run verifies the batch afresh and resumes it (or rejects it, if
+                    # what it holds then does not match its manifest)
+                    summary.batches_deferred.append((label, str(exc)))
+                    waiting[source] = label
             progress.advance(task)
     return summary
 
@@ -252,18 +267,20 @@ def _ingest_batch(cat: Catalog, ledger: Ledger, batch_dir: Path, summary: Ingest
     ledger.put_batch(status="running", **common)
     rejected_files, held_tables = [], []
     task = progress.add_task(escape(f"  {label}"), total=len(files))
-    for f in files:
-        progress.update(task, description=escape(f"  {label} {f.spec.name} ({f.rows:,} rows)"))
-        logged = ledger.logs.get((source, batch_id, f.spec.name))
-        if logged is None or logged.status not in FILE_DONE:
-            logged = _take_file(cat, ledger, f, manifest, started, summary, label, resumed, logged)
-            checkpoint("file")
-        if logged.status == "rejected":
-            rejected_files.append(f.entry.name)
-        elif logged.status == "held":
-            held_tables.append(f.spec.name)
-        progress.advance(task)
-    progress.remove_task(task)
+    try:
+        for f in files:
+            progress.update(task, description=escape(f"  {label} {f.spec.name} ({f.rows:,} rows)"))
+            logged = ledger.logs.get((source, batch_id, f.spec.name))
+            if logged is None or logged.status not in FILE_DONE:
+                logged = _take_file(cat, ledger, f, manifest, started, summary, label, resumed, logged)
+                checkpoint("file")
+            if logged.status == "rejected":
+                rejected_files.append(f.entry.name)
+            elif logged.status == "held":
+                held_tables.append(f.spec.name)
+            progress.advance(task)
+    finally:
+        progress.remove_task(task)
     reasons = ([f"file(s) rejected: {', '.join(rejected_files)}"] if rejected_files else []) \
         + ([f"table(s) held: {', '.join(held_tables)}"] if held_tables else [])
     ledger.put_batch(status="applied", reason="; ".join(reasons) or None, finished_at=_now(), **common)

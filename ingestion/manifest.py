@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yibao.contract import ENCODINGS, MODES, SOURCES, TableSpec, file_names, is_batch_id, table_spec
-from yibao.ingestion.records import EncodingProbe, RecordScanner, UnsafeFile, open_regular, path_problem
+from yibao.ingestion.records import EncodingProbe, RecordScanner, UnsafeFile, file_identity, open_regular, path_problem
 
 BLOCK = 8 << 20
 MAX_RECORD_BYTES = BLOCK   # a longer record could not be parsed (the parser reads blocks of two chunks)
@@ -81,6 +81,7 @@ class ScannedFile:
     #  whether some record of the range spans several lines)
     ranges: list[tuple[int, int, int, bool]] = field(default_factory=list)
     problem: str | None = None      # why the file is refused alone (e.g. not in the declared encoding)
+    identity: tuple | None = None   # records.file_identity of the file whose sha256 was verified
 
     @property
     def compressed(self) -> bool:
@@ -96,6 +97,7 @@ class Scan:
     ranges: list[tuple[int, int, int, bool]] = field(default_factory=list)
     problem: str | None = None      # the file is refused alone
     error: str | None = None        # the batch is refused (the file cannot be read as delivered)
+    identity: tuple | None = None   # records.file_identity when the scan began: the parse checks it is unchanged
 
 
 def _text(doc: dict, key: str, default: str | None = None) -> str:
@@ -200,8 +202,11 @@ def scan_file(path: Path, split_bytes: int = SPLIT_BYTES, delimiter: str = ",", 
     """
     digest = hashlib.sha256()
     with open_regular(path) as fh:
+        identity = file_identity(os.fstat(fh.fileno()))
         if not path.name.endswith(".gz"):
-            return _scan_stream(fh, digest, split_bytes, delimiter, encoding)
+            scan = _scan_stream(fh, digest, split_bytes, delimiter, encoding)
+            scan.identity = identity
+            return scan
         for chunk in iter(lambda: fh.read(BLOCK), b""):
             digest.update(chunk)
         fh.seek(0)
@@ -210,7 +215,7 @@ def scan_file(path: Path, split_bytes: int = SPLIT_BYTES, delimiter: str = ",", 
                 scan = _scan_stream(stream, None, 0, delimiter, encoding)
         except _GZIP_ERRORS as exc:
             return Scan(digest.hexdigest(), error=f"not a readable gzip file ({type(exc).__name__}: {exc})")
-        scan.sha256 = digest.hexdigest()
+        scan.sha256, scan.identity = digest.hexdigest(), identity
         return scan
 
 
@@ -326,7 +331,7 @@ def _checked(entry: FileEntry, spec: TableSpec | None, path: Path, problem: str 
         header = parse_header(s.header, manifest.encoding, manifest.delimiter)
     except csv.Error as exc:
         header, problem = [], problem or f"header row cannot be read ({exc})"
-    return ScannedFile(entry, spec, path, header, s.header, s.rows, s.ranges, problem)
+    return ScannedFile(entry, spec, path, header, s.header, s.rows, s.ranges, problem, s.identity)
 
 
 def header_problem(f: ScannedFile) -> str | None:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from yibao.contract import (DATE, ENCODINGS, FLAG, MONEY, QUANTITY, STRING, TIMESTAMP, YEAR,
-                                      YEARMONTH, TableSpec)
+                                      YEARMONTH, TableSpec, max_chars)
 from yibao.ingestion.records import open_regular, record_start_lines
 
 LINEAGE = (("_extra", pa.string(), "string"), ("_source", pa.string(), "string"),
@@ -414,6 +414,11 @@ def _type_batch(batch: pa.RecordBatch, names: list[str], spec: TableSpec, schema
     for key in spec.keys:
         if cols.get(key, missing).null_count:
             problems.append((pc.is_null(cols.get(key, missing)), f"key column {key} is empty"))
+    for name, arr in cols.items():     # absurd lengths (contract.max_chars)
+        limit = max_chars(name)
+        too_long = pc.fill_null(pc.greater(pc.utf8_length(arr), limit), False)
+        if pc.any(too_long).as_py():
+            problems.append((too_long, f"column {name}: longer than {limit} characters"))
     if may_hold_replacement:
         for name, arr in cols.items():  # undecodable bytes in the declared encoding
             problems.append((pc.fill_null(pc.match_substring(arr, "\ufffd"), False),

@@ -50,6 +50,11 @@ def open_regular(path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def file_identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file is rewritten or appended to: size, modification time, inode, device."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
 def path_problem(path) -> str | None:
     """Why a delivered path cannot be read (without following it), or None for a regular file."""
     try:

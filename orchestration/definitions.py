@@ -15,6 +15,7 @@ Assets map one-to-one to warehouse tables:
   which builds its two dbt models, tag ``forecast``, itself; they are left out of the dbt assets).
 - ``gold/fraud_suspect``: rules, graph and models (``yibao.fraud.run_fraud``).
 - ``serving/read_path``: the dashboards' DuckDB read path over the gold tables.
+- ``reports/deliveries``: subscribed reports and alerts that are due (``yibao.reports.run_reports``).
 
 Jobs: ``daily`` (everything), ``source_<source>`` (that source's bronze assets and everything downstream,
 the partial re-run of one source).  Schedule: ``daily`` at 02:30 Asia/Shanghai.  Sensor
@@ -26,6 +27,7 @@ Runs use the in-process executor: one engine session per run, steps in order.  J
 
 # no `from __future__ import annotations`: Dagster inspects the context type hints at definition time
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -89,6 +91,16 @@ class YibaoResource(ConfigurableResource):
         from yibao.engine import spark_session
 
         return spark_session(self.settings())
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context):
+        """A run holds the warehouse lock from its first step to its last (yibao.lock): a `yibao run` started
+        meanwhile refuses, and this run fails at once if one is writing (the in-process executor initialises the
+        resource once per run)."""
+        from yibao.lock import warehouse_lock
+
+        with warehouse_lock(self.settings(), f"dagster run {context.run_id or ''}".strip()):
+            yield self.create_resource(context)
 
 
 def _resource_for(settings: Settings | None) -> YibaoResource:
@@ -330,6 +342,25 @@ def serving_read_path(yibao: YibaoResource) -> MaterializeResult:
                                        "stubbed": ", ".join(reg.stubbed) or "-"})
 
 
+@asset(key=AssetKey(["reports", "deliveries"]), group_name="serving",
+       deps=[AssetKey(["gold", "fraud_suspect"]), AssetKey(["gold", "coverage_history"]),
+             AssetKey(["gold", "fund_operation"]), AssetKey(["gold", "enrollment_trend"]),
+             AssetKey(["gold", "contribution_trend"]), AssetKey(["gold", "cross_region_care"]),
+             AssetKey(["gold", "medical_reform_indicators"])],
+       description="Subscribed reports and alerts that are due, to each recipient's folder and mailbox "
+                   "(yibao reports run; meta.report_delivery).")
+def report_deliveries(context: AssetExecutionContext, yibao: YibaoResource) -> MaterializeResult:
+    from yibao.reports import run_reports
+
+    s = run_reports(yibao.settings())
+    for failure in s.mail_failures:
+        context.log.warning(f"mail not sent (re-sent next run): {failure}")
+    for failure in s.failures:
+        context.log.error(f"not delivered: {failure}")
+    return MaterializeResult(metadata={"delivered": len(s.delivered), "mailed": s.mailed,
+                                       "mail_failures": len(s.mail_failures), "failures": len(s.failures)})
+
+
 # ---------------------------------------------------------------------------------------------- maintenance
 class MaintainConfig(Config):
     optimize: bool = False
@@ -459,7 +490,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     compact = maintenance("compact_sunday_0600", COMPACT_CRON, True,
                           "Compact small files, then vacuum, Sundays at 06:00 Beijing time.")
     return Definitions(
-        assets=[*ingest_defs, dbt_def, fund_forecast, _fraud_asset(model_keys), serving_read_path],
+        assets=[*ingest_defs, dbt_def, fund_forecast, _fraud_asset(model_keys), serving_read_path, report_deliveries],
         asset_checks=[_silver_gold_quality(model_keys)],
         jobs=[daily, *source_jobs.values(), maintain_job],
         schedules=[schedule, vacuum, compact],

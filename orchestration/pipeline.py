@@ -11,7 +11,9 @@ Stages, in the order the data travels (each reads what the previous one publishe
               fund_forecast_warning (dbt, tag forecast), gold.fund_forecast_backtest (yibao.forecast)
 6. fraud      rules, models, graph -> gold.fraud_suspect
 7. serving    the dashboards' read path is refreshed over the new gold tables
-8. maintain   the files of Delta versions replaced more than ``vacuum_retain_hours`` ago are deleted
+8. reports    subscribed reports and alerts that are due are delivered (:mod:`yibao.reports`: a folder per
+              recipient, mail when a relay is configured; a failed mail is re-sent next run, not an error)
+9. maintain   the files of Delta versions replaced more than ``vacuum_retain_hours`` ago are deleted
               (:mod:`yibao.maintenance`; the versions the quality gate released and held are kept)
 
 Each stage is timed; the summary is what an operator reads at the end of a night's run.  A run that completed
@@ -34,6 +36,7 @@ class PipelineSummary:
     stages: dict[str, float] = field(default_factory=dict)   # stage -> seconds
     batches_applied: list[str] = field(default_factory=list)
     batches_rejected: list[tuple[str, str]] = field(default_factory=list)
+    batches_deferred: list[tuple[str, str]] = field(default_factory=list)   # a file changed while read: next run
     rows_landed: int = 0
     rows_quarantined: int = 0
     quality_scores: list[dict] = field(default_factory=list)
@@ -47,6 +50,8 @@ class PipelineSummary:
     suspects_by_level: dict[str, int] = field(default_factory=dict)
     forecast_pairs: tuple[int, int] | None = None     # (pooling region x insutype pairs forecast, of all)
     forecast_warnings: list[str] = field(default_factory=list)   # pairs whose projection reaches a risk level
+    reports_delivered: list[str] = field(default_factory=list)   # recipient: topic period
+    report_warnings: list[str] = field(default_factory=list)      # a mail not sent (re-sent next run)
     bytes_freed: int = 0
     maintenance_warnings: list[str] = field(default_factory=list)   # a table not vacuumed: disk only, not an error
     errors: list[str] = field(default_factory=list)
@@ -62,6 +67,7 @@ class PipelineSummary:
         out = [f"held by the quality gate: {t}" for t in self.tables_held]
         out += [f"held at the door: {x}" for x in self.held_at_door]
         out += [f"rejected batch {label}: {reason}" for label, reason in self.batches_rejected]
+        out += [f"deferred batch {label}: {reason}" for label, reason in self.batches_deferred]
         out += [f"rejected file {label}: {reason}" for label, reason in self.files_rejected]
         out += [f"{t}: {w:,} rows waiting on a held parent" for t, (_, w) in self.rows_excluded.items() if w]
         return out
@@ -72,8 +78,12 @@ class PipelineSummary:
 
 
 def _timed(summary: PipelineSummary, name: str, fn: Callable, on_stage: Callable[[str], None] | None):
+    from yibao.faults import checkpoint, set_stage
+
     if on_stage:
         on_stage(name)
+    set_stage(name)
+    checkpoint(f"stage:{name}")     # a crash-safety test may kill the run here (yibao.faults)
     started = time.perf_counter()
     try:
         return fn()
@@ -86,7 +96,16 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     """One run.  By default the incremental models take only what arrived since the last run; ``full_refresh``
     rebuilds every dbt model from the released bronze versions (``dbt build --full-refresh``), except the
     person_id registry (``full_refresh=false`` on int_person_registry), so that person_ids and the suspects'
-    review decisions keyed on them survive a rebuild."""
+    review decisions keyed on them survive a rebuild.  Holds the warehouse lock (:mod:`yibao.lock`): raises
+    ``WarehouseBusy`` when another command is writing the warehouse."""
+    from yibao.lock import warehouse_lock
+
+    with warehouse_lock(settings, "yibao run"):     # one writer at a time; raises WarehouseBusy (re-entrant)
+        return _run(settings, landing, serve, on_stage, full_refresh)
+
+
+def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callable[[str], None] | None,
+         full_refresh: bool) -> PipelineSummary:
     from yibao.catalog import Catalog
     from yibao.engine import spark_session
     from yibao.fraud import run_fraud
@@ -98,6 +117,7 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
     ing = _timed(summary, "ingest", lambda: ingest(settings, landing), on_stage)
     summary.batches_applied = ing.batches_applied
     summary.batches_rejected = ing.batches_rejected
+    summary.batches_deferred = ing.batches_deferred
     summary.files_rejected = ing.files_rejected
     summary.rows_landed, summary.rows_quarantined = ing.rows_landed, ing.rows_quarantined
 
@@ -147,6 +167,12 @@ def run_pipeline(settings: Settings, landing: Path | None = None, serve: bool = 
         from yibao.dashboards import readpath
         _timed(summary, "serving refresh", lambda: readpath.register(settings.data_root, settings.warehouse),
                on_stage)
+
+    from yibao.reports import run_reports
+    rep = _timed(summary, "reports", lambda: run_reports(settings), on_stage)
+    summary.reports_delivered = [f"{d['recipient']}: {d['topic']} {d['period']} ({d['rows']:,} rows)"
+                                 for d in rep.delivered]
+    summary.report_warnings = rep.mail_failures + [f"not delivered: {f}" for f in rep.failures]
 
     if cat.exists("gold", "uninsured_person"):
         summary.uninsured = cat.read("gold", "uninsured_person").count()

@@ -90,7 +90,7 @@ def refresh(cat: Catalog, released: dict, door_held: dict) -> list[Exclusion]:
         inputs = json.dumps(parents, sort_keys=True)
         prev = states.get(spec.bronze_name)
         if prev is not None and prev.child_version == child_v and prev.inputs == inputs \
-                and (cat.path(SCHEMA, spec.bronze_name) / "_delta_log").is_dir():
+                and cat.exists(SCHEMA, spec.bronze_name):
             out.append(Exclusion(spec.bronze_name, spec.source, spec.name, child_v, prev.orphan_rows,
                                  prev.waiting_rows, json.loads(prev.waiting_on or "[]")))
             continue

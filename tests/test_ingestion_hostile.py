@@ -8,7 +8,9 @@ One test (or one parametrised case) per numbered defect of the issue:
 4. a full snapshot that would empty a table is held for a steward, and the steward's decision is carried out;
 5. exports cannot carry live spreadsheet formulas;
 6. encoding mismatches are named; RFC 4180 quoted line breaks are records, not lines;
-7. operators see every rejection (log, exit code), row counts are whole numbers, refusals are logged once.
+7. operators see every rejection (log, exit code), row counts are whole numbers, refusals are logged once;
+8. the hostile classes of issue 20 not covered above: repeated column names, an empty file, a manifest of
+   gigabytes, fields of absurd length, values that look like SQL or HTML.
 """
 
 from __future__ import annotations
@@ -332,7 +334,7 @@ def test_4_release_killed_then_rerun_equals_one_clean_run(tmp_path, fault):
     ingest(clean)
     env = dict(os.environ, YIBAO_DATA_ROOT=str(crashed.data_root), YIBAO_FAULT_AT=fault, SPARK_REMOTE="")
     killed = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
-    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert killed.returncode == -9, killed.stderr[-2000:]   # SIGKILL
     env.pop("YIBAO_FAULT_AT")
     rerun = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -350,7 +352,7 @@ def test_4_hold_killed_then_rerun_equals_one_clean_run(tmp_path, fault):
     ingest(clean)
     env = dict(os.environ, YIBAO_DATA_ROOT=str(crashed.data_root), YIBAO_FAULT_AT=fault, SPARK_REMOTE="")
     killed = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
-    assert killed.returncode == 137, killed.stderr[-2000:]
+    assert killed.returncode == -9, killed.stderr[-2000:]   # SIGKILL
     env.pop("YIBAO_FAULT_AT")
     rerun = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -585,3 +587,124 @@ def test_hostile_names_print_without_breaking_the_console(settings, monkeypatch)
     assert out.exit_code == 0, out.output
     assert "rejected batch medins/[bold]x: folder name '[bold]x' is not a valid batch id" in out.output
     assert _cli(monkeypatch, settings, "log").exit_code == 0
+
+
+# ------------------------------------------------------------------------- 8. issue 20's remaining classes
+
+def test_8_repeated_column_names_reject_their_file(settings, read):
+    header = PSN_HEADER.replace(",tel,", ",psn_name,")          # psn_name twice: which one is the name?
+    write_batch(settings.landing, "medins", "20261101-001", {
+        "psn_info": [header, psn("P1")],
+        "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs", "H001,医院,1,1,610100"]})
+    summary = ingest(settings)
+    assert summary.files_rejected == [("medins/20261101-001/psn_info.csv", "header repeats column(s) psn_name")]
+    assert [r["fixmedins_code"] for r in read("bronze", "medins__fixmedins")] == ["H001"]
+
+
+def test_8_empty_file_is_refused_with_its_reason(settings, read):
+    batch = write_batch(settings.landing, "medins", "20261101-001", {
+        "psn_info": [PSN_HEADER, psn("P1")],
+        "fixmedins": ["fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs", "H001,医院,1,1,610100"]})
+    rewrite_file(batch, "psn_info", b"", rows=0)               # zero bytes, and the manifest agrees
+    summary = ingest(settings)
+    assert summary.files_rejected == [("medins/20261101-001/psn_info.csv", "file has no header row")]
+    assert [r["fixmedins_code"] for r in read("bronze", "medins__fixmedins")] == ["H001"]
+
+
+def test_8_manifest_of_gigabytes_is_refused_unread(settings, read):
+    batch = write_batch(settings.landing, "medins", "20261101-001", {"psn_info": [PSN_HEADER, psn("P1")]})
+    with (batch / "_manifest.json").open("r+b") as fh:          # 4 GiB, sparse: nothing is written to disk
+        fh.truncate(4 << 30)
+    _police_snapshot(settings)
+    import resource
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    summary = ingest(settings)
+    assert summary.batches_rejected == [("medins/20261101-001", "manifest is larger than 1 MiB")]
+    assert summary.batches_applied == ["police/20261101-001"]
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 512 << 10     # KiB: not read into memory
+
+
+def test_8_fields_of_absurd_length_are_quarantined_and_the_rest_lands(settings, read):
+    from yibao.contract import MAX_FIELD_CHARS, MAX_NAME_CHARS
+
+    long_id = "6" * (MAX_FIELD_CHARS + 1)
+    lines = [PSN_HEADER,
+             psn("P1", name="张" * MAX_NAME_CHARS),                             # the longest name: kept
+             psn("P2", name="张" * (MAX_NAME_CHARS + 1)),                       # one more: quarantined
+             psn("P3").replace("610102198501011234", long_id),                 # an ID number of 2001 digits
+             psn("P4", addr="西" * MAX_FIELD_CHARS),                            # the longest address: kept
+             psn("P5").replace("610102198501011234", "6101021985010112349999")]  # merely wrong: lands, flagged later
+    write_batch(settings.landing, "medins", "20261101-001", {"psn_info": lines})
+    summary = ingest(settings)
+    assert summary.rows_landed == 3 and summary.rows_quarantined == 2
+    assert sorted(r["psn_no"] for r in read("bronze", "medins__psn_info")) == ["P1", "P4", "P5"]
+    q = {r["line_number"]: r["reason"] for r in read("meta", "quarantine")}
+    assert q == {3: f"column psn_name: longer than {MAX_NAME_CHARS} characters",
+                 4: f"column certno: longer than {MAX_FIELD_CHARS} characters"}
+
+
+def test_8_values_that_look_like_sql_or_html_land_as_data(settings, read):
+    """A department's value is data all the way: stored byte for byte, never run (the SQL of every stage passes
+    values as data; the dashboards show them as text, and exports escape formulas: test_5)."""
+    hostile = ["'); DROP TABLE bronze.medins__psn_info; --", "<script>alert(1)</script>", "\"; DELETE FROM x; --",
+               "${jndi:ldap://x}", "{{7*7}}"]
+    rows = [psn(f"P{i}", name=n.replace('"', '""')) for i, n in enumerate(hostile)]
+    rows = [r.replace(n.replace('"', '""'), f'"{n.replace(chr(34), chr(34) * 2)}"', 1) for r, n in zip(rows, hostile)]
+    write_batch(settings.landing, "medins", "20261101-001", {"psn_info": [PSN_HEADER] + rows})
+    summary = ingest(settings)
+    assert summary.rows_landed == len(hostile) and summary.rows_quarantined == 0
+    got = {r["psn_no"]: r["psn_name"] for r in read("bronze", "medins__psn_info")}
+    assert got == {f"P{i}": n for i, n in enumerate(hostile)}
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first full load, written to bronze directly",
+                                                            "incremental batch, staged"])
+def test_8_a_file_changed_while_it_is_read_lands_nothing_and_is_taken_again(tmp_path, monkeypatch, first_load):
+    """The landing zone changing under the reader: a file rewritten by its producer after its sha256 was verified
+    and before (or while) it is parsed.  None of its rows stay in bronze (a first full load, which writes bronze
+    directly, is rolled back), its batch and the source's later batches wait for the next run with the reason
+    said, other sources land; the next run verifies afresh and lands exactly what an undisturbed run lands."""
+    from yibao.config import Settings
+    from yibao.ingestion import bronze
+
+    def deliver(landing):
+        write_batch(landing, "medins", "20261101-001", {"psn_info": [PSN_HEADER, psn("P1"), psn("P2")]})
+        write_batch(landing, "medins", "20261108-001", {"psn_info": [PSN_HEADER + ",del_flag", psn("P3") + ",0"]},
+                    mode="incremental")
+        write_batch(landing, "police", "20261101-001", {"hsreg_psn": [HSREG_HEADER, hsreg(1), hsreg(2)]})
+
+    clean, moved = Settings(data_root=tmp_path / "clean"), Settings(data_root=tmp_path / "moved")
+    deliver(clean.landing)
+    deliver(moved.landing)
+    ingest(clean)
+    batch = "20261101-001" if first_load else "20261108-001"
+    target = moved.landing / "medins" / batch / "psn_info.csv"
+    saved = target.read_bytes()
+    original = bronze._parsed
+
+    def rewritten_meanwhile(cat, f, *args, **kwargs):
+        if f.path == target:
+            target.write_bytes(saved + "P9,改写的,1,1985-01-01,01,01,610102198501019999,1,1,x,610102,x,610102,B9\n"
+                               .encode())
+        return original(cat, f, *args, **kwargs)
+
+    if not first_load:
+        (moved.landing / "medins" / "20261108-001").rename(tmp_path / "later")
+        ingest(moved)                                    # batch 1 lands undisturbed
+        (tmp_path / "later").rename(moved.landing / "medins" / "20261108-001")
+    monkeypatch.setattr(bronze, "_parsed", rewritten_meanwhile)
+    s = ingest(moved)
+    deferred = dict(s.batches_deferred)
+    assert f"medins/{batch}" in deferred and "changed while it was read" in deferred[f"medins/{batch}"], deferred
+    if first_load:   # the source's later batch waits behind it; the other source lands
+        assert "waits for medins/20261101-001" in deferred["medins/20261108-001"]
+        assert not _catalog(moved).exists("bronze", "medins__psn_info")     # rolled back: no table
+        assert "police/20261101-001" in s.batches_applied
+    else:
+        rows = _catalog(moved).read("bronze", "medins__psn_info").collect()
+        assert sorted(r["psn_no"] for r in rows) == ["P1", "P2"]             # batch 1 only, nothing of the rewrite
+    monkeypatch.undo()
+    target.write_bytes(saved)                  # the producer puts the delivered file back
+    again = ingest(moved)
+    assert not again.batches_deferred and f"medins/{batch}" in again.batches_applied
+    assert table_state(moved) == table_state(clean)

@@ -51,7 +51,7 @@ def test_asset_graph_and_sensor_merge_a_new_batch(tmp_path: Path):
     assert result.success
     done = {e.asset_key.path[0] for e in result.get_asset_materialization_events()
             for e in [e.event_specific_data.materialization]}
-    assert {"bronze", "silver", "gold", "serving"} <= done
+    assert {"bronze", "silver", "gold", "serving", "reports"} <= done
     forecast = {tuple(e.event_specific_data.materialization.asset_key.path)
                 for e in result.get_asset_materialization_events()}
     assert {("silver", "fund_forecast_series"), ("gold", "fund_forecast_warning")} <= forecast
@@ -176,7 +176,7 @@ def test_yibao_run_summary_matches_tables(pipeline_root):
     assert printed == levels
     applied = _read(settings, "meta", "ingest_batch").where("status = 'applied'").count()
     assert re.search(rf"batches taken: {applied}\b", out), out
-    for stage in ("ingest", "quality (bronze)", "transform (dbt)", "forecast", "fraud", "serving refresh"):
+    for stage in ("ingest", "quality (bronze)", "transform (dbt)", "forecast", "fraud", "serving refresh", "reports"):
         assert stage in out
 
 

@@ -8,9 +8,18 @@ doing, not the data's).
 The landing zone is contract version 1 (sections 1-2 only, as a producer that delivers no section 6 table): the
 second run is also the proof that such a landing zone runs green end to end, with every section 6 analysis
 published empty and ``gold.section6_delivery`` saying 未交付 for each of its nine tables, down to the read path.
+
+Last, crash safety (issue 20; the whole matrix of kill points is ``benchmarks/faults.py``, its results in
+benchmarks/RESULTS.md): a third run, killed with SIGKILL while dbt writes the person registry, then rerun,
+publishes the same contract gold tables as the completed run before it.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +69,7 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     stages.clear()
     summary = run_pipeline(settings, serve=True, on_stage=stages.append)
     assert summary.ok, summary.errors + summary.quality_failures
-    assert stages == UPSTREAM + ["forecast", "fraud", "serving refresh", "maintain (vacuum)"]
+    assert stages == UPSTREAM + ["forecast", "fraud", "serving refresh", "reports", "maintain (vacuum)"]
     pairs = cat.read("gold", "fund_operation").select("admdvs", "insutype").distinct().count()
     assert summary.forecast_pairs == (pairs, pairs) and cat.read("gold", "fund_forecast_warning").count() == pairs
     assert cat.exists("gold", "fraud_suspect") and cat.read("gold", "fraud_suspect").count() > 0
@@ -80,3 +89,20 @@ def test_blocking_gold_failure_skips_fraud_and_serving(tmp_path, monkeypatch):
     finally:
         con.close()
     assert shown == (9, 9)
+
+    # 4. killed with SIGKILL half a second into the person registry's model (yibao.faults), then rerun: the same
+    #    contract gold tables as the completed run before, row by row
+    from yibao.benchmarks.scale_out import GOLD_KEYS, compare_table, read_table
+
+    before = {t: read_table(settings.warehouse / "gold" / t, "delta") for t in GOLD_KEYS}
+    yibao = str(Path(sys.executable).with_name("yibao"))
+    env = {k: v for k, v in os.environ.items() if k not in ("YIBAO_FAULT_AT", "YIBAO_FAULT_TRACE")}
+    env.update(YIBAO_DATA_ROOT=str(settings.data_root), SPARK_REMOTE="")
+    killed = subprocess.run([yibao, "run"], env={**env, "YIBAO_FAULT_AT": "dbt_node:int_person_registry:1+0.5"},
+                            capture_output=True, text=True, timeout=1800)
+    assert killed.returncode == -9, (killed.stdout + killed.stderr)[-3000:]       # SIGKILL
+    rerun = subprocess.run([yibao, "run"], env=env, capture_output=True, text=True, timeout=1800)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-3000:]
+    for t, keys in GOLD_KEYS.items():
+        cmp = compare_table(t, before[t], read_table(settings.warehouse / "gold" / t, "delta"), keys)
+        assert cmp.identical, cmp.describe() + " " + "; ".join(cmp.examples)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from yibao.catalog import _IDENT, _location
+from yibao.catalog import _IDENT, _location, is_delta_table
 from yibao.config import Settings, load_settings
+from yibao.faults import checkpoint
 
 
 
@@ -114,7 +115,7 @@ def release_sources(spark, settings: Settings) -> dict[str, str]:
             query, state[name] = f"SELECT * FROM bronze.{name} VERSION AS OF {int(released[name])}", \
                 f"version {released[name]}"
             excluded = cat.path("_gate", name)
-            if (excluded / "_delta_log").is_dir():
+            if is_delta_table(excluded):
                 # rows the quality gate keeps out one by one (orphans, rows waiting on a held parent batch),
                 # published by yibao.quality.exclusions under <warehouse>/_gate/<table>
                 cat.register("_gate", name)
@@ -185,10 +186,18 @@ def run_dbt(settings: Settings, args: list[str], vars: dict | None = None, raise
     cli += ["--vars", json.dumps(dbt_vars(settings, {"gated_sources": gated, **(vars or {}), **given}))]
     cli += ["--project-dir", str(proj), "--profiles-dir", str(proj),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    result = dbtRunner().invoke(cli)
+    result = dbtRunner(callbacks=[_fault_point]).invoke(cli)
     if raise_on_failure and not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {_failures(result)}")
     return result
+
+
+def _fault_point(event) -> None:
+    """A crash-safety test may kill the run as dbt starts a node (yibao.faults): ``dbt_node`` counts every node,
+    ``dbt_node:<name>`` one model."""
+    if event.info.name == "NodeStart":
+        checkpoint("dbt_node")
+        checkpoint(f"dbt_node:{event.data.node_info.node_name}")
 
 
 def _failures(result) -> str:

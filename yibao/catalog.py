@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from yibao.config import Settings
+from yibao.faults import checkpoint
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -35,11 +36,17 @@ UPLOAD_CHUNK_BYTES = 32 << 20
 _registered: dict[tuple[str, str, str], str] = {}
 
 
+def is_delta_table(path: Path) -> bool:
+    """Whether ``path`` holds a Delta table: a commit in its log, not only the log folder (a write that failed
+    before its first commit, on a full disk or killed, can leave an empty ``_delta_log`` behind)."""
+    return next((Path(path) / "_delta_log").glob("*.json"), None) is not None
+
+
 def read_delta_arrow(path: Path, columns: list[str]):
     """The current version of the Delta table at ``path`` as an Arrow table of ``columns``, read without the engine
     (for the orchestrator's sensor and warehouse maintenance); None when ``path`` is not a Delta table.  Read
     through the file list, not ``to_pyarrow_table`` (which can abort the interpreter at exit: stack.md)."""
-    if not (Path(path) / "_delta_log").is_dir():
+    if not is_delta_table(path):
         return None
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
@@ -91,7 +98,7 @@ class Catalog:
     def exists(self, schema: str, table: str) -> bool:
         p = self.path(schema, table)
         if self.fmt == "delta":
-            return (p / "_delta_log").is_dir()
+            return is_delta_table(p)
         return p.is_dir() and any(p.glob("*.parquet"))
 
     def tables(self) -> list[tuple[str, str]]:
@@ -159,6 +166,7 @@ class Catalog:
     # -- writes ----------------------------------------------------------------------------------
     def overwrite(self, df: DataFrame, schema: str, table: str, partition_by: list[str] | None = None) -> None:
         """Replace the table's content with ``df`` (one atomic commit on Delta)."""
+        checkpoint("write")
         if self.fmt == "delta" or not self.exists(schema, table):
             w = df.write.format(self.fmt).mode("overwrite")
             if self.fmt == "delta":
@@ -186,6 +194,7 @@ class Catalog:
                 warnings.warn(f"could not vacuum {schema}.{table}: {exc}")
 
     def append(self, df: DataFrame, schema: str, table: str) -> None:
+        checkpoint("write")
         df.write.format(self.fmt).mode("append").save(str(self.path(schema, table)))
         self.register(schema, table)
 
@@ -251,6 +260,7 @@ class Catalog:
                                null_safe=True)
 
     def _merge_delete(self, source: DataFrame, schema: str, table: str, keys: list[str], null_safe: bool) -> None:
+        checkpoint("write")
         view = f"_delete_{uuid.uuid4().hex}"
         source.select(*keys).createOrReplaceTempView(view)
         eq = "<=>" if null_safe else "="
@@ -283,6 +293,7 @@ class Catalog:
             self.overwrite(kept, schema, table)
             return
         if self.fmt == "delta":
+            checkpoint("write")
             view = f"_upsert_{uuid.uuid4().hex}"
             df.createOrReplaceTempView(view)
             on = " AND ".join(f"t.{_col(k)} = s.{_col(k)}" for k in keys)

@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from yibao.catalog import Catalog
+from yibao.faults import checkpoint
 from yibao.fraud.config import load_config
 
 REVIEW_DDL = ("suspect_id string, subject_type string, subject_id string, status string, prev_status string, "
@@ -121,6 +122,7 @@ def act(settings, suspect: str, action: str | None, actor: str, note: str = "", 
     view = f"_case_{uuid.uuid4().hex}"
     spark.createDataFrame([(suspect, target, cur_assignee, cur_deadline)],
                           "suspect_id string, status string, assignee string, deadline date").createOrReplaceTempView(view)
+    checkpoint("write")
     spark.sql(f"MERGE INTO {cat._target('gold', 'fraud_suspect')} t USING {view} s ON t.suspect_id = s.suspect_id "
               f"WHEN MATCHED THEN UPDATE SET t.status = s.status, t.assignee = s.assignee, t.deadline = s.deadline")
     spark.catalog.dropTempView(view)
