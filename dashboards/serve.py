@@ -32,7 +32,9 @@ from pathlib import Path
 import yaml
 
 from yibao.dashboards import readpath
-from yibao.dashboards.authoring import DASHBOARDS, DB_NAME, REGION_DATASETS, URI_PLACEHOLDER, Chart, uid
+from yibao.export import access_audit_dir
+from yibao.masking import is_personal_column
+from yibao.dashboards.authoring import DASHBOARDS, DB_NAME, POOL_DATASETS, REGION_DATASETS, URI_PLACEHOLDER, Chart, uid
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -155,12 +157,26 @@ def _with_passwords(data_root: Path, users: list[dict]) -> list[dict]:
     return [{**u, "password": u.get("password") or generated[u["username"]]} for u in users]
 
 
+def audited_datasets(source: Path = BUNDLE) -> list[str]:
+    """The bundle's datasets that hold personal data (a column :func:`yibao.masking.is_personal_column`): every
+    read of them through Superset writes an audit row."""
+    out = []
+    for p in sorted((source / "datasets").rglob("*.yaml")):
+        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        if any(is_personal_column(c["column_name"]) for c in d.get("columns") or []):
+            out.append(d["table_name"])
+    return out
+
+
 def superset_env(data_root: Path, db_uri: str | None = None) -> dict:
     venv = venv_dir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
     env.update({
         "SUPERSET_CONFIG_PATH": str(CONFIG),
         "YIBAO_SUPERSET_HOME": str(home(data_root)),
+        "YIBAO_SUPERSET_CACHE_DIR": str(readpath.result_cache_dir(data_root)),
+        "YIBAO_AUDIT_DIR": str(access_audit_dir(data_root)),
+        "YIBAO_AUDITED_DATASETS": ",".join(audited_datasets()),
         "SUPERSET_SECRET_KEY": secret_key(data_root),
         "FLASK_APP": "superset.app:create_app()",
         "PATH": f"{venv / 'bin'}:{env.get('PATH', '')}",
@@ -185,17 +201,20 @@ def _datasets_of(keys: list[str]) -> list[str]:
     return out
 
 
-def region_roles(include_all: bool = True) -> dict[str, list[str]]:
-    """``region_<code>`` -> [admdvs prefix, name] for every city and county of the province (divisions seed)."""
+def region_roles(include_all: bool = True) -> dict[str, list]:
+    """``region_<code>`` -> [admdvs prefix, name, pooling region] for every city and county of the province
+    (divisions seed); the pooling region is a county's (yibao.regions.pooling_region), None for a city."""
     import csv
+
+    from yibao.regions import admdvs_prefix, pooling_region
 
     roles = {}
     with readpath.DIVISIONS_SEED.open(encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             if r["in_region"] != "1" or r["level"] not in ("2", "3"):
                 continue
-            prefix = r["code"][:4] if r["level"] == "2" else r["code"]
-            roles[f"region_{prefix}"] = [prefix, r["name"]]
+            prefix = admdvs_prefix(r["code"])
+            roles[f"region_{prefix}"] = [prefix, r["name"], pooling_region(r["code"], readpath.DIVISIONS_SEED)]
     return roles
 
 
@@ -274,6 +293,7 @@ def _spec(data_root: Path) -> dict:
     admin, *users = _with_passwords(data_root, [ADMIN, *DEMO_USERS])
     return {"admin": admin, "roles": {r: _datasets_of(keys) for r, keys in ROLE_DASHBOARDS.items()},
             "region_roles": region_roles(), "rls_dataset_uuids": [uid("dataset", d) for d in REGION_DATASETS],
+            "rls_pool_dataset_uuids": [uid("dataset", d) for d in POOL_DATASETS],
             "users": users}
 
 
@@ -318,7 +338,7 @@ def start(data_root: Path, host: str = "127.0.0.1", port: int = 8088, db_uri: st
         if proc.poll() is not None:
             raise RuntimeError(f"Superset exited with {proc.returncode}; see {logf}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as r:  # nosec B310 # http://127.0.0.1 it started itself
                 if r.status == 200:
                     return Service(url, proc, env, logf)
         except OSError:

@@ -19,63 +19,26 @@ from __future__ import annotations
 import glob
 import json
 import os
-import pwd
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from yibao.benchmarks.pg import PG_BIN, TempPostgres
+from yibao.benchmarks.pg import free_port as _free_port
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
-PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)), None)
 
 
 def _need(ok: bool, what: str) -> None:
     if not ok:
         pytest.fail(f"{what} missing: make system-deps (apt-get install -y chromium fonts-noto-cjk postgresql)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Postgres:
-    """A throw-away PostgreSQL cluster on a loopback port (as ``postgres`` when we are root)."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="yibao-pg-"))
-        self.port = _free_port()
-        self.as_user = []
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self.data = self.dir / "data"
-
-    def start(self) -> str:
-        b = Path(PG_BIN)
-        subprocess.run(self.as_user + [str(b / "initdb"), "-D", str(self.data), "-U", "superset", "-A", "trust",
-                                       "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
-        subprocess.run(self.as_user + [str(b / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-w",
-                                       "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start"],
-                       check=True, capture_output=True)
-        subprocess.run(self.as_user + [str(b / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "superset",
-                                       "superset"], check=True, capture_output=True)
-        return f"postgresql+psycopg2://superset@127.0.0.1:{self.port}/superset"
-
-    def stop(self) -> None:
-        subprocess.run(self.as_user + [str(Path(PG_BIN) / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
-                       capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +78,7 @@ def stack(tmp_path_factory):
               "first_name": roles[f"region_{county}"][1], "last_name": "测试"},
              {"username": "city_test", "roles": ["analyst", f"region_{county[:4]}"],
               "first_name": roles[f"region_{county[:4]}"][1], "last_name": "测试"}]
-    pg = Postgres()
+    pg = TempPostgres()
     uri = pg.start()
     service = None
     with pytest.MonkeyPatch.context() as mp:
@@ -239,6 +202,13 @@ def test_every_role_renders_its_dashboards(stack):
     assert big["全省参保率"]["data"][0]["coverage"] == pytest.approx(n_insured / n_target)
     assert len(big["各地市参保率"]["data"]) == _gold_count(
         root, "select count(*) from GOLD(coverage_by_region@) where level = 'city'")
+    # the headline analyses (issue 22): insured by scheme at the latest month, cross-region flows, fund forecast
+    scheme = big["参保人数及同比 (最新月, 按险种)"]["data"]
+    assert sum(r["insured"] for r in scheme) == _gold_count(
+        root, "select sum(insured) from GOLD(enrollment_trend@) where ym = (select max(ym) from GOLD(enrollment_trend@))")
+    assert {r["insutype_name"] for r in scheme} == {"职工基本医疗保险", "城乡居民基本医疗保险"}
+    assert big["异地就医人次 (按参保地、流向)"]["data"]
+    assert len(big["基金运行预测预警"]["data"]) == _gold_count(root, "select count(*) from GOLD(fund_forecast_warning@)")
     sus = by[("supervisor", "suspects")]
     n_suspects = _gold_count(root, "select count(*) from GOLD(fraud_suspect@)")
     assert n_suspects > 0
@@ -479,10 +449,12 @@ def test_section6_dashboards_render_with_data(stack):
 def test_trends_dashboard_renders_with_data(stack):
     """The fund forecast's charts on 基金运行, and 参保缴费与就医趋势 (issue 22), scrolled to its end as the province analyst: every chart drawn without an error
     and none empty; the latest month's insured persons, the new enrollments and the payment rate equal the gold
-    Delta tables; a city user's numbers are the city's own (row-level security on the pooling region)."""
+    Delta tables; a city user's numbers are the city's own (row-level security on the pooling region), a county
+    user's those of its pooling region, with no chart empty."""
     root = stack["root"]
     results = _render(stack, [{"username": "analyst", "dashboards": ["trends", "fund"], "full_page": True},
-                              {"username": "city_test", "dashboards": ["trends"]}])
+                              {"username": "city_test", "dashboards": ["trends"]},
+                              {"username": "county_test", "dashboards": ["trends"]}])
     for r in results:
         _assert_clean(r)
     # the fund forecast on 基金运行: projections drawn, one warning row per pooling region x insutype forecast, with
@@ -524,6 +496,19 @@ def test_trends_dashboard_renders_with_data(stack):
     mine = _gold_count(root, f"select sum(insured) from GOLD(enrollment_trend@) where ym = {latest} "
                              f"and region like '{city}%'")
     assert _by_name(by["city_test"])["月末参保人数 (最新月)"]["data"][0]["insured"] == mine < insured
+    # a county user sees the pooling region its county belongs to in these pooling-region aggregates, never an
+    # empty chart (yibao/regions.py): the same figures as the gold rows of that pooling region
+    from yibao.dashboards import readpath
+    from yibao.regions import pooling_region
+
+    pool = pooling_region(stack["county"], readpath.DIVISIONS_SEED)
+    county = _by_name(by["county_test"])
+    empty = sorted(n for n, c in county.items() if not c["rowcount"])
+    assert not empty, f"county user: charts without data {empty}"
+    assert county["月末参保人数 (最新月)"]["data"][0]["insured"] == _gold_count(
+        root, f"select sum(insured) from GOLD(enrollment_trend@) where ym = {latest} and region = '{pool}'") > 0
+    assert {row["insu_region_label"] for row in county["就医流向 (参保地 → 就医地)"]["data"]} <= {
+        _gold_count(root, f"select max(region_name) from GOLD(enrollment_trend@) where region = '{pool}'")}
 
 
 def _api(url: str, path: str, token: str | None = None, body: dict | None = None):
@@ -543,6 +528,104 @@ def _all(url: str, kind: str, token: str) -> list[dict]:
         if not res["result"] or len(out) >= res["count"]:
             return out
         page += 1
+
+
+def _login(url: str, root: Path, username: str) -> str:
+    from yibao.dashboards import serve
+
+    return _api(url, "/api/v1/security/login", body={"username": username, "provider": "db", "refresh": False,
+                                                     "password": serve.passwords(root, [username])[username]})[
+        "access_token"]
+
+
+def _chart_data(url: str, token: str, ds_id: int, columns: list[str], fmt: str = "json"):
+    """The chart data API (what explore, dashboards and the CSV download call), unfiltered: the rows the user may
+    read of a dataset."""
+    body = {"datasource": {"id": ds_id, "type": "table"}, "result_format": fmt, "result_type": "full",
+            "queries": [{"columns": columns, "metrics": [], "row_limit": 1_000_000, "orderby": []}]}
+    req = urllib.request.Request(url + "/api/v1/chart/data", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        raw = r.read()
+    return raw.decode("utf-8-sig") if fmt == "csv" else json.loads(raw)["result"][0]["data"]
+
+
+def _sqllab(url: str, token: str, body: dict) -> dict:
+    """Run SQL through SQL Lab's API as the token's user (a POST there needs the session's CSRF token too)."""
+    import http.cookiejar
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    auth = {"Authorization": f"Bearer {token}"}
+    with opener.open(urllib.request.Request(url + "/api/v1/security/csrf_token/", headers=auth), timeout=60) as r:
+        csrf = json.loads(r.read())["result"]
+    req = urllib.request.Request(url + "/api/v1/sqllab/execute/", data=json.dumps(body).encode(),
+                                 headers={**auth, "Content-Type": "application/json", "X-CSRFToken": csrf,
+                                          "Referer": url})
+    with opener.open(req, timeout=120) as r:
+        return json.loads(r.read())
+
+
+def test_region_users_read_only_their_region_through_the_api(stack):
+    """Issue 20 item 4, through Superset's HTTP API rather than the pages: a county user's chart data (JSON and
+    CSV, the paths explore and the download use) holds only the county's rows, or its pooling region's in the
+    pooling-region aggregates; ID numbers and names exist only masked; a dataset outside the user's roles (the
+    suspect list, for an analyst) is refused; SQL Lab, where row-level security does not apply, is closed to region
+    users; every request is in Superset's action log with the user, and every read of a personal-data dataset
+    (refused ones too) has its audit row: who, when, which dataset, format, how many rows."""
+    import stat
+    import urllib.error
+    from datetime import datetime, timezone
+
+    from yibao.dashboards import readpath
+    from yibao.export import access_audit_dir, read_access_audit
+    from yibao.regions import pooling_region
+
+    url, root, cc = stack["service"].url, stack["root"], stack["county"]
+    since = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    pool = pooling_region(cc, readpath.DIVISIONS_SEED)
+    admin = _login(url, root, "admin")
+    ids = {d["table_name"]: d["id"] for d in _all(url, "dataset", admin)}
+    token = _login(url, root, "county_test")
+
+    # (a query without metrics groups by its columns: person_id keeps one row per person)
+    rows = _chart_data(url, token, ids["uninsured_person"], ["person_id", "admdvs", "certno_masked", "psn_name_masked"])
+    n_county = _gold_count(root, f"select count(*) from GOLD(uninsured_person@) where admdvs like '{cc}%'")
+    assert len(rows) == n_county > 0 and {r["admdvs"] for r in rows} <= {cc}
+    assert all("*" in r["certno_masked"] and "*" in (r["psn_name_masked"] or "*") for r in rows)
+    everyone = _chart_data(url, admin, ids["uninsured_person"], ["person_id", "admdvs"])
+    assert len(everyone) == _gold_count(root, "select count(*) from GOLD(uninsured_person@)") > len(rows)
+    csv_text = _chart_data(url, token, ids["uninsured_person"], ["person_id", "admdvs"], fmt="csv")
+    assert sorted(line.split(",")[1] for line in csv_text.split()[1:]) == sorted(r["admdvs"] for r in rows)
+    # the unmasked columns are not in the dataset at all
+    with pytest.raises(urllib.error.HTTPError):
+        _chart_data(url, token, ids["uninsured_person"], ["certno"])
+    # a pooling-region aggregate: the county's pooling region only
+    fund = _chart_data(url, token, ids["fund_operation"], ["admdvs"])
+    assert fund and {r["admdvs"] for r in fund} == {pool}
+    # the suspect list is the supervisors': an analyst, county or not, may not read it at all
+    with pytest.raises(urllib.error.HTTPError) as e:
+        _chart_data(url, token, ids["fraud_suspect"], ["suspect_id", "admdvs"])
+    assert e.value.code == 403
+    # SQL Lab would bypass row-level security: region users may not run SQL
+    dbs = _all(url, "database", admin)
+    sql = {"database_id": dbs[0]["id"], "runAsync": False, "sql": "select count(*) as n from serving.uninsured_person"}
+    with pytest.raises(urllib.error.HTTPError) as e:
+        _sqllab(url, token, sql)
+    assert e.value.code in (401, 403), e.value.read().decode("utf-8", "replace")
+    assert _sqllab(url, admin, sql)["data"][0]["n"] == len(everyone)      # the request itself is sound
+    # Superset's action log names the user behind every chart data request
+    log = _api(url, "/api/v1/log/?q=(order_column:dttm,order_direction:desc,page_size:100)", admin)["result"]
+    assert any((entry.get("user") or {}).get("username") == "county_test" for entry in log)
+    # the audit of personal-data reads (yibao_audit.py inside Superset; `yibao audit access`)
+    audit = [(r["username"], r["dataset"], r["format"], r["rows"], r["status"])
+             for r in read_access_audit(root, since=since) if r["username"] in ("county_test", "admin")]
+    assert ("county_test", "uninsured_person", "json", n_county, 200) in audit
+    assert ("county_test", "uninsured_person", "csv", n_county, 200) in audit
+    assert ("admin", "uninsured_person", "json", len(everyone), 200) in audit
+    assert ("county_test", "fraud_suspect", "json", 0, 403) in audit          # refused, and recorded
+    assert not [a for a in audit if a[1] == "fund_operation"]                   # aggregates hold no personal data
+    files = list(access_audit_dir(root).glob("access-*.jsonl"))
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o640 for f in files)
 
 
 def test_reimport_is_idempotent_and_export_round_trips(stack, tmp_path):
@@ -645,3 +728,39 @@ def test_refresh_registers_new_tables(stack, tmp_path):
                              "where table_schema in ('gold', 'meta')").fetchall())
     assert all(kinds[t] == "BASE TABLE" for t in reg.found), kinds   # materialised, not views over Delta
     con.close()
+
+
+def test_load_replays_each_roles_dashboards_without_errors(stack, tmp_path):
+    """Issue 20 item 1, the short version of ``benchmarks/load.py`` (whose 100/200/400-user figures are in
+    benchmarks/RESULTS.md): the requests the dashboard pages send are recorded in headless Chromium, then Locust
+    users of every role log in and replay them.  No request fails, every step is measured, both chart classes
+    are among the requests, and the chart results land in the shared result cache, which the next serving
+    refresh empties."""
+    from yibao.benchmarks import load
+    from yibao.dashboards import readpath
+
+    root, url = stack["root"], stack["service"].url
+    recorded = load.record(url, root, tmp_path, ["enrollment", "fund", "quality", "suspects"])
+    assert set(recorded) == {"enrollment", "fund", "quality", "suspects"}
+    for slug, d in recorded.items():
+        charts = [r for r in d["requests"] if r["slice_id"] is not None]
+        assert charts and len(charts) <= d["charts"], slug     # filter-value requests come on top of the charts
+        assert all(r["body"]["queries"] and r["body"]["datasource"]["id"] for r in d["requests"]), slug
+    assert {r["class"] for d in recorded.values() for r in d["requests"]} == {"simple", "complex"}
+    users = load.role_plan(root, recorded)
+    assert {u["username"] for u in users} >= {"analyst", "steward", "supervisor", "xian_analyst"}
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"users": users, "dashboards": recorded, "think_s": [0.2, 0.5]}, ensure_ascii=False))
+    cpu = load.CpuSampler()
+    cpu.start()
+    run = load.run_locust(url, plan, users=6, spawn_rate=6, duration_s=15, work=tmp_path, cpu=cpu)
+    cpu.stop()
+    assert run["errors"] == 0, run["failure_lines"]
+    for step in load.STEPS:
+        s = run["steps"][step]
+        assert s["requests"] > 0 and s["p50_s"] <= s["p95_s"] <= s["p99_s"], (step, s)
+    assert run["cpu_pct"] is not None and load.verdict(run)["no errors"]
+    cache = readpath.result_cache_dir(root)
+    assert len([f for f in cache.iterdir() if f.is_file()]) > 0    # the workers share one result cache
+    readpath.register(root, stack["warehouse"])
+    assert not [f for f in cache.iterdir() if f.is_file()]         # a refreshed read path starts it empty

@@ -43,17 +43,40 @@ def write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> None
     escape_frame(df).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
 
 
-def write_xlsx(df: pd.DataFrame | dict[str, pd.DataFrame], path: Path, sheet_name: str = "Sheet1") -> None:
+def write_xlsx(df: pd.DataFrame | dict[str, pd.DataFrame], path: Path, sheet_name: str = "Sheet1",
+               number_format=None) -> None:
     """Write ``df`` (or one sheet per item of a dict: sheet name -> frame) as xlsx, cells escaped and every text
-    cell stored as a string (never a formula)."""
+    cell stored as a string (never a formula).
+
+    ``number_format(header, row_values) -> str | None`` gives a numeric cell its Excel format (e.g. ``0.0%``), from
+    its column's header and its row (a dict header -> value); columns are widened to their content."""
     sheets = df if isinstance(df, dict) else {sheet_name: df}
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             escape_frame(frame).to_excel(writer, index=False, sheet_name=name)
-            for row in writer.sheets[name].iter_rows():
-                for cell in row:
+            ws = writer.sheets[name]
+            headers = [c.value for c in ws[1]]
+            widths = [len(str(h or "")) * 2 for h in headers]
+            for r, row in enumerate(ws.iter_rows()):
+                values = dict(zip(headers, (c.value for c in row)))
+                for i, cell in enumerate(row):
                     if isinstance(cell.value, str):
                         cell.data_type = "s"    # openpyxl stores text starting with "=" as a formula
+                    elif r and number_format and isinstance(cell.value, (int, float)):
+                        fmt = number_format(headers[i], values)
+                        if fmt:
+                            cell.number_format = fmt
+                    widths[i] = max(widths[i], sum(2 if ord(ch) > 255 else 1 for ch in str(cell.value or "")))
+            if number_format:
+                from openpyxl.utils import get_column_letter
+
+                for i, w in enumerate(widths):
+                    ws.column_dimensions[get_column_letter(i + 1)].width = min(max(w + 2, 8), 60)
+
+
+def file_part(name: str) -> str:
+    """A file-name part from a name (a division's): letters, digits, '-' and '_' only, no path separators."""
+    return "".join(ch for ch in str(name) if ch.isalnum() or ch in "-_") or "未知"
 
 
 # Every file of personal data written for people outside the warehouse leaves an audit row in meta.export_audit
@@ -79,3 +102,25 @@ def record_export(cat, *, user: str | None, role: str, filt: dict, row_count: in
     cat.ensure("meta", "export_audit", EXPORT_AUDIT_DDL)
     cat.append(cat.spark.createDataFrame([tuple(rec.values())], EXPORT_AUDIT_DDL), "meta", "export_audit")
     return rec
+
+
+# Every read of personal data through the dashboards (chart data, downloads, drill to detail) appends one JSON line
+# to <data_root>/audit/access-<UTC date>.jsonl (dashboards/superset_side/yibao_audit.py, inside Superset); the
+# exports above are in meta.export_audit.  `yibao audit access` lists both.
+def access_audit_dir(data_root: Path) -> Path:
+    return Path(data_root).resolve() / "audit"
+
+
+def read_access_audit(data_root: Path, since: str | None = None, user: str | None = None) -> list[dict]:
+    """The audit rows of dashboard reads of personal data, oldest first (``since``: an ISO date or time, UTC)."""
+    import json
+
+    rows = []
+    for f in sorted(access_audit_dir(data_root).glob("access-*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if (since is None or r["at"] >= since) and (user is None or r.get("username") == user):
+                rows.append(r)
+    return sorted(rows, key=lambda r: r["at"])

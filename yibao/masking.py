@@ -40,6 +40,21 @@ NAME_COLUMNS = ("psn_name", "child_name", "prac_name", "emp_name")
 ADDRESS_COLUMNS = ("hsreg_addr", "resd_addr")
 PHONE_COLUMNS = ("tel",)
 BOOK_COLUMNS = ("hsreg_book_no",)
+# Columns that identify a person or hold a person's data (shown masked, or an identifier that leads to the
+# person): a dataset with one of them is personal data, and every read of it through the dashboards is audited
+# (dashboards/superset_side/yibao_audit.py).
+PERSON_KEY_COLUMNS = ("person_id", "psn_no", "subject_name_masked", "raw_line_masked")
+
+
+def is_personal_column(name: str) -> bool:
+    """Whether a column holds personal data: an ID number, a name, address, phone or booklet number (masked or
+    not), or a person's key."""
+    n = name.lower()
+    base = n[: -len("_masked")] if n.endswith("_masked") else n
+    return ("certno" in n or base in NAME_COLUMNS + ADDRESS_COLUMNS + PHONE_COLUMNS + BOOK_COLUMNS
+            or n in PERSON_KEY_COLUMNS)
+
+
 ID_MIN = 15       # an ID number has 15 (legacy) or 18 characters
 PHONE_MIN = 11    # a mobile number has 11 digits
 

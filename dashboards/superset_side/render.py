@@ -2,8 +2,8 @@
 
 Usage: ``<venv>/bin/python render.py job.json result.json`` with
 ``job = {"url", "out_dir", "visits": [{"username", "password", "dashboards": [slug, ...]}]}``.
-For every visit it records per dashboard: load time, each chart's data response (status, row count, the
-first rows), error messages shown on the page, and a 1920x1080 screenshot.  A visit with ``"full_page": true``
+For every visit it records per dashboard: load time, each chart's data request (the JSON the page posted) and
+response (status, row count, the first rows), error messages shown on the page, and a 1920x1080 screenshot.  A visit with ``"full_page": true``
 also scrolls through the whole dashboard (Superset only draws the charts near the viewport), records what each
 drawn chart holds (``drawn``: canvas / svg / table rows / text per chart name) and takes a full-page screenshot.
 Chromium is Debian's ``/usr/bin/chromium`` (``YIBAO_CHROMIUM`` to change); Playwright never downloads one.
@@ -85,7 +85,7 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
             except Exception:
                 data_ms = None
             responses.append({"slice_id": slice_id, "status": resp.status, "json": js, "data_ms": data_ms,
-                              "at_s": time.time() - t0})
+                              "at_s": time.time() - t0, "request": body})
 
     t0 = time.time()
     page.on("response", on_response)
@@ -131,7 +131,9 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
         charts[str(x["slice_id"])] = {
             "status": x["status"], "error": (js.get("message") or js.get("errors") or first.get("error")) if isinstance(js, dict) else None,
             "slice_name": names.get(str(x["slice_id"])), "rowcount": first.get("rowcount"), "colnames": first.get("colnames"), "data": (first.get("data") or [])[:200],
-            "data_s": round(x["data_ms"] / 1000, 3) if x.get("data_ms") is not None else None}
+            "data_s": round(x["data_ms"] / 1000, 3) if x.get("data_ms") is not None else None,
+            # the request the page sent: what the load benchmark (benchmarks/load.py) replays
+            "request": x["request"]}
     data_s = [c["data_s"] for c in charts.values() if c.get("data_s") is not None]
     first_at = min((x["at_s"] - (x["data_ms"] or 0) / 1000 for x in responses), default=None)
     return {"slug": slug, "http_status": status, "n_charts": n_charts, "load_s": round(load_s, 2),

@@ -1,7 +1,7 @@
 """Runs inside Superset's virtual environment: import the bundle, then roles, row-level security and users.
 
 Usage: ``<venv>/bin/python setup.py spec.json``, with ``spec.json`` written by ``yibao.dashboards.serve``:
-``{"bundle": zip, "admin": {...}, "roles": {role: [dataset uuid, ...]}, "region_roles": {role: [prefix, name]},
+``{"bundle": zip, "admin": {...}, "roles": {role: [dataset uuid, ...]}, "region_roles": {role: [prefix, name, pool]},
 "rls_dataset_uuids": [...], "users": [{"username", "password", "roles", "first_name", "last_name"}]}``.
 Everything is idempotent: running it again updates what exists.
 """
@@ -57,19 +57,36 @@ def main(spec_path: str) -> None:
             role.permissions = [sm.add_permission_view_menu("datasource_access", datasets[u].perm) for u in uuids]
             roles[name] = role
         rls_tables = [datasets[u] for u in spec["rls_dataset_uuids"]]
+        pool_uuids = set(spec.get("rls_pool_dataset_uuids", []))
+        pool_tables = [datasets[u] for u in spec["rls_dataset_uuids"] if u in pool_uuids]
+        own_tables = [datasets[u] for u in spec["rls_dataset_uuids"] if u not in pool_uuids]
         existing = {f.name: f for f in db.session.query(RowLevelSecurityFilter).all()}
-        for name, (prefix, label) in spec["region_roles"].items():
+        for name, (prefix, label, pool) in spec["region_roles"].items():
             role = sm.find_role(name) or sm.add_role(name)
             role.permissions = []
             roles[name] = role
+            # one filter per table and role (filters of one group key are ORed): a county sees its pooling region's
+            # rows in the pooling-region aggregates, its own rows everywhere else (yibao/regions.py)
             f = existing.get(name) or RowLevelSecurityFilter(name=name)
             f.description = f"{label}: 只看本区划 (admdvs 以 {prefix} 开头)"
             f.filter_type = "Regular"
             f.group_key = "region"
             f.clause = f"admdvs LIKE '{prefix}%'"
-            f.tables = rls_tables
+            f.tables = own_tables if pool else rls_tables
             f.roles = [role]
             db.session.add(f)
+            pf = existing.get(f"{name}_pool")
+            if pool:
+                pf = pf or RowLevelSecurityFilter(name=f"{name}_pool")
+                pf.description = f"{label}: 统筹区汇总表看所属统筹区 (admdvs = {pool})"
+                pf.filter_type = "Regular"
+                pf.group_key = "region"
+                pf.clause = f"admdvs = '{pool}'"
+                pf.tables = pool_tables
+                pf.roles = [role]
+                db.session.add(pf)
+            elif pf is not None:
+                db.session.delete(pf)
         gamma = sm.find_role("Gamma")
         for u in spec["users"]:
             _user(sm, u, [gamma] + [roles[r] for r in u["roles"]])
