@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# The console's width when it is not a terminal (pytest's capture, xdist workers): wide enough that the CLI tests
+# read whole lines, the same under every runner.
+os.environ["COLUMNS"] = "200"
 
 from yibao.config import Settings  # noqa: E402
 

@@ -15,7 +15,7 @@ import pytest
 
 from yibao.config import Settings
 
-PERSONS, SEED, DAYS = 2000, 9, 3
+PERSONS, SEED, DAYS = 2000, 9, 2
 REVIEW = ("核查中", "督查员王", "调取病历")
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

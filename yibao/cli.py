@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Optional
@@ -156,7 +158,8 @@ def ingest(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help=
 
     settings = _settings()
     started = time.time()
-    s = run(settings, landing)
+    with _writing(settings, "yibao ingest"):
+        s = run(settings, landing)
     console.print(f"[green]ingested in {time.time() - started:.1f}s: {len(s.batches_applied)} batch(es) applied, "
                   f"{len(s.batches_skipped)} already taken, {len(s.batches_rejected)} rejected; "
                   f"{len(s.files_rejected)} file(s) rejected, {len(s.files_held)} held for a steward, "
@@ -164,7 +167,8 @@ def ingest(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help=
                   f"{s.rows_landed:,} rows landed, {s.rows_quarantined:,} quarantined")
     for kind, colour, items in (("rejected batch", "red", s.batches_rejected), ("rejected file", "red",
                                 s.files_rejected), ("held", "yellow", s.files_held),
-                                ("released", "green", s.files_released)):
+                                ("released", "green", s.files_released),
+                                ("deferred batch", "yellow", s.batches_deferred)):
         for label, reason in items:
             console.print(f"[{colour}]{kind} {escape(label)}: {escape(reason)}")
     if strict and s.refused:
@@ -238,7 +242,8 @@ def quality(
     from yibao.quality import run_quality
 
     settings = _settings()
-    run = run_quality(settings, layer=layer, tables=table or None, force=force)
+    with _writing(settings, f"yibao quality --layer {layer}"):
+        run = run_quality(settings, layer=layer, tables=table or None, force=force)
     out = Table("table", "batch", "version", "rows", "status", "blocking", "warnings", "s")
     for t in run.tables:
         out.add_row(t.table, t.batch_id or "", "" if t.delta_version is None else str(t.delta_version), f"{t.rows:,}",
@@ -366,6 +371,69 @@ suspects_app = typer.Typer(help="基金监管疑点清单: score (rules + graph 
 app.add_typer(suspects_app, name="suspects")
 
 
+@contextmanager
+def _exit_on(*errors: type[Exception]):
+    """Print an expected error (bad input, nothing found) in red and exit 1, instead of a traceback."""
+    try:
+        yield
+    except errors as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(1)
+
+
+BUSY_EXIT = 75    # EX_TEMPFAIL: another command is writing the warehouse; try again later
+
+
+DISK_FULL_EXIT = 74   # EX_IOERR: the warehouse's (or the spill directory's) file system is full
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: the engine reports the OS error in its message) is a full disk."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(exc) or "os error 28" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+@contextmanager
+def _writing(settings, command: str, wait: float = 0.0):
+    """Hold the warehouse lock (yibao.lock) while a command writes; another writer means exit 75 with who it is.
+    A full disk means exit 74 with what to do, not a stack trace: every write is one Delta commit, so what was
+    committed stays whole, and the rerun after freeing space resumes (an interrupted batch is taken again)."""
+    from yibao.lock import WarehouseBusy, warehouse_lock
+
+    try:
+        with warehouse_lock(settings, command, wait=wait):
+            yield
+    except WarehouseBusy as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(BUSY_EXIT)
+    except Exception as e:
+        if not disk_full(e):
+            raise
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        console.print(f"[red]{command}: the disk is full (No space left on device: {first}). Nothing committed is "
+                      f"lost. Free space on the file systems of the warehouse ({settings.warehouse}) and the spill "
+                      f"directory ({settings.spill}), then run the command again: it resumes where it stopped.")
+        raise typer.Exit(DISK_FULL_EXIT)
+
+
+def _stepped(progress: Progress, title: str, steps: list[str], names: dict[str, str]):
+    """A progress bar over a stage's named steps; returns the ``on_step(step, seconds)`` callback that prints each
+    finished step's time and names the next one."""
+    task = progress.add_task(f"{title}: {names[steps[0]]}", total=len(steps))
+
+    def on_step(step: str, seconds: float) -> None:
+        progress.console.print(f"{names[step]}: {seconds:,.1f}s")
+        nxt = steps.index(step) + 1
+        progress.update(task, advance=1, description=f"{title}: {names[steps[nxt]]}" if nxt < len(steps) else title)
+
+    return on_step
+
+
 @suspects_app.command("score")
 def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-config", help="rules.toml to use "
                                                                  "(default: models/fraud/rules.toml or $YIBAO_FRAUD_CONFIG).")) -> None:
@@ -376,15 +444,10 @@ def suspects_score(fraud_config: Optional[Path] = typer.Option(None, "--fraud-co
     names = {"rules": "规则 R01–R07、R09", "graph": "共同就诊图 R08", "features": "结算特征", "model": "模型训练",
              "score": "全量评分", "suspects": "疑点清单", "standing": "医师记分与机构信用"}
     with Progress() as progress:
-        task = progress.add_task(f"疑点评分: {names[STEPS[0]]}", total=len(STEPS))
-
-        def on_step(step: str, seconds: float) -> None:
-            progress.console.print(f"{names[step]}: {seconds:,.1f}s")
-            nxt = STEPS.index(step) + 1
-            progress.update(task, advance=1,
-                            description=f"疑点评分: {names[STEPS[nxt]]}" if nxt < len(STEPS) else "疑点评分")
-
-        s = run_fraud(_settings(), str(fraud_config) if fraud_config else None, on_step)
+        on_step = _stepped(progress, "疑点评分", STEPS, names)
+        settings = _settings()
+        with _writing(settings, "yibao suspects score"):
+            s = run_fraud(settings, str(fraud_config) if fraud_config else None, on_step)
     table = Table("rule", "hits")
     for code, n in sorted(s.hits_by_rule.items()):
         table.add_row(code, f"{n:,}")
@@ -444,11 +507,8 @@ def suspects_review(suspect_id: str = typer.Argument(..., help="疑点编号 (su
     """Record a reviewer's decision (kept across re-scores; 已确认/已排除 become training labels)."""
     from yibao.fraud.suspects import review
 
-    try:
+    with _exit_on(ValueError):
         r = review(_settings(), suspect_id, status, reviewer, note)
-    except ValueError as e:
-        console.print(f"[red]{e}")
-        raise typer.Exit(1)
     console.print(f"[green]{r['suspect_id']}: {r['prev_status']} → {r['status']} ({r['reviewer']})")
 
 
@@ -597,16 +657,11 @@ def forecast_run(vars_: Optional[str] = typer.Option(None, "--vars", help="dbt v
     names = {"read": "读取基金运行 (gold.fund_operation)", "fit": "模型拟合 (Holt-Winters)",
              "write": "写入预测序列 (silver)", "models": "预测与预警模型 (dbt)", "backtest": "回测 (backtest)"}
     with Progress() as progress:
-        task = progress.add_task(f"基金运行预测: {names[STEPS[0]]}", total=len(STEPS))
-
-        def on_step(step: str, seconds: float) -> None:
-            progress.console.print(f"{names[step]}: {seconds:,.1f}s")
-            nxt = STEPS.index(step) + 1
-            progress.update(task, advance=1,
-                            description=f"基金运行预测: {names[STEPS[nxt]]}" if nxt < len(STEPS) else "基金运行预测")
-
+        on_step = _stepped(progress, "基金运行预测", STEPS, names)
         try:
-            s = run_forecast(_settings(), overrides, on_step)
+            settings = _settings()
+            with _writing(settings, "yibao forecast run"):
+                s = run_forecast(settings, overrides, on_step)
         except (ValueError, RuntimeError) as e:
             console.print(f"[red]{e}")
             raise typer.Exit(1)
@@ -662,6 +717,172 @@ def national_export(out: Path = typer.Option(..., "--out", "-o", help="Folder fo
     console.print(f"[green]{rec['rows']:,} entries in {len(rec['files'])} files; audit id {rec['export_id']}")
 
 
+# ------------------------------------------------------------------------ 审计 audit of personal data
+audit_app = typer.Typer(help="审计: who read or exported personal data: dashboard reads of personal-data datasets "
+                             "(<data_root>/audit, written by Superset) and exports (meta.export_audit).",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("access")
+def audit_access(since: Optional[str] = typer.Option(None, "--since", help="UTC date or time, e.g. 2026-12-01."),
+                 user: Optional[str] = typer.Option(None, "--user", help="Only this Superset user."),
+                 limit: int = typer.Option(50, "--limit", "-n", help="The most recent rows to show.")) -> None:
+    """Reads of personal data through the dashboards: when, who, which dataset and chart, format, rows, status."""
+    from yibao.export import read_access_audit
+
+    rows = read_access_audit(_settings().data_root, since=since, user=user)
+    table = Table("时间 (UTC)", "用户", "角色", "数据集", "图表", "格式", "行数", "状态")
+    for r in rows[-limit:]:
+        table.add_row(r["at"][:19], str(r.get("username")), ",".join(r.get("roles") or []), r["dataset"],
+                      str(r.get("slice_id") or ""), r.get("format") or "", "" if r.get("rows") is None else f"{r['rows']:,}",
+                      str(r.get("status")))
+    console.print(table)
+    console.print(f"{len(rows):,} reads of personal data" + (f" since {since}" if since else ""))
+
+
+@audit_app.command("exports")
+def audit_exports(limit: int = typer.Option(50, "--limit", "-n", help="The most recent exports to show.")) -> None:
+    """Exports of personal data (the suspect list, the national list's verification file) from meta.export_audit."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+
+    settings = _settings()
+    cat = Catalog(spark_session(settings), settings)
+    if not cat.exists("meta", "export_audit"):
+        console.print("no export yet")
+        return
+    rows = cat.read("meta", "export_audit").orderBy("exported_at", ascending=False).limit(limit).collect()
+    table = Table("时间 (UTC)", "用户", "系统用户", "角色", "行数", "未脱敏", "文件")
+    for r in rows:
+        table.add_row(str(r["exported_at"])[:19], r["user"], r["os_user"], r["role"], f"{r['row_count']:,}",
+                      r["unmasked"] or "", r["file"])
+    console.print(table)
+
+
+# ------------------------------------------------------------------------ 订阅报表与预警 reports and alerts
+reports_app = typer.Typer(help="订阅报表与预警: periodic reports (月报/季报/年报, xlsx per region) and alerts (new "
+                               "high-risk suspects, fund risk level changes, held batches) delivered to subscribers' "
+                               "folders and, with smtp_host set, by mail (yibao.reports).", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
+
+
+_WHO = typer.Option(None, "--by", help="Who (recorded; default: the OS user).")
+
+
+def _seed() -> Path:
+    from yibao.regions import divisions_seed
+
+    return divisions_seed(_settings())
+
+
+@reports_app.command("subscribe")
+def reports_subscribe(recipient: str = typer.Option(..., "--recipient", "-r", help="User name; also the name of "
+                                                     "the recipient's folder in the outbox."),
+                      region: str = typer.Option(..., "--region", help="6-digit division code: the province "
+                                                 "(610000), a prefecture (610100) or a county (610102)."),
+                      topic: str = typer.Option(..., "--topic", "-t", help="monthly | quarterly | annual (reports); "
+                                                "high_risk_suspects | fund_risk_change | batch_held (alerts)."),
+                      email: Optional[str] = typer.Option(None, "--email", help="Also mail it here (needs smtp_host)."),
+                      by: Optional[str] = _WHO) -> None:
+    """Subscribe a recipient to a report or an alert for a region (the same subscription twice is one)."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.reports.subscriptions import TOPICS, subscribe
+
+    settings = _settings()
+    with _exit_on(ValueError):
+        rec = subscribe(Catalog(spark_session(settings), settings), _seed(), recipient, region, topic, email=email,
+                        by=by)
+    console.print(f"[green]subscription {rec['subscription_id']}: {rec['recipient']} receives "
+                  f"{TOPICS[rec['topic']]} of {rec['region_name']} ({rec['region']})"
+                  + (f", mailed to {rec['email']}" if rec["email"] else "")
+                  + f"; files in {settings.outbox / rec['recipient']}")
+
+
+@reports_app.command("unsubscribe")
+def reports_unsubscribe(subscription_id: str = typer.Argument(..., help="The subscription's id (yibao reports list)."),
+                        by: Optional[str] = _WHO) -> None:
+    """Cancel a subscription (the row is kept, inactive, with who cancelled it and when)."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.reports.subscriptions import unsubscribe
+
+    settings = _settings()
+    with _exit_on(LookupError):
+        unsubscribe(Catalog(spark_session(settings), settings), subscription_id, by=by)
+    console.print(f"[green]subscription {subscription_id} cancelled")
+
+
+@reports_app.command("list")
+def reports_list(all_: bool = typer.Option(False, "--all", help="Include cancelled subscriptions.")) -> None:
+    """The subscriptions: who receives what, for which region."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.reports.subscriptions import TOPICS, subscriptions
+
+    settings = _settings()
+    table = Table("id", "recipient", "e-mail", "region", "topic", "since", "active")
+    for s in subscriptions(Catalog(spark_session(settings), settings), active_only=not all_):
+        table.add_row(s["subscription_id"], s["recipient"], s["email"] or "", f"{s['region']} {s['region_name']}",
+                      TOPICS[s["topic"]], str(s["created_at"])[:19], "yes" if s["active"] else "no")
+    console.print(table)
+
+
+@reports_app.command("run")
+def reports_run(force: bool = typer.Option(False, "--force", help="Rebuild and deliver the latest period's "
+                                           "reports even if already delivered."),
+                subscription: Optional[str] = typer.Option(None, "--subscription", help="Only this subscription.")
+                ) -> None:
+    """Deliver what is due: each report period ended since the last delivery, each alert's new items.  The
+    pipeline does this after every run; reruns deliver nothing twice."""
+    from yibao.reports import run_reports
+
+    settings = _settings()
+    with Progress() as progress:
+        task = progress.add_task("reports", total=None)
+        with _exit_on(LookupError), _writing(settings, "yibao reports run"):
+            s = run_reports(settings, force=force, only=subscription,
+                            on_item=lambda item: progress.update(task, description=f"reports: {item}"))
+    table = Table("recipient", "topic", "period", "rows", "status", "file")
+    for d in s.delivered:
+        table.add_row(d["recipient"], d["topic"], d["period"], f"{d['rows']:,}", d["status"], d["file"])
+    console.print(table)
+    console.print(f"[green]{len(s.delivered)} delivered, {s.mailed} mailed, {s.skipped} with nothing due")
+    for f in s.mail_failures:
+        console.print(f"[yellow]mail failed (re-sent next run): {f}")
+    for f in s.failures:
+        console.print(f"[red]not delivered (meta.report_delivery status failed): {f}")
+    if s.failures:
+        raise typer.Exit(1)
+
+
+@reports_app.command("deliveries")
+def reports_deliveries(limit: int = typer.Option(30, "--limit", "-n")) -> None:
+    """The latest deliveries (meta.report_delivery)."""
+    from yibao.reports.delivery import deliveries
+
+    table = Table("delivered (UTC)", "recipient", "topic", "region", "period", "rows", "channel", "status")
+    for d in deliveries(_settings(), limit):
+        table.add_row(str(d["delivered_at"])[:19], d["recipient"], d["topic"], d["region"], d["period"],
+                      f"{d['row_count']:,}", d["channel"], d["status"])
+    console.print(table)
+
+
+@reports_app.command("build")
+def reports_build(region: str = typer.Option(..., "--region", help="6-digit division code of the province."),
+                  kind: str = typer.Option("monthly", "--kind", help="monthly | quarterly | annual."),
+                  period: Optional[str] = typer.Option(None, "--period", help="2026-10 | 2026Q3 | 2025 (default: the "
+                                                       "latest ended before the reference date)."),
+                  out: Path = typer.Option(Path("."), "--out", "-o", help="File or folder to write.")) -> None:
+    """Write one report now, outside any subscription (not recorded as a delivery)."""
+    from yibao.reports.delivery import build_one
+
+    with _exit_on(ValueError):
+        path = build_one(_settings(), region, kind, period, out)
+    console.print(f"[green]wrote {path}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def transform(
     ctx: typer.Context,
@@ -676,10 +897,11 @@ def transform(
     settings = _settings(reference_date=date.fromisoformat(reference_date) if reference_date else None)
     started = time.time()
     try:
-        if args:
-            run_dbt(settings, args)
-        else:
-            build(settings)
+        with _writing(settings, "yibao transform"):
+            if args:
+                run_dbt(settings, args)
+            else:
+                build(settings)
     except RuntimeError as e:
         console.print(f"[red]{e}")
         raise typer.Exit(1)
@@ -695,18 +917,22 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
             full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild every dbt model from the "
                                               "released bronze tables instead of taking only what changed (the "
                                               "person_id registry is kept, so ids and review decisions survive)."),
+            wait: float = typer.Option(0.0, "--wait", min=0, help="Seconds to wait for another command writing the "
+                                       "warehouse to finish (default: refuse at once, exit 75)."),
             ) -> None:
     """Run the whole pipeline once: ingest, quality gate, dbt, quality, fund forecast, fraud, serving refresh; print a
     summary.
-    Exit status: 1 when a stage failed (or, with --strict, when anything was held or rejected), else 0."""
+    Exit status: 1 when a stage failed (or, with --strict, when anything was held or rejected), 75 when another
+    command is writing the warehouse (yibao.lock), else 0."""
     from yibao.orchestration.pipeline import run_pipeline
 
     settings = _settings()
     started = time.time()
     with Progress() as progress:
         task = progress.add_task("pipeline", total=None)
-        summary = run_pipeline(settings, landing, serve=serve, full_refresh=full_refresh,
-                               on_stage=lambda name: progress.update(task, description=f"pipeline: {name}"))
+        with _writing(settings, "yibao run", wait=wait):
+            summary = run_pipeline(settings, landing, serve=serve, full_refresh=full_refresh,
+                                   on_stage=lambda name: progress.update(task, description=f"pipeline: {name}"))
     table = Table("stage", "seconds")
     for name, seconds in summary.stages.items():
         table.add_row(name, f"{seconds:.1f}")
@@ -729,6 +955,10 @@ def run_all(landing: Optional[Path] = typer.Option(None, "--landing", "-l", help
             console.print(f"  forecast warning {w}")
     if summary.suspects_by_level:
         console.print("suspects: " + ", ".join(f"{k} {v:,}" for k, v in sorted(summary.suspects_by_level.items())))
+    if summary.reports_delivered:
+        console.print(f"reports and alerts delivered to {settings.outbox}: " + "; ".join(summary.reports_delivered))
+    for w in summary.report_warnings:
+        console.print(f"[yellow]reports: {w}")
     if summary.bytes_freed:
         console.print(f"disk freed by vacuum: {summary.bytes_freed / 2**20:,.1f} MiB")
     for item in summary.holds + [f"not vacuumed: {w}" for w in summary.maintenance_warnings]:
@@ -756,7 +986,7 @@ def maintain(optimize: bool = typer.Option(False, "--optimize", help="First comp
     from yibao.maintenance import maintain as run_maintenance
 
     settings = _settings()
-    with Progress() as progress:
+    with _writing(settings, "yibao maintain"), Progress() as progress:
         task = progress.add_task("maintain", total=None)
         result = run_maintenance(settings, optimize=optimize, retain_hours=retain_hours,
                                  on_table=lambda name, i, n: progress.update(task, total=n, completed=i,

@@ -44,6 +44,10 @@ class Settings:
     snapshot_shrink_hold: float = 0.5
     landing_settle_s: float = 60.0
     vacuum_retain_hours: int = 24
+    reports_outbox: Path | None = None
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "yibao@localhost"
     # where the other configuration files live (None: the copy in the repository)
     quality_rules: Path | None = None
     stewards: Path | None = None
@@ -78,6 +82,11 @@ class Settings:
         return Path(self.warehouse_root or Path(self.data_root) / "warehouse").resolve()
 
     @property
+    def outbox(self) -> Path:
+        """Where subscribed reports and alerts are delivered, one folder per recipient."""
+        return Path(self.reports_outbox or Path(self.data_root) / "reports" / "outbox").resolve()
+
+    @property
     def quality_rules_file(self) -> Path:
         return Path(self.quality_rules or _package_dir("yibao.quality") / "rules.toml").resolve()
 
@@ -106,6 +115,7 @@ class Settings:
         d["stewards (effective)"] = str(self.stewards_file)
         d["fraud_config (effective)"] = str(self.fraud_config_file)
         d["dbt_project_dir (effective)"] = str(self.dbt_project)
+        d["reports_outbox (effective)"] = str(self.outbox)
         return d
 
 
@@ -139,6 +149,12 @@ SETTINGS: dict[str, tuple[str, str, str]] = {
     "vacuum_retain_hours": ("YIBAO_VACUUM_RETAIN_HOURS", "`24`", "after every run (and `yibao maintain`), files "
                             "of Delta table versions replaced longer ago than this are deleted; the version of a "
                             "bronze table the quality gate released is always kept"),
+    "reports_outbox": ("YIBAO_REPORTS_OUTBOX", "`<data_root>/reports/outbox`", "subscribed reports and alerts "
+                       "(`yibao reports`) are written here, one folder per recipient"),
+    "smtp_host": ("YIBAO_SMTP_HOST", "empty: no mail", "an SMTP relay (plain SMTP, no credentials) that mails each "
+                  "delivered report or alert to subscribers with an e-mail address"),
+    "smtp_port": ("YIBAO_SMTP_PORT", "`25`", "the relay's port"),
+    "smtp_from": ("YIBAO_SMTP_FROM", "`yibao@localhost`", "the sender of the mails"),
     "quality_rules": ("YIBAO_QUALITY_RULES", "`quality/rules.toml`", "the quality gate's rules file (below)"),
     "stewards": ("YIBAO_STEWARDS", "`quality/stewards.toml`", "the stewards file (below)"),
     "fraud_config": ("YIBAO_FRAUD_CONFIG", "`models/fraud/rules.toml`", "the fund-supervision parameters file "
@@ -196,29 +212,38 @@ ENVIRONMENT: list[tuple[tuple[str, ...], str, str]] = [
     (("SUPERSET_SECRET_KEY",), "`yibao.dashboards.serve`, `superset_config.py`", "Superset's secret key (default: "
      "one generated into `<data_root>/superset/secret_key`)"),
     (("YIBAO_SUPERSET_HOME",), "`superset_config.py`", "set by `yibao serve` to `<data_root>/superset`; not set by hand"),
+    (("YIBAO_SUPERSET_CACHE_DIR",), "`superset_config.py`", "set by `yibao serve` to `<data_root>/serving/result-cache` "
+     "(Superset's chart results, emptied by every serving refresh); not set by hand"),
     (("YIBAO_CHROMIUM",), "`dashboards/superset_side/render.py`, tests", "the Chromium that renders dashboards "
      "(default `/usr/bin/chromium`)"),
     (("YIBAO_FRAUD_MODEL_VERSION",), "`notebooks/fraud_model_evaluation.ipynb`", "the model version to evaluate "
      "(default: the latest)"),
-    (("YIBAO_FAULT_AT",), "`yibao.faults` (tests)", "`<point>:<n>` kills the process the n-th time it passes a "
-     "checkpoint, to test crash safety"),
+    (("YIBAO_FAULT_AT",), "`yibao.faults` (tests, `benchmarks/faults.py`)", "`<point>:<n>[+<seconds>]` kills the "
+     "process with SIGKILL the n-th time it passes a checkpoint (or that many seconds later), to test crash safety"),
+    (("YIBAO_FAULT_TRACE",), "`yibao.faults` (`benchmarks/faults.py`)", "a file that records every checkpoint a run "
+     "passes: where faults can be injected"),
+    (("YIBAO_AUDIT_DIR", "YIBAO_AUDITED_DATASETS"), "`dashboards/superset_side/yibao_audit.py`", "set by `yibao serve`: "
+     "where Superset appends an audit row for every read of personal data (`<data_root>/audit`), and the datasets "
+     "that hold it; not set by hand"),
+    (("YIBAO_LOAD_PLAN", "YIBAO_LOAD_SAMPLES"), "`benchmarks/locustfile.py`", "set by `benchmarks/load.py` for its "
+     "Locust process (the users and recorded requests to replay; where the latencies go); not set by hand"),
     (("YIBAO_SCREENSHOTS",), "`tests/test_dashboards.py`", "where the dashboard screenshots are written"),
     (("YIBAO_KEEP_SCREENSHOT",), "`tests/test_quality.py`", "a path to keep the steward page's screenshot at"),
 ]
 
 _ENV = {name: doc[0] for name, doc in SETTINGS.items()}
-_PATHS = ("data_root", "landing_root", "warehouse_root", "spill_dir", "quality_rules", "stewards", "fraud_config",
+_PATHS = ("data_root", "landing_root", "warehouse_root", "spill_dir", "reports_outbox", "quality_rules", "stewards", "fraud_config",
           "dbt_project_dir")
 
 
 def _coerce(name: str, value):
     if value in (None, ""):
-        return None if name != "spark_remote" else ""
+        return "" if name in ("spark_remote", "smtp_host") else None
     if name in _PATHS:
         return Path(value)
     if name == "reference_date":
         return value if isinstance(value, date) else date.fromisoformat(str(value))
-    if name in ("session_timeout_s", "vacuum_retain_hours"):
+    if name in ("session_timeout_s", "vacuum_retain_hours", "smtp_port"):
         return int(value)
     if name in ("engine_memory_gib", "snapshot_shrink_hold", "landing_settle_s"):
         return float(value)
