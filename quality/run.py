@@ -256,12 +256,17 @@ def _pinned_versions(p: _Pass, tables: list[str] | None, force: bool) -> dict[st
     head version is not released yet, unless ``force``)."""
     cat, layer = p.cat, p.layer
     present = [t for s, t in cat.tables() if s == layer and (tables is None or t in tables)]
+    # A release counts only when the run that made it also recorded its measurements (``_persist`` writes the
+    # scores last): a run killed between releasing a table and recording why leaves the version to validate again,
+    # so that no released version lacks its results in the steward's reports.
+    recorded = ({r["run_id"] for r in cat.read("meta", "quality_score").select("run_id").distinct().collect()}
+                if layer == "bronze" and cat.exists("meta", "quality_score") else set())
     pinned = {}
     for t in present:
         version = gate.current_version(cat, layer, t) if p.settings.table_format == "delta" else None
         if layer == "bronze" and not force and version is not None:
             r = p.released.get(("bronze", t))
-            if r is not None and int(r.delta_version) == version:
+            if r is not None and int(r.delta_version) == version and r.run_id in recorded:
                 continue
         reader = cat.spark.read.format(p.settings.table_format)
         if version is not None:

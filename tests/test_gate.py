@@ -210,3 +210,36 @@ def test_accuracy_against_the_police_register(settings, read):
     assert sample == {"P2", "P3"}
     dims = {(d["table"], d["dimension"]): d for d in read("meta", "quality_dimension")}
     assert dims[("medins__psn_info", "accuracy")]["score"] < 100
+
+
+def test_a_release_whose_run_died_before_recording_is_validated_again(settings, read, monkeypatch):
+    """Issue 20 (fault matrix): the gate releases each table as it goes and records the run's measurements at
+    the end.  A run killed in between must not leave a released version without its results: the next run
+    validates that version again and records it, once."""
+    from yibao.quality import run as qrun
+
+    write_batch(settings.landing, "medins", "20261101-001",
+                {"psn_info": [PSN_HEADER] + [psn(i) for i in range(6)]})
+    ingest(settings)
+
+    def killed(*_a, **_k):
+        raise KeyboardInterrupt("killed after releasing, before recording")
+
+    monkeypatch.setattr(qrun, "_persist", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_quality(settings, reports=False)
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+
+    cat = Catalog(spark_session(settings), settings)
+    assert released_version(settings, "bronze", "medins__psn_info") is not None     # released ...
+    assert not cat.exists("meta", "quality_result") or not read("meta", "quality_result")   # ... nothing recorded
+    monkeypatch.undo()
+
+    again = run_quality(settings, reports=False)
+    assert again.table("medins__psn_info").status == "released"
+    recorded = {r["table"] for r in read("meta", "quality_result")}
+    assert "medins__psn_info" in recorded
+    # a further run finds everything released and recorded: nothing validated twice
+    third = run_quality(settings, reports=False)
+    assert not third.tables
