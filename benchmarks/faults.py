@@ -12,7 +12,8 @@ rerun, and compared with a clean run; reviewed suspect decisions survive kills.
    middle table.  Each cell runs on its own data root: the killed run, then a rerun without the fault.
 3. **Compared with the clean run**: the eight gold tables of the contract row by row
    (``scale_out.compare_gold``), the row count of every bronze table (a re-ingested batch must not double
-   rows), the batches recorded as applied, and the read path's tables.
+   rows), the batches recorded as applied, and the read path's tables (row counts; for the quality gate's run
+   logs, the last measurement of each table, batch and rule with its outcome).
 4. **Reviews**: on the clean root, a case action killed before its log append is re-issued (one decision in the
    log), one killed between the log append and the list's MERGE keeps its decision (the log is the truth), and
    a pipeline run killed in the fraud stage, then rerun, still shows every reviewed status.
@@ -38,6 +39,11 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 YIBAO = str(Path(sys.executable).with_name("yibao"))
 PERSON_MODEL = "int_person_registry"
+# what a quality run log's row measured, and its outcome (serving_tables)
+RUN_LOG_KEY = ("layer", "schema", "table", "source", "source_table", "batch_id", "rule", "expectation", "column",
+               "validated_column", "dimension")
+RUN_LOG_OUTCOME = ("success", "unexpected_count", "rows_checked", "failed", "bad_rows", "expectations", "passed",
+                   "blocking_failed", "warning_failed", "tables", "score", "status")
 
 
 def _env(root: Path, landing: Path, memory_gib: float, **extra: str) -> dict:
@@ -116,7 +122,25 @@ def serving_tables(root: Path) -> dict[str, int] | None:
         names = [r[0] for r in con.execute("select table_schema || '.' || table_name from information_schema.tables "
                                            "where table_schema in ('gold', 'meta') and table_type = 'BASE TABLE'")
                  .fetchall()]
-        return {n: con.execute(f"select count(*) from {n}").fetchone()[0] for n in sorted(names)}  # nosec B608
+        out = {}
+        for n in sorted(names):
+            cols = [r[0] for r in con.execute(f"describe {n}").fetchall()]  # nosec B608
+            if {"run_id", "run_time"} <= set(cols):
+                # a run log (the quality gate's measurements): a killed run leaves the measurements it made and the
+                # rerun makes them again; what must equal the clean run is the last measurement of each thing
+                # measured, with its outcome
+                key = [c for c in RUN_LOG_KEY if c in cols]
+                outcome = [c for c in RUN_LOG_OUTCOME if c in cols]
+                q = lambda cs: ", ".join(f'"{c}"' for c in cs)  # noqa: E731
+                out[n] = con.execute(f"""
+                    with last as (select *, row_number() over (partition by {q(key)} order by run_id desc) as _n
+                                  from {n})
+                    select count(*), md5(coalesce(string_agg(concat_ws('|', {q(key + outcome)}), '#'
+                                                             order by concat_ws('|', {q(key + outcome)})), ''))
+                    from last where _n = 1""").fetchone()  # nosec B608
+            else:
+                out[n] = con.execute(f"select count(*) from {n}").fetchone()[0]  # nosec B608
+        return out
     finally:
         con.close()
 
@@ -134,7 +158,7 @@ def compare(clean_root: Path, root: Path, clean_state: dict) -> tuple[bool, list
     st = state_of(root)
     for key in ("bronze", "serving"):
         a, b = clean_state[key] or {}, st[key] or {}
-        diffs += [f"{key} {t}: {a.get(t)} vs {b.get(t)} rows" for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)]
+        diffs += [f"{key} {t}: {a.get(t)} vs {b.get(t)}" for t in sorted(set(a) | set(b)) if a.get(t) != b.get(t)]
     if st["batches"] != clean_state["batches"]:
         diffs.append(f"ingest_log: {len(clean_state['batches'])} vs {len(st['batches'])} batch entries")
     return not diffs, diffs
@@ -207,7 +231,7 @@ def review_cells(clean_root: Path, landing: Path, memory_gib: float, trace: list
 
 def markdown(res: dict) -> str:
     lines = [f"### Fault matrix, {res['persons']:,} persons ({res['started'][:16]})", "",
-             f"Clean run {res['clean_s']} s; {len(res['cells'])} cells, each a run killed with SIGKILL at the "
+             f"Clean run {res['clean_s'] or '?'} s; {len(res['cells'])} cells, each a run killed with SIGKILL at the "
              f"point, then a rerun, compared with the clean run (contract gold tables row by row, bronze row "
              f"counts, applied batches, read-path tables).", "",
              "| cell | kill point | killed | rerun | equal to the clean run | what differs |", "|---|---|---|---|---|---|"]
@@ -225,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-gib", type=float, default=3.0)
     ap.add_argument("--only", default=None, help="comma-separated cell ids (or prefixes) to run")
     ap.add_argument("--no-reviews", action="store_true", help="skip the review cells")
+    ap.add_argument("--reuse", action="store_true", help="keep the clean run (and its trace) of an earlier call in "
+                    "--work, and the cells already in its results file: a matrix can be run in parts")
     ap.add_argument("--results-dir", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -234,38 +260,54 @@ def main(argv: list[str] | None = None) -> int:
     landing, clean_root = work / "landing", work / "clean"
     if not landing.is_dir():
         generate(landing, args.persons, seed=7, batches=2)
-    shutil.rmtree(clean_root, ignore_errors=True)
-    trace_file = work / "trace.tsv"
-    trace_file.unlink(missing_ok=True)
-    t0 = time.time()
-    clean = yibao(["run"], _env(clean_root, landing, args.memory_gib, YIBAO_FAULT_TRACE=str(trace_file)))
-    clean_s = round(time.time() - t0, 1)
-    if clean.returncode != 0:
-        print(f"the clean run failed:\n{(clean.stdout + clean.stderr)[-3000:]}", file=sys.stderr)
-        return 1
+    trace_file, out_json = work / "trace.tsv", args.results_dir / f"faults-{args.persons}.json"
+    earlier = json.loads(out_json.read_text(encoding="utf-8")) if args.reuse and out_json.is_file() else None
+    if args.reuse and trace_file.is_file() and (clean_root / "warehouse").is_dir():
+        clean_s = (earlier or {}).get("clean_s")
+    else:
+        earlier = None
+        shutil.rmtree(clean_root, ignore_errors=True)
+        trace_file.unlink(missing_ok=True)
+        t0 = time.time()
+        clean = yibao(["run"], _env(clean_root, landing, args.memory_gib, YIBAO_FAULT_TRACE=str(trace_file)))
+        clean_s = round(time.time() - t0, 1)
+        if clean.returncode != 0:
+            print(f"the clean run failed:\n{(clean.stdout + clean.stderr)[-3000:]}", file=sys.stderr)
+            return 1
     trace = read_trace(trace_file)
     clean_state = state_of(clean_root)
     cells = matrix(trace)
     if args.only:
         wanted = [w.strip() for w in args.only.split(",")]
         cells = [c for c in cells if any(c["id"].startswith(w) for w in wanted)]
-    results = []
-    for i, cell in enumerate(cells, 1):
-        print(f"[{i}/{len(cells)}] {cell['id']}: {cell['fault']} ...", file=sys.stderr, flush=True)
+    done = {c["id"]: c for c in (earlier or {}).get("cells", [])}
+    res = {"persons": args.persons, "started": (earlier or {}).get("started")
+           or datetime.now().isoformat(timespec="seconds"), "clean_s": clean_s, "trace_points": len(trace),
+           "cells": list(done.values())}
+
+    def save() -> None:   # after every cell: a matrix stopped half-way keeps what it measured
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+        out_json.with_suffix(".md").write_text(markdown(res), encoding="utf-8")
+
+    # the kills inside a stage first: they are the ones that leave half-written state behind
+    todo = sorted((c for c in cells if c["id"] not in done), key=lambda c: c["kind"] != "mid")
+    for i, cell in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {cell['id']}: {cell['fault']} ...", file=sys.stderr, flush=True)
         r = run_cell(cell, work, landing, clean_root, clean_state, args.memory_gib)
         print(f"    killed={r['killed']} rerun={r['rerun_rc']} identical={r['identical']} {r['diffs'][:2]}",
               file=sys.stderr, flush=True)
-        results.append(r)
-    if not args.no_reviews:
-        results += review_cells(clean_root, landing, args.memory_gib, trace)
-    res = {"persons": args.persons, "started": datetime.now().isoformat(timespec="seconds"), "clean_s": clean_s,
-           "trace_points": len(trace), "cells": results}
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / f"faults-{args.persons}.json").write_text(json.dumps(res, ensure_ascii=False, indent=1),
-                                                                  encoding="utf-8")
-    md = markdown(res)
-    (args.results_dir / f"faults-{args.persons}.md").write_text(md, encoding="utf-8")
-    print(md)
+        res["cells"].append(r)
+        save()
+    if not args.no_reviews and not any(c["id"].startswith("review:") for c in res["cells"]):
+        # on a copy: the review cells change decisions, and the clean run stays the reference of later calls
+        review_root = work / "review"
+        shutil.rmtree(review_root, ignore_errors=True)
+        shutil.copytree(clean_root, review_root, symlinks=True)
+        res["cells"] += review_cells(review_root, landing, args.memory_gib, trace)
+        save()
+    results = res["cells"]
+    print(markdown(res))
     return 0 if all(c["identical"] and c["rerun_rc"] == 0 for c in results) else 1
 
 
