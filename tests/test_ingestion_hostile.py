@@ -427,6 +427,18 @@ def test_6_utf8_file_declared_gbk_is_refused_with_its_reason(settings, read, bom
     assert [r["psn_name"] for r in read("bronze", "civil_affairs__assistance_obj")] == ["王小明"]   # GBK, decoded
 
 
+def test_6_utf8_bom_on_a_file_declared_utf8_is_read_and_not_part_of_the_first_column(settings, read):
+    """Excel writes UTF-8 with a byte-order mark: the file is read, and the mark is not part of the first column's
+    name or its first value."""
+    lines = [PSN_HEADER] + [psn(f"P{i}", name=n) for i, n in enumerate(["张三", "李四"])]
+    batch = write_batch(settings.landing, "medins", "20261101-001", {"psn_info": lines})
+    rewrite_file(batch, "psn_info", b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    summary = ingest(settings)
+    assert not summary.files_rejected and not summary.batches_rejected and summary.rows_landed == 2
+    got = {r["psn_no"]: r["psn_name"] for r in read("bronze", "medins__psn_info")}
+    assert got == {"P0": "张三", "P1": "李四"}                        # CRLF line ends: no stray CR in the values
+
+
 def test_6_gbk_file_declared_utf8_is_refused_with_its_reason(settings, read):
     lines = [PSN_HEADER] + [psn(f"P{i}", name=n) for i, n in enumerate(["张三", "李四", "王五", "赵六"])]
     batch = write_batch(settings.landing, "medins", "20261101-001",
