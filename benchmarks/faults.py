@@ -14,7 +14,7 @@ rerun, and compared with a clean run; reviewed suspect decisions survive kills.
    (``scale_out.compare_gold``), the row count of every bronze table (a re-ingested batch must not double
    rows), the batches recorded as applied, and the read path's tables (row counts; for the quality gate's run
    logs, the last measurement of each table, batch and rule with its outcome).
-4. **Reviews**: on the clean root, a case action killed before its log append is re-issued (one decision in the
+4. **Reviews**: on a copy of the clean run, a case action killed before its log append is re-issued (one decision in the
    log), one killed between the log append and the list's MERGE keeps its decision (the log is the truth), and
    a pipeline run killed in the fraud stage, then rerun, still shows every reviewed status.
 
@@ -202,16 +202,17 @@ def _review_log(root: Path, suspect: str) -> list[dict]:
                    if r["suspect_id"] == suspect], key=lambda r: r["updated_at"])
 
 
-def review_cells(clean_root: Path, landing: Path, memory_gib: float) -> list[dict]:
-    """Case actions killed mid-way, and a pipeline run killed in the fraud stage after reviews: no decision lost."""
-    env = _env(clean_root, landing, memory_gib)
-    ranked = sorted(_statuses(clean_root))
+def review_cells(root: Path, landing: Path, memory_gib: float) -> list[dict]:
+    """Case actions killed mid-way, and a pipeline run killed in the fraud stage after reviews: no decision lost.
+    ``root``: a copy of the clean run (the cells change its decisions)."""
+    env = _env(root, landing, memory_gib)
+    ranked = sorted(_statuses(root))
     a, b = ranked[0], ranked[1]
     cells = []
     # 1. killed as the log append starts: nothing recorded; the supervisor re-issues the action, one decision
     k = yibao(["suspects", "assign", a, "--to", "王五", "--by", "张科长"], dict(env, YIBAO_FAULT_AT="write:1"))
     again = yibao(["suspects", "assign", a, "--to", "王五", "--by", "张科长"], env)
-    log = _review_log(clean_root, a)
+    log = _review_log(root, a)
     cells.append({"id": "review: killed before the log append, re-issued", "fault": "write:1",
                   "killed": k.returncode == -9, "killed_rc": k.returncode, "rerun_rc": again.returncode,
                   "identical": again.returncode == 0 and [r["status"] for r in log] == ["已分派"],
@@ -225,20 +226,20 @@ def review_cells(clean_root: Path, landing: Path, memory_gib: float) -> list[dic
             raise RuntimeError(f"suspects {step[0]} failed: {(done.stdout + done.stderr)[-1500:]}")
     k = yibao(["suspects", "close", b, "--result", "已确认", "--by", "张科长", "--note", "核实属实"],
               dict(env, YIBAO_FAULT_AT="write:2"))
-    log = _review_log(clean_root, b)
+    log = _review_log(root, b)
     in_log = [r["status"] for r in log][-1:] == ["已确认"]
     # 3. a pipeline run killed in the middle of the fraud stage, then rerun: every reviewed status is in gold
     # (the write count of a run over a built warehouse differs from the clean run's: kill by time into the stage)
     fault = "stage:fraud:1+5"
     k2 = yibao(["run"], dict(env, YIBAO_FAULT_AT=fault))
     rerun = yibao(["run"], env)
-    st = _statuses(clean_root)
+    st = _statuses(root)
+    kept = in_log and st.get(a) == "已分派" and st.get(b) == "已确认"
     cells.append({"id": "review: killed between log and list, then a run killed in fraud scoring", "fault":
                   f"write:2 / {fault}", "killed": k.returncode == -9 and k2.returncode == -9,
                   "killed_rc": f"{k.returncode} / {k2.returncode}", "rerun_rc": rerun.returncode,
-                  "identical": in_log and rerun.returncode == 0 and st.get(a) == "已分派" and st.get(b) == "已确认",
-                  "diffs": [] if in_log and st.get(a) == "已分派" and st.get(b) == "已确认" else
-                  [f"log has 已确认: {in_log}; gold: {a} {st.get(a)}, {b} {st.get(b)}"]})
+                  "identical": kept and rerun.returncode == 0,
+                  "diffs": [] if kept else [f"log has 已确认: {in_log}; gold: {a} {st.get(a)}, {b} {st.get(b)}"]})
     return cells
 
 
