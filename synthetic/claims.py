@@ -710,7 +710,8 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
              reverse: bool = True, overcharge=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Assign ids, fee lines, amounts and payment split; returns (setl, fee_list) with latent columns.
     ``overcharge`` (a :class:`yibao.synthetic.reform.Plan`, contract version 2): the prices some institutions
-    bill above an item's ceiling (no draw of ``rng``: everything else stays as it was)."""
+    bill above an item's ceiling and the institutions that bill 丙类 lines to the fund (no draw of ``rng``:
+    everything else stays as it was)."""
     S = S.sort_values(["begn", "pid"], kind="stable").reset_index(drop=True)
     n = len(S)
     it = vocabulary.items()
@@ -748,8 +749,10 @@ def finalize(rng, ctx: Context, S: pd.DataFrame, world: World, batch_no: int, se
     L["feedetl_sn"] = dirt.zcat(f"F{batch_no}{ctx.chunk:05d}", fseq, 10)
     L["setl_id"] = S["setl_id"].to_numpy()[s]
     L["doc"] = S["doc"].to_numpy()[s]
-    # some drug lines are fully self-paid (全自费)
-    own_line = drug & (rng.random(len(L)) < 0.06)
+    # some drug lines are fully self-paid (全自费), and every 丙类 line (but at the institutions the plan has bill
+    # them to the fund); the second part draws nothing from rng
+    from .reform import class_c_self_paid
+    own_line = (drug & (rng.random(len(L)) < 0.06)) | class_c_self_paid(inst[s], item, overcharge)
     medfee = np.bincount(s, weights=amt, minlength=n).astype(np.int64)
     ownpay = np.bincount(s, weights=np.where(own_line, amt, 0), minlength=n).astype(np.int64)
     mt = S["med_type"].to_numpy()

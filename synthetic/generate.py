@@ -444,6 +444,7 @@ def build_chunk(seed: int, chunk: int, start: int, n: int, n_chunks: int, person
                     "dip": pd.concat([x["dip"] for x in acc_sl], ignore_index=True),
                     "upcoding": upcoding,
                     "price_violation": pd.concat([reform.price_violations(a, b, c) for a, b, c in frames], ignore_index=True),
+                    "class_c_fund": pd.concat([reform.class_c_fund_paid(a, b, c) for a, b, c in frames], ignore_index=True),
                     "assistance_duplicate": ap_truth}
     # in-file repeated keys (superseded), silver-level key twins
     superseded: dict = {}
@@ -694,8 +695,8 @@ def generate(out: Path, persons: int, seed: int = 42, reference_date: date = dat
                            truth_rows=dict(tw.rows), seconds=time.time() - t0)
 
 
-SEC6_TRUTH = ("drg_upcoding", "price_violation", "vbp_under", "recon_diff", "assistance_duplicate")
-SEC6_TRUTH_COLUMNS = {"drg_upcoding": ["setl_id"], "price_violation": ["feedetl_sn", "setl_id"],
+SEC6_TRUTH = ("drg_upcoding", "price_violation", "class_c_fund", "vbp_under", "recon_diff", "assistance_duplicate")
+SEC6_TRUTH_COLUMNS = {"drg_upcoding": ["setl_id"], "price_violation": ["feedetl_sn", "setl_id"], "class_c_fund": ["setl_id"],
                       "vbp_under": ["fixmedins_code", "med_list_codg", "year"],
                       "recon_diff": ["admdvs", "insutype", "ym", "side", "fixmedins_code", "pay_id", "txn_id", "diff_amount"],
                       "assistance_duplicate": ["pay_id", "kind"]}
@@ -720,6 +721,7 @@ class Sec6Acc:
         self.dip.append(acc["dip"])
         self.upcoding.append(acc["upcoding"])
         tw.write("price_violation", acc["price_violation"])
+        tw.write("class_c_fund", acc["class_c_fund"])
         tw.write("assistance_duplicate", acc["assistance_duplicate"])
 
     def finish(self, w: LandingWriter, tw: truth.TruthWriter, b1: str, seed: int, ref: date, ledger: pd.DataFrame,

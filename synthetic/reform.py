@@ -34,6 +34,27 @@ CONTRACT_VERSION = 2          # the default: sections 1-2 and 6
 INPATIENT = vocabulary.INPATIENT
 SHARE_COLS = ("hifmi", "hifob", "cvlserv", "maf", "oth")          # latent (cents) → setl hifmi_pay, ...
 
+def class_c_lines(item: np.ndarray) -> np.ndarray:
+    """Fee lines of a 丙类 (目录外) item (chrgitm_lv 3): the insured person pays them in full (全自费)."""
+    lv = med_list()["chrgitm_lv"].to_numpy()
+    return lv[item] == "3" if len(item) else np.zeros(0, dtype=bool)
+
+
+def class_c_self_paid(inst: np.ndarray, item: np.ndarray, p: "Plan | None") -> np.ndarray:
+    """Fee lines counted in the settlement's full self-pay because their item is 丙类, except at the institutions
+    the plan has bill them into the fund's range (the planted 丙类纳入基金支付 cases)."""
+    c = class_c_lines(item)
+    return c if p is None else c & ~p.class_c_fund[inst.astype(np.int64)]
+
+
+def class_c_fund_paid(S: pd.DataFrame, L: pd.DataFrame, counted: np.ndarray) -> pd.DataFrame:
+    """Every counted settlement whose 丙类 lines add up to more than its full self-pay (truth class_c_fund)."""
+    c = class_c_lines(L["item"].to_numpy())
+    c_amt = np.bincount(L["s"].to_numpy(), weights=np.where(c, L["amt"].to_numpy(), 0), minlength=len(S))
+    bad = counted & (c_amt > S["ownpay"].to_numpy())
+    return pd.DataFrame({"setl_id": S["setl_id"].to_numpy()[bad]})
+
+
 # ------------------------------------------------------------------------------------------- fund shares
 HIFMI_LINE = 150_000          # cents: 大病保险 pays a resident's policy-range burden of an inpatient bill above it
 HIFMI_RATIO = 0.6
@@ -107,6 +128,7 @@ CEILING_MARKUP = {"1": 1.10, "3": 1.15, "2": 1.0}   # by list_type: drugs, mater
 OVERCHARGE_ITEMS = ("001102000010000", "001204000010000", "002501010010000", "XB05XAL086B002010100234",
                     "001101000030000", "002503030010000")   # common lines an institution bills above the ceiling
 OVERCHARGE_FACTOR = (1.2, 1.6)
+CLASS_C_FUND_SHARE = 0.03     # hospitals that leave 丙类 (目录外) lines out of the full self-pay (the fund pays them)
 VBP_PRICE_SHARE = 0.95        # purchase price / list price of a 集采 item
 VBP_UNDER = (0.3, 0.5)        # planted progress of institutions behind their agreed volumes
 VBP_NORMAL = (1.0, 1.1)
@@ -148,6 +170,7 @@ class Plan:
     networked: np.ndarray        # per institution: in the one-stop medical-assistance network
     over_key: np.ndarray         # sorted inst * 1000 + item of (institution, item) billed above the ceiling
     over_pric: np.ndarray        # the price billed there (cents)
+    class_c_fund: np.ndarray     # per institution: bills 丙类 lines into the fund's range instead of 全自费
 
 
 _PLAN: dict = {}
@@ -175,7 +198,13 @@ def plan(world, seed: int) -> Plan:
                 keys.append(int(j) * 1000 + ii)
                 prices.append(int(np.ceil(ml["ceiling"].to_numpy()[ii] * rng.uniform(*OVERCHARGE_FACTOR))))
         order = np.argsort(keys)
-        _PLAN[key] = Plan(networked, np.asarray(keys, dtype=np.int64)[order], np.asarray(prices, dtype=np.int64)[order])
+        # a stream of its own, so that adding this plan changed none of the choices above
+        rng_c = np.random.default_rng([seed, 7_000_011])
+        class_c_fund = np.zeros(len(fm), dtype=bool)
+        class_c_fund[rng_c.choice(cand, size=min(len(cand), max(3, int(round(len(cand) * CLASS_C_FUND_SHARE)))),
+                                  replace=False)] = True
+        _PLAN[key] = Plan(networked, np.asarray(keys, dtype=np.int64)[order], np.asarray(prices, dtype=np.int64)[order],
+                          class_c_fund)
     return _PLAN[key]
 
 

@@ -71,10 +71,10 @@ def setl_person(settlements) -> pd.Series:
 
 def _section6_institutions(settings, settlements: pd.DataFrame) -> set:
     """Institutions the generator planted contract-section-6 cases at (R10 upcoding, R11 billing above the
-    catalogue's ceiling): their truth files name settlements."""
+    catalogue's ceiling, R12 丙类 items billed to the fund): their truth files name settlements."""
     t = settings.landing / "_truth"
     setls = set()
-    for name in ("drg_upcoding", "price_violation"):
+    for name in ("drg_upcoding", "price_violation", "class_c_fund"):
         if (t / f"{name}.parquet").exists():
             setls |= set(pd.read_parquet(t / f"{name}.parquet").setl_id)
     return set(settlements.fixmedins_code.reindex(sorted(setls)).dropna())
@@ -682,3 +682,49 @@ def test_a_library_entry_a_template_cannot_run_is_refused(tmp_path):
         f.write_text(base + f'\n[rules.X09_BAD]\nname = "坏规则"\n{entry}\n', encoding="utf-8")
         with pytest.raises(ValueError, match=message):
             load_config(f)
+
+
+def test_r12_class_c_lines_beyond_the_full_self_pay(settings):
+    """R12 丙类纳入基金支付 on hand-built settlements: a 丙类 line belongs in the full self-pay, so a settlement is a hit
+    exactly when its 丙类 lines add up to more than fulamt_ownpay_amt (by more than the tolerance); 甲类 and 乙类
+    lines never count; a missing full self-pay is none; thresholds per institution are configuration.
+    (Own view names would not reach the rule's SQL: this test replaces fr_setl / fr_fee and runs last.)"""
+    import copy
+    from datetime import date
+
+    from yibao.engine import spark_session
+    from yibao.fraud.config import load_config
+    from yibao.fraud.rules import r12_class_c_fund
+
+    spark = spark_session(settings)
+    d = date(2026, 9, 1)
+    setl = [  # setl_id, institution, full self-pay
+        ("S1", "H1", 0.0),      # 丙类 100, nothing self-paid: hit, excess 100
+        ("S2", "H1", 100.0),    # 丙类 100, all self-paid: no hit
+        ("S3", "H1", 99.995),   # 丙类 100, short by half a fen: within the tolerance
+        ("S4", "H2", 30.0),     # 丙类 60 + 20, 30 self-paid: hit, excess 50
+        ("S5", "H2", None),     # 丙类 10, no full self-pay given: hit, excess 10
+        ("S6", "H3", 0.0),      # only 甲类 / 乙类 / unknown lines: no hit
+    ]
+    spark.createDataFrame([(s, h, f"{h} 医院", d, o) for s, h, o in setl],
+                          "setl_id string, fixmedins_code string, fixmedins_name string, begndate date, ownpay double") \
+        .createOrReplaceTempView("fr_setl")
+    fee = [("S1", "C1", "3", 100.0), ("S1", "A1", "1", 500.0), ("S2", "C1", "3", 100.0), ("S3", "C1", "3", 100.0),
+           ("S4", "C1", "3", 60.0), ("S4", "C2", "3", 20.0), ("S4", "B1", "2", 40.0), ("S5", "C2", "3", 10.0),
+           ("S6", "A1", "1", 80.0), ("S6", "B1", "2", 80.0), ("S6", "X1", None, 80.0)]
+    spark.createDataFrame([(f"F{i}", s, c, f"项目{c}", lv, a) for i, (s, c, lv, a) in enumerate(fee)],
+                          "feedetl_sn string, setl_id string, med_list_codg string, list_name string, "
+                          "chrgitm_lv string, amt double").createOrReplaceTempView("fr_fee")
+    cfg = load_config()
+    hits = r12_class_c_fund(spark, cfg).toPandas().set_index("subject_id")
+    assert set(hits.index) == {"H1", "H2"} and (hits.subject_type == "institution").all()
+    assert list(hits.loc["H1", "setl_ids"]) == ["S1"] and hits.loc["H1", "amount"] == pytest.approx(100.0)
+    assert list(hits.loc["H2", "setl_ids"]) == ["S4", "S5"] and hits.loc["H2", "amount"] == pytest.approx(60.0)
+    ev = hits.loc["H2", "evidence"]
+    assert "丙类" in ev and "90.00 元" in ev and "60.00 元" in ev and "全自费仅 30.00 元" in ev and "项目C2(C2)" in ev
+    strict = copy.deepcopy(cfg)
+    strict["rules"]["R12_CLASS_C_FUND"].update(min_settlements=2, min_amount=0.01)
+    assert set(r12_class_c_fund(spark, strict).toPandas().subject_id) == {"H2"}
+    loose = copy.deepcopy(cfg)
+    loose["rules"]["R12_CLASS_C_FUND"].update(tolerance=0.0)
+    assert set(r12_class_c_fund(spark, loose).toPandas().setl_ids.explode()) == {"S1", "S3", "S4", "S5"}

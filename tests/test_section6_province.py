@@ -6,7 +6,8 @@ cheap), fee lines above the 医保目录's price ceiling, institutions purchasin
 agreed, reconciliation differences on both sides (settlements vs fund payments, fund payments vs the bank
 account) and manual assistance payments duplicating one-stop ones.  Each must be found with precision and
 recall of at least 0.95 (the issue's bar); the fraud rules R10 (高套分组) and R11 (超限价收费) must list exactly the
-institutions the marts point at.
+institutions the marts point at, and R12 (丙类纳入基金支付) the settlements of the institutions planted to bill
+丙类 items to the fund.
 """
 
 from __future__ import annotations
@@ -107,6 +108,18 @@ def test_duplicate_assistance_payments_are_the_planted_ones(province):
     d = _read(settings, "gold", "assistance_duplicate")
     t = _truth(settings, "assistance_duplicate")
     _assert_found(set(zip(d["pay_id"], d["kind"])), set(zip(t["pay_id"], t["kind"])), "duplicate assistance payments")
+
+
+def test_r12_finds_the_settlements_billing_class_c_items_to_the_fund(province):
+    settings, _ = province
+    hits = _read(settings, "gold", "fraud_rule_hit")
+    r12 = hits[hits["rule_code"] == "R12_CLASS_C_FUND"]
+    assert (r12["subject_type"] == "institution").all() and r12["evidence"].str.contains("丙类").all()
+    _assert_found(set(r12["setl_ids"].explode()), set(_truth(settings, "class_c_fund")["setl_id"]),
+                  "丙类纳入基金支付 settlements")
+    suspects = _read(settings, "gold", "fraud_suspect")
+    listed = set(suspects.loc[suspects["subject_type"] == "institution", "subject_id"])
+    assert set(r12["subject_id"]) <= listed
 
 
 def test_r10_and_r11_list_the_institutions_of_the_marts(province):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 RULE_CODES = ("R01_AFTER_DEATH", "R02_SPLIT_ADMISSION", "R03_OVERLAP_STAY", "R04_GENDER_ITEM", "R05_HIGH_FREQUENCY",
               "R06_DUP_CHARGE", "R07_IDLE_BED", "R08_GANG", "R09_PROVIDER_OUTLIER", "R10_DRG_UPCODING",
-              "R11_OVER_CEILING")
+              "R11_OVER_CEILING", "R12_CLASS_C_FUND")
 
 
 def config_path(path: str | Path | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""Fund-supervision rules R01–R09 (contract section 5) and R10–R11 (contract section 6 data), evaluated on the
+"""Fund-supervision rules R01–R09 (contract section 5) and R10–R12 (contract section 6 data), evaluated on the
 engine (Spark SQL over Spark Connect).
 
 Every rule returns hits with one schema (:data:`HIT_COLUMNS`): the rule, the subject (person / institution /
@@ -15,7 +15,8 @@ R10 (高套分组) and R11 (超限价收费) judge section-6 data (DRG settlemen
 makes a case an upcoding case or a fee line a price violation is defined once, in the dbt marts ``gold.drg_case``
 (``is_upcoding_suspect``) and ``gold.price_violation``; these rules only turn those published rows into hits per
 institution.  When a producer delivers no section-6 tables, the marts are empty and the rules have no hits.
-R04 reads the 医保目录's gender limits (``med_list.gend_lmt``) when it is delivered, besides its configured lists.
+R04 reads the 医保目录's gender limits (``med_list.gend_lmt``) when it is delivered, besides its configured lists;
+R12 (丙类纳入基金支付) reads its 甲乙丙 classes (``med_list.chrgitm_lv``) and has no hits without it.
 
 One home per rule: what a rule detects at the level of a settlement or a fee line (:func:`after_death_settlements`,
 :func:`item_sex`, :func:`overlapping_stays`, :func:`duplicate_charges`) is defined once here, with the rule's
@@ -44,7 +45,7 @@ DRG_CASE_DDL = ("setl_id string, person_id string, fixmedins_code string, admdvs
 PRICE_VIOLATION_DDL = ("feedetl_sn string, setl_id string, person_id string, fixmedins_code string, "
                        "fixmedins_name string, fee_date date, med_list_codg string, list_name string, "
                        "cnt decimal(18,4), pric decimal(16,2), pric_uplmt decimal(16,2), excess_amount decimal(18,2)")
-MED_LIST_DDL = "med_list_codg string, gend_lmt string"
+MED_LIST_DDL = "med_list_codg string, chrgitm_lv string, gend_lmt string"
 
 
 def _table(cat: Catalog, name: str) -> DataFrame:
@@ -95,16 +96,18 @@ def prepare_views(spark: SparkSession, cat: Catalog, cfg: dict) -> None:
     # fee lines: every reader joins them to fr_setl by setl_id, which keeps the counted settlements' lines.  A
     # semi-join here as well was redundant, and with the stored fr_setl the engine built its hash table on the
     # 56M fee lines (R06 peaked at 21 GiB at 10M persons)
-    # (the catalogue's gender limit is joined in: R04 and the features read it as l.catalogue_gend_lmt)
+    # (the catalogue's gender limit and 甲乙丙 class are joined in: R04 and the features read l.catalogue_gend_lmt,
+    # R12 l.chrgitm_lv)
     spark.sql("""
         create or replace temp view fr_fee as
         select l.feedetl_sn, l.setl_id, l.med_list_codg, l.med_chrgitm_type, l.list_name,
                cast(l.cnt as double) as cnt, cast(l.pric as double) as pric,
                cast(l.det_item_fee_sumamt as double) as amt, l.bilg_dr_codg, l.fee_ocur_time,
-               m.gend_lmt as catalogue_gend_lmt
+               m.gend_lmt as catalogue_gend_lmt, m.chrgitm_lv
         from fr_stg_fee l
-        left join (select med_list_codg, max(gend_lmt) as gend_lmt from fr_med_list
-                   where gend_lmt in ('1', '2') group by med_list_codg) m on m.med_list_codg = l.med_list_codg""")
+        left join (select med_list_codg, max(case when gend_lmt in ('1', '2') then gend_lmt end) as gend_lmt,
+                          max(chrgitm_lv) as chrgitm_lv
+                   from fr_med_list group by med_list_codg) m on m.med_list_codg = l.med_list_codg""")
     # which department recorded each death (R01 evidence)
     xref, recs = c["person_xref_table"], c["person_records_table"]
     if cat.exists(*xref.split(".")) and cat.exists(*recs.split(".")):
@@ -477,6 +480,42 @@ def r11_over_ceiling(spark: SparkSession, cfg: dict) -> DataFrame:
         group by i.fixmedins_code, i.inst, i.n, i.excess, i.setl_ids, i.first_date""")
 
 
+def class_c_fund_settlements(cfg: dict) -> str:
+    """SQL: the counted settlements that bill 丙类 items to the fund.  A 丙类 item of the 医保目录 (``med_list.chrgitm_lv``
+    3) is paid by the insured person in full, so a settlement's 丙类 lines belong in its full self-pay
+    (``fulamt_ownpay_amt``); when they add up to more than it (by more than ``tolerance`` yuan), the rest entered the
+    fund's reimbursable range.  One row per settlement: the 丙类 amount, the full self-pay, the excess, the items."""
+    p = cfg["rules"]["R12_CLASS_C_FUND"]
+    return f"""
+        select s.setl_id, s.fixmedins_code, coalesce(s.fixmedins_name, s.fixmedins_code) as inst, s.begndate,
+               c.c_amt, coalesce(s.ownpay, 0) as ownpay, c.c_amt - coalesce(s.ownpay, 0) as excess, c.items
+        from fr_setl s
+        join (select l.setl_id, sum(l.amt) as c_amt,
+                     array_join(array_sort(collect_set(concat(l.list_name, '(', l.med_list_codg, ')'))), '、') as items
+              from fr_fee l where l.chrgitm_lv = '3' group by l.setl_id) c on c.setl_id = s.setl_id
+        where c.c_amt - coalesce(s.ownpay, 0) > {float(p['tolerance'])}"""
+
+
+def r12_class_c_fund(spark: SparkSession, cfg: dict) -> DataFrame:
+    """丙类纳入基金支付: per institution, its settlements that bill 丙类 items to the fund
+    (:func:`class_c_fund_settlements`), when they are at least ``min_settlements`` and ``min_amount`` yuan; the
+    evidence spells out the first ``max_listed`` settlements."""
+    p = cfg["rules"]["R12_CLASS_C_FUND"]
+    k = int(p["max_listed"])
+    return spark.sql(f"""
+        with v as ({class_c_fund_settlements(cfg)})
+        select 'R12_CLASS_C_FUND' as rule_code, 'institution' as subject_type, fixmedins_code as subject_id,
+               cast(null as string) as person_id, fixmedins_code, cast(null as string) as group_id,
+               array_sort(collect_set(setl_id)) as setl_ids, sum(excess) as amount, min(begndate) as event_date,
+               concat(max(inst), ' ', cast(count(*) as string), ' 笔结算的丙类（目录外）项目共 ', format_number(sum(c_amt), 2),
+                      ' 元，其中 ', format_number(sum(excess), 2), ' 元未计入全自费、纳入了基金支付范围：',
+                      array_join(slice(array_sort(collect_list(concat(cast(begndate as string), ' ', setl_id, ' ', items,
+                          ' 共 ', format_number(c_amt, 2), ' 元，全自费仅 ', format_number(ownpay, 2), ' 元'))), 1, {k}), '；'),
+                      case when count(*) > {k} then concat('；等 ', cast(count(*) as string), ' 笔') else '' end) as evidence
+        from v group by fixmedins_code
+        having count(*) >= {int(p['min_settlements'])} and sum(excess) >= {float(p['min_amount'])}""")
+
+
 RULES = {
     "R01_AFTER_DEATH": r01_after_death,
     "R02_SPLIT_ADMISSION": r02_split_admission,
@@ -488,6 +527,7 @@ RULES = {
     "R09_PROVIDER_OUTLIER": r09_provider_outlier,
     "R10_DRG_UPCODING": r10_drg_upcoding,
     "R11_OVER_CEILING": r11_over_ceiling,
+    "R12_CLASS_C_FUND": r12_class_c_fund,
 }
 
 
