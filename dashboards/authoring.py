@@ -497,7 +497,7 @@ DASHBOARDS: list[dict] = [
           big("bs_insured", "参保人数", "coverage", "insured_sum", [COUNTY], INT, "人"),
           big("bs_uninsured", "未参保人数", "uninsured_person", "persons", [], INT, "人 (未参保人员库)"),
           big("bs_new7d", "本周新增参保", "coverage", "new_7d", [COUNTY], INT, "人 (近7日)")],
-         [bar("bs_city_coverage", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True,
+         [bar("bs_city_coverage", "各地市参保率", "coverage", "city_name", ["coverage"], [CITY], fmt=PCT, asc=True,
               bounds=RATE_AXIS),
           pie("bs_reason", "未参保原因分布", "uninsured_reason", "reason_name", "persons")],
          [bar("bs_fund_risk", "各统筹区基金可支付月数 (最新月)", "fund_risk_latest", "region_name", ["months_payable"],
@@ -518,15 +518,17 @@ DASHBOARDS: list[dict] = [
     {"key": "enrollment", "slug": "enrollment", "title": "参保分析",
      "filters": [("地市", "coverage", "city_name", None), ("区县", "coverage", "county_name", "地市")],
      "rows": [
-         [md("### 参保分析\n用上方筛选器由 **省 → 地市 → 区县** 逐级下钻；图表右键可按区县 *下钻* 。未参保人员身份证号、姓名已脱敏。", 8)],
+         [md("### 参保分析\n**点击下钻**：点击地市的柱或表中的地市名，全页图表筛选到该地市（各区县图即为其区县），"
+             "再点击区县即筛选到该区县；再次点击取消。也可用上方筛选器由 **省 → 地市 → 区县** 逐级选择，"
+             "或在图表上右键 *下钻*。未参保人员身份证号、姓名已脱敏。", 8)],
          [big("en_coverage", "参保率", "coverage", "coverage", [COUNTY], PCT),
           big("en_target", "目标人群", "coverage", "target_sum", [COUNTY], INT),
           big("en_uninsured", "未参保人数", "uninsured_person", "persons", [], INT),
           big("en_unpaid", "已参保未缴费人数", "enrolled_unpaid", "persons", [], INT),
           big("en_dup", "重复参保人数", "duplicate_enrollment", "persons", [], INT)],
-         [bar("en_city", "各地市参保率", "coverage", "region_name", ["coverage"], [CITY], fmt=PCT, asc=True,
+         [bar("en_city", "各地市参保率", "coverage", "city_name", ["coverage"], [CITY], fmt=PCT, asc=True,
               bounds=RATE_AXIS),
-          bar("en_county", "各区县未参保人数 (前30)", "coverage", "region_name", ["uninsured_sum"], [COUNTY], limit=30)],
+          bar("en_county", "各区县未参保人数 (前30)", "coverage", "county_name", ["uninsured_sum"], [COUNTY], limit=30)],
          [pie("en_reason", "未参保原因", "uninsured_reason", "reason_name", "persons"),
           bar("en_age", "未参保人员年龄段 × 性别", "uninsured_person", "age_band", ["persons"], groupby=["gend_name"],
               stacked=True, sort_by="age_band", asc=True),
@@ -1012,7 +1014,7 @@ def _dashboard_yaml(d: dict) -> dict:
             "certified_by": None, "certification_details": None, "published": True, "uuid": uid("dashboard", d["key"]),
             "position": position,
             "metadata": {"native_filter_configuration": native, "color_scheme": "supersetColors",
-                         "cross_filters_enabled": False, "refresh_frequency": 0, "expanded_slices": {},
+                         "cross_filters_enabled": True, "refresh_frequency": 0, "expanded_slices": {},
                          "timed_refresh_immune_slices": [], "default_filters": "{}", "shared_label_colors": [],
                          "label_colors": dict(RISK_COLOURS), "color_scheme_domain": []},
             "version": "1.0.0"}

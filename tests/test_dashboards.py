@@ -238,7 +238,7 @@ def test_every_role_renders_its_dashboards(stack):
     city = by[("city_test", "enrollment")]
     codes = {row["admdvs"] for row in city["分区县参保情况"]["data"]}
     assert codes and all(c.startswith(city_code) for c in codes) and len(codes) > 1
-    assert {row["region_name"] for row in city["各地市参保率"]["data"]} == {stack["city_name"]}
+    assert {row["city_name"] for row in city["各地市参保率"]["data"]} == {stack["city_name"]}
     assert city["未参保人数"]["data"][0]["persons"] == _gold_count(
         root, f"select count(*) from GOLD(uninsured_person@) where admdvs like '{city_code}%'")
     province = by[("analyst", "enrollment")]
@@ -263,8 +263,51 @@ def test_every_role_renders_its_dashboards(stack):
         ensure_ascii=False))
 
 
+def test_a_click_drills_down_from_province_to_city_and_county(stack):
+    """Drill-down by clicking (cross-filters): on the enrollment dashboard a province analyst clicks the city of the
+    region table's first row and every chart follows — the county chart shows that city's counties only, the big
+    number of another dataset (uninsured persons) counts that city's — and a click on a county (the leader clicks the
+    first row's county) narrows the page to the county."""
+    from yibao.dashboards.serve import region_roles
+
+    root, table = stack["root"], "分区县参保情况"
+    res = _render(stack, [
+        {"username": "analyst", "dashboards": ["enrollment"], "clicks": {"enrollment": {"chart": table, "row": 0, "col": 0}}},
+        {"username": "leader", "dashboards": ["enrollment"], "clicks": {"enrollment": {"chart": table, "row": 0, "col": 1}}}])
+    by_user = {r["username"]: r for r in res}
+    code = {}
+    for prefix, name, _ in region_roles().values():
+        code.setdefault(name, []).append(prefix)
+    for r in res:
+        _assert_clean(r)
+        assert Path(r["after_click"]["screenshot"]).stat().st_size > 20_000
+    # the city: every chart on the page asked again with the city as a filter
+    city = by_user["analyst"]["after_click"]["text"]
+    assert len(code.get(city, [])) == 1, city
+    cp = code[city][0]
+    after = by_user["analyst"]["after_click"]["charts"]
+    assert {"各区县未参保人数 (前30)", "未参保人数", "参保率", "未参保人员清单 (脱敏)"} <= set(after), sorted(after)
+    for name, c in after.items():
+        assert c["status"] == 200, (name, c)
+    counties = {r["county_name"] for r in after["各区县未参保人数 (前30)"]["data"]}
+    in_city = {r[0] for r in _meta(root, f"""select coalesce(admdvs_name, admdvs) from GOLD(coverage_by_region@)
+                                             where level = 'county' and admdvs like '{cp}%'""")}
+    assert counties and counties <= in_city, (counties, in_city)
+    n_city = _gold_count(root, f"select count(*) from GOLD(uninsured_person@) where admdvs like '{cp}%'")
+    assert after["未参保人数"]["data"][0]["persons"] == n_city
+    assert n_city < _by_name(by_user["analyst"])["未参保人数"]["data"][0]["persons"]
+    # the county
+    county = by_user["leader"]["after_click"]["text"]
+    assert len(code.get(county, [])) == 1, county
+    after = by_user["leader"]["after_click"]["charts"]
+    n_county = _gold_count(root, f"select count(*) from GOLD(uninsured_person@) where admdvs like '{code[county][0]}%'")
+    assert after["未参保人数"]["data"][0]["persons"] == n_county
+    assert {r["region_name"] for r in after["未参保人员清单 (脱敏)"]["data"]} == ({county} if n_county else set())
+
+
 def _meta(root: Path, sql: str) -> list[tuple]:
-    """Rows straight from the meta Delta tables with DuckDB (``META(table@)``), not through the read path."""
+    """Rows straight from the meta and gold Delta tables with DuckDB (``META(table@)``, ``GOLD(table@)``), not
+    through the read path."""
     import duckdb
 
     from yibao.dashboards import readpath
@@ -273,7 +316,8 @@ def _meta(root: Path, sql: str) -> list[tuple]:
     readpath.install_delta_extension(con, root)
     wh = Path(root).resolve() / "warehouse"
     try:
-        return con.execute(sql.replace("META(", f"delta_scan('{wh}/meta/").replace("@)", "')")).fetchall()
+        return con.execute(sql.replace("META(", f"delta_scan('{wh}/meta/").replace("GOLD(", f"delta_scan('{wh}/gold/")
+                           .replace("@)", "')")).fetchall()
     finally:
         con.close()
 

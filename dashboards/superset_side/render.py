@@ -6,6 +6,10 @@ For every visit it records per dashboard: load time, each chart's data request (
 response (status, row count, the first rows), error messages shown on the page, and a 1920x1080 screenshot.  A visit with ``"full_page": true``
 also scrolls through the whole dashboard (Superset only draws the charts near the viewport), records what each
 drawn chart holds (``drawn``: canvas / svg / table rows / text per chart name) and takes a full-page screenshot.
+A visit with ``"clicks": {slug: {"chart": name, "text": cell text}}`` (or ``"row"`` / ``"col"``: the cell at that
+position of the first page) then clicks that cell of that table chart
+(a cross-filter, the dashboards' drill-down) and records the chart data requests and responses that follow
+(``after_click``, per chart name: the filters the page sent and the rows it got) and a screenshot.
 Chromium is Debian's ``/usr/bin/chromium`` (``YIBAO_CHROMIUM`` to change); Playwright never downloads one.
 """
 
@@ -143,6 +147,52 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
             "charts": charts, "dom_errors": dom_errors, "screenshot": shot, "drawn": drawn}
 
 
+def click_cell(page, url, slug, spec, shot, settle_ms=2500, timeout_s=60):
+    """Click the first cell reading ``spec["text"]`` in the chart named ``spec["chart"]`` and collect the chart data
+    requests the click causes (a cross-filter re-queries every chart in its scope)."""
+    seen = []
+
+    def on_response(resp):
+        if "/api/v1/chart/data" in resp.url and resp.request.method == "POST":
+            try:
+                body = resp.request.post_data_json or {}
+                js = resp.json()
+            except Exception:
+                body, js = {}, {}
+            seen.append((time.time(), body, resp.status, js))
+
+    meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
+    names = {str(c["id"]): c.get("slice_name") for c in (meta.json().get("result", []) if meta.status == 200 else [])}
+    box = page.locator(f'[data-test-chart-name="{spec["chart"]}"]')
+    box.scroll_into_view_if_needed()
+    if spec.get("text"):
+        cell = box.locator("td").filter(has_text=re.compile("^" + re.escape(spec["text"]) + "$")).first
+    else:     # the cell at (row, col) of the table's first page
+        cell = box.locator("tbody tr").nth(int(spec.get("row", 0))).locator("td").nth(int(spec.get("col", 0)))
+    text = cell.inner_text(timeout=60_000).strip()
+    page.on("response", on_response)
+    cell.click()
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        page.wait_for_timeout(250)
+        last = seen[-1][0] if seen else None
+        if last and time.time() - last > settle_ms / 1000 and page.locator(LOADING).count() == 0:
+            break
+    page.remove_listener("response", on_response)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=shot)
+    out = {}
+    for _, body, status, js in seen:
+        sid = str((body.get("form_data") or {}).get("slice_id"))
+        res = (js.get("result") or [{}]) if isinstance(js, dict) else [{}]
+        first = res[0] if res else {}
+        queries = body.get("queries") or [{}]
+        out[names.get(sid, sid)] = {"status": status, "filters": queries[0].get("filters"),
+                                    "extras": queries[0].get("extras"), "rowcount": first.get("rowcount"),
+                                    "data": (first.get("data") or [])[:200]}
+    return {"chart": spec["chart"], "text": text, "charts": out, "screenshot": shot}
+
+
 def main(job_path, result_path):
     job = json.load(open(job_path, encoding="utf-8"))
     url, out = job["url"], job["out_dir"]
@@ -159,6 +209,8 @@ def main(job_path, result_path):
                 shot = os.path.join(out, f"{visit['username']}__{re.sub(r'[^a-z0-9_-]', '_', slug)}.png")
                 res = render(page, url, slug, shot, full_page=bool(visit.get("full_page")))
                 res["username"] = me.get("username")
+                if slug in (visit.get("clicks") or {}):
+                    res["after_click"] = click_cell(page, url, slug, visit["clicks"][slug], shot.replace(".png", "__click.png"))
                 results.append(res)
             ctx.close()
         browser.close()
