@@ -84,7 +84,7 @@ LABELS = {
     # contract section 6 (issue 18): delivery, payment reform, prices and 集采, medical assistance, fund finance
     "table_name": "表名", "table_zh": "数据表", "area": "专题", "rows": "行数", "delivered": "已交付",
     "delivered_order": "交付序", "cases": "病例数", "cases_with_weight": "有权重病例数", "total_weight": "总权重",
-    "cmi": "CMI", "cost_index": "费用消耗指数", "time_index": "时间消耗指数", "high_outlier_cases": "高倍率病例",
+    "cmi": "病例组合指数(CMI)", "cost_index": "费用消耗指数", "time_index": "时间消耗指数", "high_outlier_cases": "高倍率病例",
     "low_outlier_cases": "低倍率病例", "upcoding_cases": "高套分组疑点", "medfee_sumamt": "医疗总费用(元)",
     "medfee_wan": "医疗总费用(万元)", "setl_id": "结算ID", "drg_codg": "DRG组", "drg_name": "DRG组名称",
     "weight": "权重(RW)", "dip_codg": "DIP病种", "dip_score": "DIP分值", "ipt_days": "住院天数",
@@ -115,6 +115,15 @@ LABELS = {
     "differences": "差异笔数", "side": "差异环节代码", "side_zh": "差异环节", "txn_id": "银行流水号",
     "expected_amount": "应为(元)", "actual_amount": "实为(元)", "diff_amount": "差额(元)",
     "abs_diff_wan": "差额绝对值(万元)", "yoy_rate": "同比",
+    # trends and forecast (issue 22)
+    "accrym": "费款所属期", "region_label": "地区", "psn_type_name": "人员类别", "periods": "应缴期数",
+    "paid_periods": "已缴期数", "payment_rate": "缴费率", "collected_amt": "到账金额(元)", "collected_wan": "到账金额(万元)",
+    "collected_amt_mom": "到账金额环比", "collected_amt_yoy": "到账金额同比", "flow_name": "就医流向",
+    "insu_region_label": "参保地", "mdtrt_region_label": "就医地", "dise_codg": "主要诊断编码",
+    "issue_batch": "下发批次", "actual_risk_level": "当前风险等级", "first_warning_ym": "预警月份",
+    "first_warning_level": "预警等级", "worst_risk_level": "预测期内最高风险", "exhaustion_ym": "基金穿底月份",
+    "end_months_payable": "预测期末可支付月数", "backtest_mape": "回测误差MAPE(%)",
+    "backtest_mape_naive": "朴素预测回测误差MAPE(%)", "method": "预测方法", "assumptions": "预测假设",
 }
 
 PCT, INT, NUM2, WAN = ".1%", ",d", ",.2f", ",.0f"   # percentages with one decimal, counts with separators
@@ -223,7 +232,7 @@ DATASETS: dict[str, dict] = {
         ("undelivered", "SUM(CASE WHEN delivered THEN 0 ELSE 1 END)", "未交付的数据表", INT)]},
     "drg_institution": {"desc": "DRG 机构年度指标 (gold.drg_institution_year)", "metrics": [
         ("cases", "SUM(cases)", "DRG病例数", INT),
-        ("cmi", "SUM(total_weight) / NULLIF(SUM(cases_with_weight), 0)", "CMI", ".2f"),
+        ("cmi", "SUM(total_weight) / NULLIF(SUM(cases_with_weight), 0)", "病例组合指数(CMI)", ".2f"),
         ("cost_index", "SUM(cost_index * cases) / NULLIF(SUM(CASE WHEN cost_index IS NOT NULL THEN cases END), 0)",
          "费用消耗指数", ".2f"),
         ("time_index", "SUM(time_index * cases) / NULLIF(SUM(CASE WHEN time_index IS NOT NULL THEN cases END), 0)",
@@ -899,10 +908,10 @@ DASHBOARDS: list[dict] = [
                filters=[f_sql("region <> 'ALL'"), f_sql("psn_type = 'ALL'"), f_sql("emp_type = 'ALL'")], fmt=WAN2),
           table("tr_contrib_table", "缴费分析 (按费款所属期、险种、统筹区, 含同比 / 环比)", "contribution_trend",
                 columns=["accrym", "insutype_name", "region_label", "periods", "paid_periods", "payment_rate",
-                         "collected_amt", "collected_amt_mom", "collected_amt_yoy"],
+                         "collected_wan", "collected_amt_mom", "collected_amt_yoy"],
                 filters=[f_sql("region <> 'ALL'"), f_sql("psn_type = 'ALL'"), f_sql("emp_type = 'ALL'")], order=("accrym", False),
                 limit=2000, page=12,
-                formats={"payment_rate": PCT, "collected_amt": NUM2, "collected_amt_mom": PCT, "collected_amt_yoy": PCT})],
+                formats={"payment_rate": PCT, "collected_wan": WAN2, "collected_amt_mom": PCT, "collected_amt_yoy": PCT})],
          [bar("tr_flow_region", "异地就医结算人次 (按参保地、类型)", "cross_region_care", "insu_region_label",
               ["settlements"], groupby=["flow_name"], filters=[f_sql("flow <> 'LOCAL'")], stacked=True),
           table("tr_flows", "就医流向 (参保地 → 就医地)", "cross_region_care",

@@ -113,3 +113,34 @@ def test_section6_dashboards_open_with_the_delivery_of_their_area():
         assert all(c.params["adhoc_filters"] == [authoring.f_sql(f"area = '{area}'")] for c in top), key
         status = next(c for c in top if c.viz == "table")
         assert status.params["all_columns"][-1] == "status", key
+
+
+def test_every_label_a_user_reads_is_chinese():
+    """Chart titles, the metrics a chart shows and the columns it groups by or lists carry Chinese names (a
+    column's ``verbose_name``, a metric's ``verbose_name``): no English header, axis or legend reaches a user.
+    Codes and identifiers may be shown (their header is still Chinese)."""
+    import re
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    bundle = authoring.BUNDLE
+    datasets = {}
+    for f in (bundle / "datasets").rglob("*.yaml"):
+        d = yaml.safe_load(f.read_text(encoding="utf-8"))
+        datasets[d["uuid"]] = ({c["column_name"]: c.get("verbose_name") for c in d["columns"]},
+                               {m["metric_name"]: m.get("verbose_name") for m in d["metrics"]}, d["table_name"])
+    bad = []
+    for f in sorted((bundle / "charts").glob("*.yaml")):
+        c = yaml.safe_load(f.read_text(encoding="utf-8"))
+        if not cjk.search(c["slice_name"] or ""):
+            bad.append(f"{f.stem}: title {c['slice_name']!r}")
+        cols, mets, table = datasets[c["dataset_uuid"]]
+        p = c["params"]
+        shown_cols = [x for k in ("groupby", "all_columns", "columns") for x in (p.get(k) or []) if isinstance(x, str)]
+        shown_cols += [p[k] for k in ("x_axis", "series", "entity") if isinstance(p.get(k), str)]
+        shown_mets = [m for m in (p.get("metrics") or []) if isinstance(m, str)]
+        shown_mets += [p[k] for k in ("metric",) if isinstance(p.get(k), str)]
+        bad += [f"{f.stem}: column {table}.{x} has no Chinese name ({cols.get(x)!r})"
+                for x in shown_cols if not cjk.search(cols.get(x) or "")]
+        bad += [f"{f.stem}: metric {table}.{m} has no Chinese name ({mets.get(m)!r})"
+                for m in shown_mets if not cjk.search(mets.get(m) or "")]
+    assert not bad, "\n".join(bad)
