@@ -116,8 +116,8 @@ LABELS = {
     "expected_amount": "应为(元)", "actual_amount": "实为(元)", "diff_amount": "差额(元)",
     "abs_diff_wan": "差额绝对值(万元)", "yoy_rate": "同比",
     # trends and forecast (issue 22)
-    "accrym": "费款所属期", "region_label": "地区", "psn_type_name": "人员类别", "periods": "应缴期数",
-    "paid_periods": "已缴期数", "payment_rate": "缴费率", "collected_amt": "到账金额(元)", "collected_wan": "到账金额(万元)",
+    "pooling_region": "统筹区代码", "accrym": "费款所属期", "region_label": "地区", "psn_type_name": "人员类别",
+    "periods": "应缴期数", "paid_periods": "已缴期数", "payment_rate": "缴费率", "collected_amt": "到账金额(元)", "collected_wan": "到账金额(万元)",
     "collected_amt_mom": "到账金额环比", "collected_amt_yoy": "到账金额同比", "flow_name": "就医流向",
     "insu_region_label": "参保地", "mdtrt_region_label": "就医地", "dise_codg": "主要诊断编码",
     "issue_batch": "下发批次", "actual_risk_level": "当前风险等级", "first_warning_ym": "预警月份",
@@ -369,11 +369,13 @@ REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled
                    "disease_cost", "national_list_progress", "fund_forecast", "fund_forecast_warning"]
 
 
-# Of those, the aggregates by pooling region (统筹区; no person or institution is a row): a county user sees the pooling
-# region its county belongs to there (yibao/regions.py), the county's own rows everywhere else.
+# Of those, the pooling region's own business (统筹区: its aggregates, and the differences of its fund's reconciliation,
+# wherever the institution paid stands): a county user sees the pooling region its county belongs to there
+# (yibao/regions.py), the county's own rows everywhere else (institution rows: the institution's county).
 POOL_DATASETS = ["fund_operation", "fund_risk_latest", "medical_service", "dip_point_value", "fund_income_expense",
-                 "fund_reconciliation", "enrollment_trend", "dependency_ratio", "contribution_trend", "cross_region_care",
-                 "medical_reform", "disease_cost", "national_list_progress", "fund_forecast", "fund_forecast_warning"]
+                 "fund_reconciliation", "fund_reconciliation_diff", "enrollment_trend", "dependency_ratio",
+                 "contribution_trend", "cross_region_care", "medical_reform", "disease_cost", "national_list_progress",
+                 "fund_forecast", "fund_forecast_warning"]
 
 
 def f_sql(expr: str) -> dict:
@@ -772,7 +774,7 @@ DASHBOARDS: list[dict] = [
          [pie("pr_band", "集采完成率分布 (机构×品种)", "vbp_completion", "completion_band", "items"),
           bar("pr_item_completion", "各集采品种完成率", "vbp_completion", "list_name", ["completion"], horizontal=True,
               fmt=PCT, asc=True, limit=30),
-          bar("pr_under_region", "进度不足 (按统筹区)", "vbp_completion", "region_name", ["under"])],
+          bar("pr_under_region", "进度不足 (按地市)", "vbp_completion", "city_name", ["under"])],
          [table("pr_under_list", "集采进度不足的机构与品种", "vbp_completion",
                 columns=["fixmedins_name", "region_name", "year", "list_name", "agreed_qty", "purc_qty",
                          "completion_rate", "months", "expected_rate", "progress"],

@@ -165,6 +165,9 @@ EXPECTED: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("med_list_codg", V), ("list_name", V), ("ym", V), ("lines", BIG), ("qty", DBL), ("amount", DBL),
         ("avg_pric", DBL), ("min_pric", DBL), ("max_pric", DBL), ("pric_uplmt", DBL), ("over_ceiling_lines", BIG),
         ("amount_rank", BIG)],
+    ("gold", "institution"): [
+        ("fixmedins_code", V), ("fixmedins_name", V), ("fixmedins_type", V), ("hosp_lv", V), ("admdvs", V),
+        ("pooling_region", V)],
     ("gold", "vbp_completion"): [
         ("fixmedins_code", V), ("fixmedins_name", V), ("admdvs", V), ("year", INT), ("med_list_codg", V),
         ("list_name", V), ("agreed_qty", DBL), ("purc_qty", DBL), ("purc_amt", DBL), ("completion_rate", DBL),
@@ -309,6 +312,15 @@ def _geo(alias_col: str) -> tuple[str, str]:
     return GEO_COLS.format(a=alias_col), GEO_JOIN.format(a=alias_col)
 
 
+def _inst_geo(code_col: str, fallback_col: str) -> tuple[str, str, str]:
+    """Region columns of an institution-level row, placed in the institution's own division (gold.institution:
+    the county it stands in) instead of its pooling region; ``fallback_col`` when the registry does not know it.
+    Returns (admdvs expression, region columns, joins)."""
+    a = f"coalesce(_i.admdvs, {fallback_col})"
+    joins = f"left join gold.institution _i on _i.fixmedins_code = {code_col}" + GEO_JOIN.format(a=a)
+    return a, GEO_COLS.format(a=a), joins
+
+
 def serving_views() -> dict[str, str]:
     """The SQL of every ``serving.*`` view, in creation order."""
     v: dict[str, str] = {}
@@ -374,7 +386,7 @@ def serving_views() -> dict[str, str]:
                {case('m.hosp_lv', 'hosp_lv')} as hosp_lv_name,
                strptime(CAST(m.ym AS VARCHAR) || '01', '%Y%m%d')::DATE as month_date
         from gold.medical_service_indicators m {j}"""
-    g, j = _geo("s.region")
+    a, g, j = _inst_geo("case when s.subject_type = 'institution' then s.subject_id end", "s.region")
     v["fraud_suspect"] = f"""
         select s.suspect_id, s.subject_type, {case('s.subject_type', 'subject_type')} as subject_type_name,
                s.subject_id,
@@ -390,7 +402,7 @@ def serving_views() -> dict[str, str]:
                    as overdue,
                case when s.deadline < current_date and s.status in ('已分派', '核查中', '已提交')
                     then date_diff('day', s.deadline, current_date) else 0 end as days_overdue,
-               s.region as admdvs, {g}
+               {a} as admdvs, {g}
         from gold.fraud_suspect s {j}"""
     v["fraud_suspect_rule"] = f"""
         select s.suspect_id, s.subject_type_name, s.risk_level, s.status_name, s.score, s.admdvs, s.region_name,
@@ -403,23 +415,23 @@ def serving_views() -> dict[str, str]:
         where r.sid = s.suspect_id and trim(r.rule_code) <> ''"""
     # payment warnings (dbt mart payment_warning) and the standing of practitioners and institutions
     # (models/fraud/standing.py), each row in the region it belongs to
-    g, j = _geo("w.region")
+    a, g, j = _inst_geo("w.fixmedins_code", "w.region")
     v["payment_warning"] = f"""
         select w.warning_id, w.warning_type, w.warning_name, {case('w.subject_type', 'subject_type')} as subject_type_name,
                w.subject_id, w.fixmedins_code, w.ym, w.amount, w.base_amount, w.change_rate, w.reason, w.setl_ids,
-               w.region as admdvs, {g}
+               {a} as admdvs, {g}
         from gold.payment_warning w {j}"""
-    g, j = _geo("p.admdvs")
+    a, g, j = _inst_geo("p.fixmedins_code", "p.admdvs")
     v["practitioner_score"] = f"""
         select p.year, p.prac_code, p.prac_name, p.prac_type_name, p.fixmedins_code, p.n_settlements, p.points,
                p.violations, p.status as prac_status, p.next_threshold, p.points_to_next, p.suspension_months,
-               p.reasons, p.admdvs, {g}
+               p.reasons, {a} as admdvs, p.admdvs as pooling_region, {g}
         from gold.practitioner_score p {j}"""
-    g, j = _geo("c.admdvs")
+    a, g, j = _inst_geo("c.fixmedins_code", "c.admdvs")
     v["institution_credit"] = f"""
         select c.year, c.fixmedins_code, c.fixmedins_name, c.score as credit_score, c.grade, c.n_settlements,
                c.fund_income, c.n_violations, c.deduct_amt, c.audit_violation_share, c.warning_rate, c.r09_hit,
-               c.reasons, c.admdvs, {g}
+               c.reasons, {a} as admdvs, c.admdvs as pooling_region, {g}
         from gold.institution_credit c {j}"""
     # the rule library's record (models/fraud/library.py): every rule, its hits and precision, and its trend
     v["fraud_rule_stats"] = """
@@ -492,16 +504,19 @@ def serving_views() -> dict[str, str]:
                CAST(d.delivered AS BOOLEAN) as delivered, d.status,
                case when CAST(d.delivered AS BOOLEAN) then 1 else 0 end as delivered_order
         from gold.section6_delivery d"""
-    g, j = _geo("i.admdvs")
+    # institution-level rows (section 6) sit in the institution's own division (_inst_geo); pooling_region keeps
+    # the gold table's admdvs
+    a, g, j = _inst_geo("i.fixmedins_code", "i.admdvs")
     v["drg_institution"] = f"""
-        select i.fixmedins_code, coalesce(i.fixmedins_name, i.fixmedins_code) as fixmedins_name, i.admdvs, {g},
+        select i.fixmedins_code, coalesce(i.fixmedins_name, i.fixmedins_code) as fixmedins_name, {a} as admdvs,
+               i.admdvs as pooling_region, {g},
                i.year, i.cases, i.cases_with_weight, i.total_weight, i.cmi, i.cost_index, i.time_index, i.high_outlier_cases,
                i.low_outlier_cases, i.upcoding_cases, i.medfee_sumamt, i.medfee_sumamt / 10000.0 as medfee_wan
         from gold.drg_institution_year i {j}"""
-    g, j = _geo("c.admdvs")
+    a, g, j = _inst_geo("c.fixmedins_code", "c.admdvs")
     v["drg_case"] = f"""
         select c.setl_id, c.person_id, c.fixmedins_code, coalesce(n.fixmedins_name, c.fixmedins_code) as fixmedins_name,
-               c.admdvs, {g}, c.year, c.drg_codg, c.drg_name, c.weight, c.dip_codg, c.dip_score, c.ipt_days,
+               {a} as admdvs, c.admdvs as pooling_region, {g}, c.year, c.drg_codg, c.drg_name, c.weight, c.dip_codg, c.dip_score, c.ipt_days,
                c.medfee_sumamt, c.hifp_pay, c.group_avg_cost, c.group_avg_days, c.cost_ratio,
                coalesce(c.outlier, '正常') as outlier_name, CAST(c.is_upcoding_suspect AS BOOLEAN) as is_upcoding_suspect,
                c.upcoding_evidence
@@ -512,17 +527,18 @@ def serving_views() -> dict[str, str]:
     v["dip_point_value"] = f"""
         select p.admdvs, {g}, p.year, p.cases, p.total_score, p.budget, p.budget / 10000.0 as budget_wan, p.point_value
         from gold.dip_point_value p {j}"""
-    g, j = _geo("c.admdvs")
+    a, g, j = _inst_geo("c.fixmedins_code", "c.admdvs")
     v["dip_clearing"] = f"""
-        select c.admdvs, {g}, c.year, c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name,
+        select {a} as admdvs, c.admdvs as pooling_region, {g}, c.year, c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name,
                c.cases, c.total_score, c.point_value, c.clearing_amount, c.paid_amount, c.clearing_diff,
                c.clearing_amount / 10000.0 as clearing_wan, c.paid_amount / 10000.0 as paid_wan,
                c.clearing_diff / 10000.0 as clearing_diff_wan
         from gold.dip_clearing c {j}"""
-    g, j = _geo("p.admdvs")
+    a, g, j = _inst_geo("p.fixmedins_code", "p.admdvs")
     v["price_violation"] = f"""
         select p.feedetl_sn, p.setl_id, p.person_id, p.fixmedins_code,
-               coalesce(p.fixmedins_name, p.fixmedins_code) as fixmedins_name, p.admdvs, {g},
+               coalesce(p.fixmedins_name, p.fixmedins_code) as fixmedins_name, {a} as admdvs,
+               p.admdvs as pooling_region, {g},
                CAST(p.fee_date AS DATE) as fee_date, p.med_list_codg, coalesce(p.list_name, p.med_list_codg) as list_name,
                p.cnt, p.pric, p.pric_uplmt, p.excess_amount, p.excess_amount / 10000.0 as excess_wan
         from gold.price_violation p {j}"""
@@ -534,9 +550,10 @@ def serving_views() -> dict[str, str]:
                t.amount / 10000.0 as amount_wan, t.avg_pric, t.min_pric, t.max_pric, t.pric_uplmt,
                t.over_ceiling_lines, t.amount_rank
         from gold.price_trend t"""
-    g, j = _geo("c.admdvs")
+    a, g, j = _inst_geo("c.fixmedins_code", "c.admdvs")
     v["vbp_completion"] = f"""
-        select c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name, c.admdvs, {g},
+        select c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name, {a} as admdvs,
+               c.admdvs as pooling_region, {g},
                c.year, c.med_list_codg, coalesce(c.list_name, c.med_list_codg) as list_name, c.agreed_qty,
                c.purc_qty, c.purc_amt, c.purc_amt / 10000.0 as purc_wan, c.completion_rate, c.months, c.expected_rate,
                c.progress,
@@ -587,6 +604,7 @@ def serving_views() -> dict[str, str]:
                r.bank_amount / 10000.0 as bank_wan, r.diff_settlement_payment / 10000.0 as diff_sp_wan,
                r.diff_payment_bank / 10000.0 as diff_pb_wan, r.differences, r.status
         from gold.fund_reconciliation r {j}"""
+    # the fund's pooling region (whose payments are reconciled), wherever the institution paid stands
     g, j = _geo("d.admdvs")
     v["fund_reconciliation_diff"] = f"""
         select d.admdvs, {g}, d.insutype, {case('d.insutype', 'insutype')} as insutype_name, d.ym, d.side,

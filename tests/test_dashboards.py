@@ -436,18 +436,37 @@ SECTION6 = {
 }
 
 
+# the county user's share of each section-6 dashboard's big number (cc: the county's code)
+COUNTY_SQL = {
+    "payment-reform": "select count(*) from GOLD(drg_case@) c join GOLD(institution@) i using (fixmedins_code) "
+                      "where c.is_upcoding_suspect and i.admdvs like '{cc}%'",
+    "price-vbp": "select count(*) from GOLD(price_violation@) p join GOLD(institution@) i using (fixmedins_code) "
+                 "where i.admdvs like '{cc}%'",
+    "medical-assistance": "select count(*) from GOLD(assistance_duplicate@) where admdvs like '{cc}%'",
+    # the reconciliation is the fund's: a county sees its pooling region's differences
+    "fund-finance": "select count(*) from GOLD(fund_reconciliation_diff@) where admdvs = '{pool}'",
+}
+
+
 def test_section6_dashboards_render_with_data(stack):
     """The four section-6 dashboards (payment reform, prices and 集采, medical assistance, fund finance), scrolled
     to their end in Chromium as the province analyst: every chart drawn without an error and none empty, the
     delivery status of the area on top (all delivered by the generator), lists and big numbers equal to the gold
-    Delta tables; a city user sees only the city's rows (row-level security on ``admdvs``)."""
+    Delta tables; a city user sees only the city's rows (row-level security on ``admdvs``), a county user the rows
+    of the institutions in its county (institution-level rows sit in the institution's own division)."""
     root = stack["root"]
     slugs = list(SECTION6)
     results = _render(stack, [{"username": "analyst", "dashboards": slugs, "full_page": True},
-                              {"username": "city_test", "dashboards": slugs}])
+                              {"username": "city_test", "dashboards": slugs},
+                              {"username": "county_test", "dashboards": slugs}])
     for r in results:
         _assert_clean(r)
     by = {(r["username"], r["slug"]): r for r in results}
+    from yibao.dashboards import readpath
+    from yibao.regions import pooling_region
+
+    pool = pooling_region(stack["county"], readpath.DIVISIONS_SEED)
+    county_seen = {}
     for slug, (area, lists, (big_name, metric, big_sql)) in SECTION6.items():
         r = by[("analyst", slug)]
         print(f"{slug} (full page):", r["screenshot"])
@@ -481,6 +500,13 @@ def test_section6_dashboards_render_with_data(stack):
         mine = _gold_count(root, big_sql.replace(" where ", f" where admdvs like '{city}%' and ", 1) if " where "
                            in big_sql else big_sql + f" where admdvs like '{city}%'")
         assert city_charts[big_name]["data"][0][metric] == mine < _gold_count(root, big_sql), (slug, mine)
+        # a county user: the rows of the institutions standing in its county (gold.institution), not of its pooling
+        # region, and of the persons living there
+        county_n = _gold_count(root, COUNTY_SQL[slug].format(cc=stack["county"], pool=pool))
+        county_seen[slug] = county_n
+        got = _by_name(by[("county_test", slug)])[big_name]["data"][0][metric]
+        assert (got or 0) == county_n, (slug, got, county_n)        # a sum over no rows is shown as empty
+    assert any(county_seen.values()), f"the county has no section-6 rows at all: the county check proves nothing {county_seen}"
     # money in 万元 and percentages with one decimal, as drawn
     fin = {d["name"]: d for d in by[("analyst", "fund-finance")]["drawn"]}
     assert re.search(r"\d\.\d{2}", fin["收入(万元)"]["text"]), fin["收入(万元)"]["text"]
