@@ -516,7 +516,8 @@ def serving_views() -> dict[str, str]:
     a, g, j = _inst_geo("c.fixmedins_code", "c.admdvs")
     v["drg_case"] = f"""
         select c.setl_id, c.person_id, c.fixmedins_code, coalesce(n.fixmedins_name, c.fixmedins_code) as fixmedins_name,
-               {a} as admdvs, c.admdvs as pooling_region, {g}, c.year, c.drg_codg, c.drg_name, c.weight, c.dip_codg, c.dip_score, c.ipt_days,
+               {a} as admdvs, c.admdvs as pooling_region, {g}, c.year, c.drg_codg, c.drg_name, c.weight, c.dip_codg,
+               c.dip_score, c.ipt_days,
                c.medfee_sumamt, c.hifp_pay, c.group_avg_cost, c.group_avg_days, c.cost_ratio,
                coalesce(c.outlier, '正常') as outlier_name, CAST(c.is_upcoding_suspect AS BOOLEAN) as is_upcoding_suspect,
                c.upcoding_evidence
@@ -529,7 +530,8 @@ def serving_views() -> dict[str, str]:
         from gold.dip_point_value p {j}"""
     a, g, j = _inst_geo("c.fixmedins_code", "c.admdvs")
     v["dip_clearing"] = f"""
-        select {a} as admdvs, c.admdvs as pooling_region, {g}, c.year, c.fixmedins_code, coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name,
+        select {a} as admdvs, c.admdvs as pooling_region, {g}, c.year, c.fixmedins_code,
+               coalesce(c.fixmedins_name, c.fixmedins_code) as fixmedins_name,
                c.cases, c.total_score, c.point_value, c.clearing_amount, c.paid_amount, c.clearing_diff,
                c.clearing_amount / 10000.0 as clearing_wan, c.paid_amount / 10000.0 as paid_wan,
                c.clearing_diff / 10000.0 as clearing_diff_wan

@@ -34,27 +34,6 @@ CONTRACT_VERSION = 2          # the default: sections 1-2 and 6
 INPATIENT = vocabulary.INPATIENT
 SHARE_COLS = ("hifmi", "hifob", "cvlserv", "maf", "oth")          # latent (cents) → setl hifmi_pay, ...
 
-def class_c_lines(item: np.ndarray) -> np.ndarray:
-    """Fee lines of a 丙类 (目录外) item (chrgitm_lv 3): the insured person pays them in full (全自费)."""
-    lv = med_list()["chrgitm_lv"].to_numpy()
-    return lv[item] == "3" if len(item) else np.zeros(0, dtype=bool)
-
-
-def class_c_self_paid(inst: np.ndarray, item: np.ndarray, p: "Plan | None") -> np.ndarray:
-    """Fee lines counted in the settlement's full self-pay because their item is 丙类, except at the institutions
-    the plan has bill them into the fund's range (the planted 丙类纳入基金支付 cases)."""
-    c = class_c_lines(item)
-    return c if p is None else c & ~p.class_c_fund[inst.astype(np.int64)]
-
-
-def class_c_fund_paid(S: pd.DataFrame, L: pd.DataFrame, counted: np.ndarray) -> pd.DataFrame:
-    """Every counted settlement whose 丙类 lines add up to more than its full self-pay (truth class_c_fund)."""
-    c = class_c_lines(L["item"].to_numpy())
-    c_amt = np.bincount(L["s"].to_numpy(), weights=np.where(c, L["amt"].to_numpy(), 0), minlength=len(S))
-    bad = counted & (c_amt > S["ownpay"].to_numpy())
-    return pd.DataFrame({"setl_id": S["setl_id"].to_numpy()[bad]})
-
-
 # ------------------------------------------------------------------------------------------- fund shares
 HIFMI_LINE = 150_000          # cents: 大病保险 pays a resident's policy-range burden of an inpatient bill above it
 HIFMI_RATIO = 0.6
@@ -216,6 +195,27 @@ def overcharged(pric: np.ndarray, inst: np.ndarray, item: np.ndarray, p: Plan) -
     pos = np.minimum(np.searchsorted(p.over_key, key), len(p.over_key) - 1)
     hit = p.over_key[pos] == key
     return np.where(hit, p.over_pric[pos], pric)
+
+
+def class_c_lines(item: np.ndarray) -> np.ndarray:
+    """Fee lines of a 丙类 (目录外) item (chrgitm_lv 3): the insured person pays them in full (全自费)."""
+    lv = med_list()["chrgitm_lv"].to_numpy()
+    return lv[item] == "3" if len(item) else np.zeros(0, dtype=bool)
+
+
+def class_c_self_paid(inst: np.ndarray, item: np.ndarray, p: Plan | None) -> np.ndarray:
+    """Fee lines counted in the settlement's full self-pay because their item is 丙类, except at the institutions
+    the plan has bill them into the fund's range (the planted 丙类纳入基金支付 cases)."""
+    c = class_c_lines(item)
+    return c if p is None else c & ~p.class_c_fund[inst.astype(np.int64)]
+
+
+def class_c_fund_paid(S: pd.DataFrame, L: pd.DataFrame, counted: np.ndarray) -> pd.DataFrame:
+    """Every counted settlement whose 丙类 lines add up to more than its full self-pay (truth class_c_fund)."""
+    c = class_c_lines(L["item"].to_numpy())
+    c_amt = np.bincount(L["s"].to_numpy(), weights=np.where(c, L["amt"].to_numpy(), 0), minlength=len(S))
+    bad = counted & (c_amt > S["ownpay"].to_numpy())
+    return pd.DataFrame({"setl_id": S["setl_id"].to_numpy()[bad]})
 
 
 # ------------------------------------------------------------------------------------------- fund shares
