@@ -69,6 +69,18 @@ def _scroll_through(page, step=700, wait_ms=700, limit=60):
         .forEach(e => { if (e && e.scrollTop) e.scrollTop = 0; })""")
 
 
+def chart_names(page, url, slug) -> dict:
+    """Chart id (as a string) -> name, of every chart of the dashboard."""
+    meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
+    return {str(c["id"]): c.get("slice_name") for c in (meta.json().get("result", []) if meta.status == 200 else [])}
+
+
+def first_result(js) -> dict:
+    """The first query result of a chart data response ({} when there is none)."""
+    res = (js.get("result") or [{}]) if isinstance(js, dict) else [{}]
+    return res[0] if res else {}
+
+
 def render(page, url, slug, shot, timeout_s=90, full_page=False):
     responses = []
 
@@ -95,10 +107,8 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
     page.on("response", on_response)
     r = page.goto(f"{url}/superset/dashboard/{slug}/?standalone=1", wait_until="domcontentloaded")
     status = r.status if r else None
-    meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
-    chart_list = meta.json().get("result", []) if meta.status == 200 else []
-    n_charts = len(chart_list)
-    names = {str(c["id"]): c.get("slice_name") for c in chart_list}
+    names = chart_names(page, url, slug)
+    n_charts = len(names)
     deadline = t0 + timeout_s
     while time.time() < deadline:
         if len({x["slice_id"] for x in responses}) >= n_charts and page.locator(LOADING).count() == 0:
@@ -130,8 +140,7 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
     charts = {}
     for x in responses:
         js = x["json"]
-        res = (js.get("result") or [{}]) if isinstance(js, dict) else [{}]
-        first = res[0] if res else {}
+        first = first_result(js)
         charts[str(x["slice_id"])] = {
             "status": x["status"], "error": (js.get("message") or js.get("errors") or first.get("error")) if isinstance(js, dict) else None,
             "slice_name": names.get(str(x["slice_id"])), "rowcount": first.get("rowcount"), "colnames": first.get("colnames"), "data": (first.get("data") or [])[:200],
@@ -161,8 +170,7 @@ def click_cell(page, url, slug, spec, shot, settle_ms=2500, timeout_s=60):
                 body, js = {}, {}
             seen.append((time.time(), body, resp.status, js))
 
-    meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
-    names = {str(c["id"]): c.get("slice_name") for c in (meta.json().get("result", []) if meta.status == 200 else [])}
+    names = chart_names(page, url, slug)
     box = page.locator(f'[data-test-chart-name="{spec["chart"]}"]')
     box.scroll_into_view_if_needed()
     if spec.get("text"):
@@ -184,8 +192,7 @@ def click_cell(page, url, slug, spec, shot, settle_ms=2500, timeout_s=60):
     out = {}
     for _, body, status, js in seen:
         sid = str((body.get("form_data") or {}).get("slice_id"))
-        res = (js.get("result") or [{}]) if isinstance(js, dict) else [{}]
-        first = res[0] if res else {}
+        first = first_result(js)
         queries = body.get("queries") or [{}]
         out[names.get(sid, sid)] = {"status": status, "filters": queries[0].get("filters"),
                                     "extras": queries[0].get("extras"), "rowcount": first.get("rowcount"),
