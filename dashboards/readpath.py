@@ -30,6 +30,7 @@ from pathlib import Path
 
 from yibao.faults import checkpoint
 from yibao.masking import id_sql, name_sql, raw_line_sql, text_sql
+from yibao.regions import divisions as divisions_of
 
 REPO = Path(__file__).resolve().parents[1]
 DIVISIONS_SEED = REPO / "dbt_project" / "seeds" / "gbt2260_divisions.csv"
@@ -256,6 +257,7 @@ CODES: dict[str, dict[str, str]] = {
     "source": {"medins": "医保核心业务系统", "national": "国家医保信息平台", "police": "公安",
                "civil_affairs": "民政", "tax": "税务", "health": "卫健", "hrss": "人社"},
     "risk_order": {"严重": "4", "中等": "3", "一般": "2", "正常": "1"},
+    "risk_name": {"4": "严重", "3": "中等", "2": "一般", "1": "正常"},
     "level": {"province": "全省", "city": "地市", "county": "区县", "pool": "统筹区"},
     # the quality gate (quality/README.md, "Severities and the gate"; yibao/decisions.py)
     "hold_kind": {"door": "接收暂停 (未入湖)", "gate": "发布暂停 (未进入标准层)", "waiting": "等待上级批次"},
@@ -684,6 +686,31 @@ def serving_views() -> dict[str, str]:
         from c"""
     v["ingest_log"] = f"""
         select l.*, {case('l.source', 'source')} as source_name from meta.ingest_log l"""
+    # the maps: one row per polygon of a county's outline (serving.region_shape, dashboards/boundaries.py) with what
+    # the maps colour it by: the county's coverage and uninsured, its city's coverage, and of its pooling region the
+    # suspects (a person's suspect carries the pooling region, an institution's its own county: both counted in the
+    # pooling region) and the worst fund risk
+    g, j = _geo("s.admdvs")
+    v["region_map"] = f"""
+        with cov as (select admdvs, level, insured, uninsured,
+                            100.0 * insured / nullif(target_population, 0) as pct
+                     from gold.coverage_by_region where level in ('city', 'county')),
+             susp as (select coalesce(_sd.pooling_region, f.admdvs) as pool, count(*) as n
+                      from serving.fraud_suspect f left join serving.division _sd on _sd.code = f.admdvs group by 1),
+             risk as (select admdvs, max(risk_order) as risk_order from serving.fund_risk_latest group by admdvs)
+        select s.admdvs, s.part, s.polygon, {g}, _d.pooling_region,
+               cc.pct as coverage_pct, ci.pct as city_coverage_pct, cc.insured, cc.uninsured,
+               coalesce(susp.n, 0) as pool_suspects, coalesce(risk.risk_order, 0) as risk_order,
+               {case('CAST(risk.risk_order AS VARCHAR)', 'risk_name', "'未知'")} as fund_risk_level
+        from serving.region_shape s {j}
+        left join cov cc on cc.admdvs = s.admdvs and cc.level = 'county'
+        left join cov ci on ci.admdvs = substr(s.admdvs, 1, 4) || '00' and ci.level = 'city'
+        left join susp on susp.pool = _d.pooling_region
+        left join risk on risk.admdvs = _d.pooling_region"""
+    # the same outlines as the fund dashboards name regions: region_name and risk_level of the pooling region
+    v["pool_map"] = """
+        select m.* replace (coalesce(_p.name, m.pooling_region) as region_name), m.fund_risk_level as risk_level
+        from serving.region_map m left join serving.division _p on _p.code = m.pooling_region"""
     return v
 
 
@@ -696,6 +723,8 @@ class Registration:
     serving: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)   # schema.table -> rows copied
     seconds: float = 0.0
+    map_source: str = ""                                 # where the maps' outlines came from
+    map_unmatched: list[str] = field(default_factory=list)   # the province's counties without an outline
 
 
 def extension_dir(data_root: Path) -> Path:
@@ -757,8 +786,28 @@ def _load_divisions(con, warehouse: Path) -> None:
                 "header = true, all_varchar = true)")
 
 
-def register(data_root: Path, warehouse: Path, db_path: Path | None = None, materialise: bool = True) -> Registration:
+def _load_shapes(con, reg: "Registration", map_boundaries: Path | None) -> None:
+    """serving.region_shape: the county outlines the maps draw (dashboards/boundaries.py).  Without them (the
+    default source unreachable, the configured file unreadable) the table is empty, the maps show no data and the
+    reason is recorded in ``reg.unreadable``; nothing else of the refresh depends on them."""
+    from yibao.dashboards import boundaries
+
+    con.execute("create or replace table serving.region_shape (admdvs VARCHAR, part INTEGER, polygon VARCHAR)")
+    try:
+        b = boundaries.load(map_boundaries, boundaries.cache_dir(), divisions_of(DIVISIONS_SEED))
+    except (OSError, ValueError, KeyError) as e:
+        reg.unreadable.append(f"map boundaries: {e}")
+        return
+    con.executemany("insert into serving.region_shape values (?, ?, ?)", b.rows())
+    reg.map_source, reg.map_unmatched = b.source, list(b.unmatched)
+
+
+def register(data_root: Path, warehouse: Path, db_path: Path | None = None, materialise: bool = True,
+             map_boundaries: Path | None = None) -> Registration:
     """(Re)build the DuckDB file of the read path; returns what it found and what it stubbed.
+
+    ``map_boundaries``: the setting of that name (a GeoJSON file of the province's divisions; None: the default
+    source of dashboards/boundaries.py).
 
     ``materialise=False`` makes ``gold.*`` / ``meta.*`` views over ``delta_scan`` instead of copies (the file
     stays tiny, every query reads Parquet: only for comparisons and warehouses too big to copy).
@@ -781,6 +830,7 @@ def register(data_root: Path, warehouse: Path, db_path: Path | None = None, mate
         for schema in ("gold", "meta", "silver", "serving"):
             con.execute(f"create schema if not exists {schema}")
         _load_divisions(con, warehouse)
+        _load_shapes(con, reg, map_boundaries)
         tables: dict[tuple[str, str], Path] = {}
         for schema in ("gold", "meta"):
             base = warehouse / schema

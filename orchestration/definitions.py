@@ -337,7 +337,7 @@ def serving_read_path(yibao: YibaoResource) -> MaterializeResult:
     from yibao.dashboards import readpath
 
     settings = yibao.settings()
-    reg = readpath.register(settings.data_root, settings.warehouse)
+    reg = readpath.register(settings.data_root, settings.warehouse, map_boundaries=settings.map_boundaries)
     return MaterializeResult(metadata={"path": str(reg.path), "tables": len(reg.found),
                                        "stubbed": ", ".join(reg.stubbed) or "-"})
 

@@ -165,7 +165,8 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
 
     if serve:
         from yibao.dashboards import readpath
-        _timed(summary, "serving refresh", lambda: readpath.register(settings.data_root, settings.warehouse),
+        _timed(summary, "serving refresh",
+               lambda: readpath.register(settings.data_root, settings.warehouse, map_boundaries=settings.map_boundaries),
                on_stage)
 
     from yibao.reports import run_reports

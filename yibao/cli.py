@@ -343,7 +343,7 @@ def serve(
 
     settings = _settings()
     if refresh:
-        reg = readpath.register(settings.data_root, settings.warehouse)
+        reg = readpath.register(settings.data_root, settings.warehouse, map_boundaries=settings.map_boundaries)
         console.print(f"[green]read path {reg.path}: {len(reg.found)} Delta tables; not produced yet: "
                       f"{', '.join(reg.stubbed) or '-'}" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
         return

@@ -53,6 +53,7 @@ class Settings:
     stewards: Path | None = None
     fraud_config: Path | None = None
     dbt_project_dir: Path | None = None
+    map_boundaries: Path | None = None
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:
@@ -161,6 +162,10 @@ SETTINGS: dict[str, tuple[str, str, str]] = {
                      "(below)"),
     "dbt_project_dir": ("YIBAO_DBT_PROJECT_DIR", "`dbt_project/`", "the dbt project: its vars, seeds and profile "
                         "(below)"),
+    "map_boundaries": ("YIBAO_MAP_BOUNDARIES", "empty: `echarts-china-cities-pypkg` from PyPI", "a GeoJSON file of "
+                       "the province's county outlines (the bureau's 标准地图; code in `properties.adcode`) that the "
+                       "dashboards' maps draw; by default the outlines of that package, fetched once into "
+                       "`~/.cache/yibao` (`dashboards/boundaries.py`: source and licence)"),
 }
 
 # file -> (located by, what it governs, read by)
@@ -214,6 +219,8 @@ ENVIRONMENT: list[tuple[tuple[str, ...], str, str]] = [
     (("YIBAO_SUPERSET_HOME",), "`superset_config.py`", "set by `yibao serve` to `<data_root>/superset`; not set by hand"),
     (("YIBAO_SUPERSET_CACHE_DIR",), "`superset_config.py`", "set by `yibao serve` to `<data_root>/serving/result-cache` "
      "(Superset's chart results, emptied by every serving refresh); not set by hand"),
+    (("XDG_CACHE_HOME",), "`yibao.dashboards.boundaries`", "the default map outlines are cached in "
+     "`$XDG_CACHE_HOME/yibao/boundaries` (default `~/.cache/yibao/boundaries`)"),
     (("YIBAO_CHROMIUM",), "`dashboards/superset_side/render.py`, tests", "the Chromium that renders dashboards "
      "(default `/usr/bin/chromium`)"),
     (("YIBAO_FRAUD_MODEL_VERSION",), "`notebooks/fraud_model_evaluation.ipynb`", "the model version to evaluate "
@@ -233,7 +240,7 @@ ENVIRONMENT: list[tuple[tuple[str, ...], str, str]] = [
 
 _ENV = {name: doc[0] for name, doc in SETTINGS.items()}
 _PATHS = ("data_root", "landing_root", "warehouse_root", "spill_dir", "reports_outbox", "quality_rules", "stewards", "fraud_config",
-          "dbt_project_dir")
+          "dbt_project_dir", "map_boundaries")
 
 
 def _coerce(name: str, value):
