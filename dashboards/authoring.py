@@ -80,7 +80,7 @@ LABELS = {
     "warning_name": "预警类型", "prac_code": "医师编码", "prac_name": "医师姓名", "prac_type_name": "人员类别",
     "fixmedins_code": "机构编码", "points": "记分", "prac_status": "支付资格状态", "points_to_next": "距下一档分值",
     "reasons": "原因", "fixmedins_name": "机构名称", "credit_score": "信用分", "grade": "信用等级",
-    "n_settlements": "结算次数", "deduct_amt": "稽核扣款(元)", "year": "年度",
+    "n_settlements": "结算次数", "deduct_amt": "稽核扣款(元)", "year": "年度", "n_violations": "违规次数",
     # contract section 6 (issue 18): delivery, payment reform, prices and 集采, medical assistance, fund finance
     "table_name": "表名", "table_zh": "数据表", "area": "专题", "rows": "行数", "delivered": "已交付",
     "delivered_order": "交付序", "cases": "病例数", "cases_with_weight": "有权重病例数", "total_weight": "总权重",
@@ -126,7 +126,7 @@ LABELS = {
     "backtest_mape_naive": "朴素预测回测误差MAPE(%)", "method": "预测方法", "assumptions": "预测假设",
 }
 
-PCT, INT, NUM2, WAN = ".1%", ",d", ",.2f", ",.0f"   # percentages with one decimal, counts with separators
+PCT, INT, NUM2, WAN, YI = ".1%", ",d", ",.2f", ",.0f", ",.2f"   # percentages with one decimal, counts with separators
 WAN2 = ",.2f"   # 万元 with two decimals (to the hundred yuan): section 6 amounts, small in a county too
 SCORE, SHARE = ".1f", ".1%"   # quality scores (0-100, one decimal); shares of rows
 DIMENSIONS = readpath.CODES["dimension"]   # GB/T 36344, in the standard's order (quality/suites.py)
@@ -138,6 +138,32 @@ RATE_AXIS = (0, 1)     # a rate that cannot exceed 100% (coverage): its axis end
 # risk (高/中/低, gold.fraud_suspect) on one four-colour scale, red to green.
 RISK_COLOURS = {"严重": "#D93025", "高": "#D93025", "中等": "#F5820B", "中": "#F5820B",
                 "一般": "#F2C200", "低": "#F2C200", "正常": "#2E9E44"}
+
+# The maps (serving.region_map: one row per polygon of a county's outline, dashboards/boundaries.py): a map chart
+# groups by the polygon, so each metric is the value of the polygon's county (its city's, its pooling region's).
+MAP_METRICS = [
+    ("coverage_pct", "MAX(coverage_pct)", "参保率(%)", ".1f"),
+    ("city_coverage_pct", "MAX(city_coverage_pct)", "地市参保率(%)", ".1f"),
+    ("map_uninsured", "MAX(uninsured)", "未参保人数", INT),
+    ("map_suspects", "MAX(pool_suspects)", "统筹区疑点数", INT),
+    ("map_risk", "MAX(risk_order)", "基金风险(4=严重)", INT)]
+
+
+def _rgba(hex_colour: str) -> dict:
+    h = hex_colour.lstrip("#")
+    return {"r": int(h[0:2], 16), "g": int(h[2:4], 16), "b": int(h[4:6], 16), "a": 1}
+
+
+# colour bands of the maps, on the risk levels' four colours (red is worst): coverage in % (95% is the national
+# target for 参保率), the fund's risk order (1 正常 .. 4 严重); counts of uninsured persons and of suspects are
+# coloured on a sequential palette instead (their scale depends on the province)
+MAP_BANDS = {
+    "coverage": [(0, 93, "严重"), (93, 95, "中等"), (95, 97, "一般"), (97, 100, "正常")],
+    "risk": [(1, 1, "正常"), (2, 2, "一般"), (3, 3, "中等"), (4, 4, "严重")],
+}
+# Without a tile server the maps draw on a plain background (dashboards/superset_config.py serves it)
+MAP_BACKGROUND = {"dark": "tile:///yibao/tiles/dark/{z}/{x}/{y}.png", "light": "tile:///yibao/tiles/light/{z}/{x}/{y}.png"}
+
 
 DATASETS: dict[str, dict] = {
     "coverage": {"desc": "参保覆盖 (gold.coverage_by_region)", "metrics": [
@@ -171,6 +197,7 @@ DATASETS: dict[str, dict] = {
         ("months_payable", "AVG(months_payable)", "可支付月数", ".1f"),
         ("surplus_rate", "AVG(current_surplus_rate)", "当期结余率", PCT),
         ("balance", "SUM(balance_wan)", "累计结余(万元)", WAN),
+        ("balance_yi", "SUM(cum_balance) / 100000000.0", "累计结余(亿元)", YI),
         ("regions_at_risk", "COUNT(DISTINCT CASE WHEN risk_level <> '正常' THEN admdvs END)", "风险统筹区数", INT)]},
     "medical_service": {"desc": "医疗服务指标 (gold.medical_service_indicators)", "metrics": [
         ("cost_per_case", "SUM(cost_per_case * inpatient_cases) / NULLIF(SUM(inpatient_cases), 0)", "次均住院费用(元)", NUM2),
@@ -189,6 +216,8 @@ DATASETS: dict[str, dict] = {
         ("avg_score", "AVG(score)", "平均评分", ".1f"),
         ("open_cases", "SUM(CASE WHEN status_name IN ('已分派', '核查中', '已提交') THEN 1 ELSE 0 END)", "在办案件", INT),
         ("overdue", "SUM(overdue)", "逾期案件", INT)]},
+    "region_map": {"desc": "地图: 区县轮廓与参保、疑点、基金风险 (dashboards/boundaries.py)", "metrics": MAP_METRICS},
+    "pool_map": {"desc": "地图: 区县轮廓, 按所属统筹区命名 (基金看板)", "metrics": MAP_METRICS},
     "fraud_suspect_rule": {"desc": "疑点 x 规则", "metrics": [("suspects", "COUNT(DISTINCT suspect_id)", "疑点数", INT)]},
     "payment_warning": {"desc": "基金支付预警 (gold.payment_warning)", "metrics": [
         ("warnings", "COUNT(*)", "预警数", INT), ("warn_amount", "SUM(amount)", "涉及金额(元)", NUM2)]},
@@ -357,7 +386,7 @@ DATASETS: dict[str, dict] = {
 }
 
 # Datasets whose rows belong to a region: row-level security filters them on ``admdvs``.
-REGION_DATASETS = ["coverage", "uninsured_person", "uninsured_reason", "enrolled_unpaid", "duplicate_enrollment",
+REGION_DATASETS = ["region_map", "pool_map", "coverage", "uninsured_person", "uninsured_reason", "enrolled_unpaid", "duplicate_enrollment",
                    "fund_operation", "fund_risk_latest", "medical_service", "fraud_suspect", "fraud_suspect_rule",
                    "payment_warning", "practitioner_score", "institution_credit",
                    # section 6; not section6_delivery nor price_trend (province-wide: the same for every region)
@@ -466,6 +495,23 @@ def table(key, title, ds, groupby=(), metrics=(), columns=(), filters=(), order=
                  page_length=page, include_search=True, show_cell_bars=bars, table_timestamp_format="%Y-%m-%d", **p)
 
 
+def region_map(key, title, metric, bands=None, ds="region_map", background="light", palette="schemeOrRd"):
+    """A map of the province's counties (deck.gl polygons, no tile server), each coloured by ``metric``: on the
+    four risk colours by ``bands`` (MAP_BANDS), else on the sequential ``palette``.  It zooms to what the
+    dashboard's filters leave (a city, a county).  Its own clicks filter no other chart (see _dashboard_yaml)."""
+    colours = ({"color_scheme_type": "color_breakpoints", "default_breakpoint_color": _rgba("#8c8c8c"),
+                "color_breakpoints": [{"color": _rgba(RISK_COLOURS[level]), "minValue": lo, "maxValue": hi}
+                                      for lo, hi, level in MAP_BANDS[bands]]}
+               if bands else {"color_scheme_type": "linear_palette", "linear_color_scheme": palette, "num_buckets": 5})
+    return Chart(key, title, ds, "deck_polygon", line_column="polygon", line_type="json", metric=metric,
+                 point_radius_fixed={"type": "fix", "value": 0}, filter_nulls=True, row_limit=10000,
+                 tooltip_contents=["region_name", "city_name"], mapbox_style=MAP_BACKGROUND[background],
+                 viewport={"longitude": 108.6, "latitude": 35.6, "zoom": 5.2, "bearing": 0, "pitch": 0},
+                 autozoom=True, filled=True, stroked=True, extruded=False, multiplier=1, line_width=1,
+                 line_width_unit="pixels", stroke_color_picker=_rgba("#ffffff"), opacity=85,
+                 legend_position="tr", legend_format=".0f", reverse_long_lat=False, **colours)
+
+
 def md(text: str, height: int = 10, width: int = 12) -> dict:
     return {"markdown": text, "height": height, "width": width}
 
@@ -507,7 +553,11 @@ DASHBOARDS: list[dict] = [
          [big("bs_coverage", "全省参保率", "coverage", "coverage", [COUNTY], PCT, "基本医保参保率"),
           big("bs_insured", "参保人数", "coverage", "insured_sum", [COUNTY], INT, "人"),
           big("bs_uninsured", "未参保人数", "uninsured_person", "persons", [], INT, "人 (未参保人员库)"),
-          big("bs_new7d", "本周新增参保", "coverage", "new_7d", [COUNTY], INT, "人 (近7日)")],
+          big("bs_new7d", "本周新增参保", "coverage", "new_7d", [COUNTY], INT, "人 (近7日)"),
+          big("bs_fund_balance", "基金累计结余", "fund_risk_latest", "balance_yi", [], YI, "亿元 (最新月, 各险种合计)")],
+         [region_map("bs_map_city", "全省参保率地图 (按地市)", "city_coverage_pct", "coverage", background="dark"),
+          region_map("bs_map_county", "区县参保率地图 (点击地市柱可下钻)", "coverage_pct", "coverage",
+                     background="dark")],
          [bar("bs_city_coverage", "各地市参保率", "coverage", "city_name", ["coverage"], [CITY], fmt=PCT, asc=True,
               bounds=RATE_AXIS),
           pie("bs_reason", "未参保原因分布", "uninsured_reason", "reason_name", "persons")],
@@ -525,7 +575,7 @@ DASHBOARDS: list[dict] = [
           table("bs_forecast", "基金运行预测预警", "fund_forecast_warning",
                 columns=["region_name", "insutype_name", "actual_risk_level", "first_warning_ym", "first_warning_level",
                          "exhaustion_ym"], order=("first_warning_ym", True), limit=30, page=10)],
-     ], "widths": [[12], [3, 3, 3, 3], [7, 5], [6, 6], [4, 4, 4]], "heights": [8, 18, 44, 44, 44]},
+     ], "widths": [[12], [3, 2, 2, 2, 3], [6, 6], [7, 5], [6, 6], [4, 4, 4]], "heights": [8, 18, 60, 44, 44, 44]},
     {"key": "enrollment", "slug": "enrollment", "title": "参保分析",
      "filters": [("地市", "coverage", "city_name", None), ("区县", "coverage", "county_name", "地市")],
      "rows": [
@@ -540,6 +590,8 @@ DASHBOARDS: list[dict] = [
          [bar("en_city", "各地市参保率", "coverage", "city_name", ["coverage"], [CITY], fmt=PCT, asc=True,
               bounds=RATE_AXIS),
           bar("en_county", "各区县未参保人数 (前30)", "coverage", "county_name", ["uninsured_sum"], [COUNTY], limit=30)],
+         [region_map("en_map_uninsured", "区县未参保人数地图", "map_uninsured", palette="schemeOrRd"),
+          region_map("en_map_coverage", "区县参保率地图", "coverage_pct", "coverage")],
          [pie("en_reason", "未参保原因", "uninsured_reason", "reason_name", "persons"),
           bar("en_age", "未参保人员年龄段 × 性别", "uninsured_person", "age_band", ["persons"], groupby=["gend_name"],
               stacked=True, sort_by="age_band", asc=True),
@@ -554,7 +606,8 @@ DASHBOARDS: list[dict] = [
               groupby=["insutype_name"], stacked=True),
           bar("en_dup_kind", "重复参保 (按类型、地市)", "duplicate_enrollment", "city_name", ["persons"],
               groupby=["kind_name"], stacked=True)],
-     ], "widths": [[12], [3, 3, 2, 2, 2], [6, 6], [4, 4, 4], [5, 7], [6, 6]], "heights": [11, 16, 50, 45, 60, 50]},
+     ], "widths": [[12], [3, 3, 2, 2, 2], [6, 6], [6, 6], [4, 4, 4], [5, 7], [6, 6]],
+     "heights": [11, 16, 50, 55, 45, 60, 50]},
     {"key": "fund", "slug": "fund", "title": "基金运行",
      "filters": [("统筹区", "fund_operation", "region_name", None), ("险种", "fund_operation", "insutype_name", None),
                  ("风险等级", "fund_operation", "risk_level", None)],
@@ -563,9 +616,10 @@ DASHBOARDS: list[dict] = [
              "可支付月数 ≤ 6 或当期结余率 < 15% 至少为 **一般** 风险。**预测**（页末）：按历史月度收支（Holt-Winters）"
              "与人口老龄化假设推算未来收支、结余与风险等级，假设与回测误差（MAPE %）列于预警表。", 8)],
          [big("fu_regions_at_risk", "风险统筹区数 (最新月)", "fund_risk_latest", "regions_at_risk", [], INT),
-          big("fu_balance", "累计结余(万元, 最新月)", "fund_risk_latest", "balance", [], WAN),
+          big("fu_balance", "累计结余(亿元, 最新月)", "fund_risk_latest", "balance_yi", [], YI),
           big("fu_months", "平均可支付月数", "fund_risk_latest", "months_payable", [], ".1f"),
           big("fu_surplus", "平均当期结余率", "fund_risk_latest", "surplus_rate", [], PCT)],
+         [region_map("fu_map_risk", "统筹区基金风险地图 (最新月, 各险种中最重)", "map_risk", "risk", ds="pool_map")],
          [line("fu_income_expense", "月度收入与支出 (万元)", "fund_operation", ["income", "expense"]),
           line("fu_balance_trend", "累计结余趋势 (万元)", "fund_operation", ["balance"], groupby=["insutype_name"])],
          [line("fu_months_trend", "可支付月数 (按统筹区)", "fund_operation", ["months_payable"], groupby=["region_name"],
@@ -586,7 +640,8 @@ DASHBOARDS: list[dict] = [
                          "backtest_mape_naive", "method", "assumptions"],
                 order=("first_warning_ym", True), limit=100, page=24,
                 formats={"end_months_payable": ".1f", "backtest_mape": ".2f", "backtest_mape_naive": ".2f"})],
-     ], "widths": [[12], [3, 3, 3, 3], [6, 6], [6, 6], [12], [6, 6], [12]], "heights": [11, 16, 50, 50, 70, 50, 70]},
+     ], "widths": [[12], [3, 3, 3, 3], [12], [6, 6], [6, 6], [12], [6, 6], [12]],
+     "heights": [11, 16, 55, 50, 50, 70, 50, 70]},
     {"key": "medical", "slug": "medical", "title": "医疗服务",
      "filters": [("医院等级", "medical_service", "hosp_lv_name", None), ("统筹区", "medical_service", "region_name", None)],
      "rows": [
@@ -675,6 +730,13 @@ DASHBOARDS: list[dict] = [
          [bar("su_rules", "各规则疑点数", "fraud_suspect_rule", "rule_name", ["suspects"], horizontal=True),
           pie("su_status", "处理状态", "fraud_suspect", "status_name", "suspects"),
           bar("su_region", "疑点数 (按地市)", "fraud_suspect", "city_name", ["suspects"], groupby=["risk_level"], stacked=True)],
+         [region_map("su_map", "各统筹区疑点数地图 (全部疑点)", "map_suspects", palette="schemePuBu")],
+         [table("su_county", "机构疑点 (按区县; 点击地市或区县下钻)", "fraud_suspect", groupby=["city_name", "county_name"],
+                metrics=["suspects"], filters=[f_sql("subject_type = 'institution'")], order=("suspects", False),
+                limit=500, page=10),
+          table("su_inst", "定点机构信用与疑点 (随地市、区县筛选)", "institution_credit",
+                columns=["fixmedins_name", "county_name", "grade", "credit_score", "n_violations", "deduct_amt"],
+                order=("credit_score", True), limit=5000, page=10, formats={"credit_score": ".1f", "deduct_amt": NUM2})],
          [bar("su_load", "承办人工作量", "fraud_suspect", "assignee", ["open_cases", "overdue"],
               filters=[f_sql("assignee IS NOT NULL")], horizontal=True),
           table("su_overdue_list", "逾期案件清单", "fraud_suspect",
@@ -706,8 +768,8 @@ DASHBOARDS: list[dict] = [
                          "status_name", "assignee", "deadline", "evidence"],
                 order=("score", False), limit=5000, page=20,
                 formats={"score": ".1f", "probability": PCT, "model_score": ".3f", "amount": NUM2})],
-     ], "widths": [[12], [2, 2, 2, 3, 3], [4, 4, 4], [5, 7], [7, 5], [4, 8], [8, 4], [12], [12]],
-     "heights": [11, 16, 50, 45, 50, 50, 50, 50, 80]},
+     ], "widths": [[12], [2, 2, 2, 3, 3], [4, 4, 4], [12], [5, 7], [5, 7], [7, 5], [4, 8], [8, 4], [12], [12]],
+     "heights": [11, 16, 50, 55, 50, 45, 50, 50, 50, 50, 80]},
     # ---- contract section 6 (issue 18): one dashboard per area, each opening with what was delivered for it ----
     {"key": "reform", "slug": "payment-reform", "title": "支付方式改革",
      "filters": [("地市", "drg_institution", "city_name", None), ("年度", "drg_institution", "year", None)],
@@ -984,12 +1046,15 @@ def _chart_yaml(c: Chart, dashboard_id: int) -> dict:
             "version": "1.0.0", "dataset_uuid": uid("dataset", c.ds)}
 
 
-def _dashboard_yaml(d: dict) -> dict:
+def _dashboard_yaml(d: dict, cols: dict[str, list[tuple[str, str]]]) -> dict:
+    """``cols``: the columns of every serving view (a native filter leaves out the charts whose dataset lacks its
+    column)."""
     position: dict = {"DASHBOARD_VERSION_KEY": "v2",
                       "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
                       "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
                       "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": d["title"]}}}
     chart_no = 0
+    numbers: dict[str, tuple[int, Chart]] = {}
     for r, (row, widths) in enumerate(zip(d["rows"], d["widths"])):
         rid = f"ROW-{d['key']}-{r}"
         position["GRID_ID"]["children"].append(rid)
@@ -1002,6 +1067,7 @@ def _dashboard_yaml(d: dict) -> dict:
                                  "meta": {"width": w, "height": d["heights"][r], "code": item["markdown"]}}
             else:
                 chart_no += 1
+                numbers[item.key] = (chart_no, item)
                 cid = f"CHART-{item.key}"
                 position[cid] = {"type": "CHART", "id": cid, "children": [], "parents": ["ROOT_ID", "GRID_ID", rid],
                                  "meta": {"width": w, "height": d["heights"][r], "chartId": chart_no,
@@ -1018,13 +1084,22 @@ def _dashboard_yaml(d: dict) -> dict:
             "controlValues": {"multiSelect": True, "enableEmptyFilter": False, "defaultToFirstItem": False,
                               "inverseSelection": False, "searchAllOptions": False},
             "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
-            "cascadeParentIds": [ids[parent]] if parent else [], "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
+            "cascadeParentIds": [ids[parent]] if parent else [],
+            "scope": {"rootPath": ["ROOT_ID"], "excluded": [n for n, c in numbers.values()
+                                                             if col not in {name for name, _ in cols[c.ds]}]},
             "description": "",
         })
+    # a map's click would filter on its polygon column, which no other chart has: its cross-filter reaches no chart
+    # (the maps follow the clicks on the other charts and the native filters instead)
+    chart_configuration = {str(n): {"id": n, "crossFilters": {"scope": {"rootPath": ["ROOT_ID"],
+                                                                        "excluded": sorted(m for m, _ in numbers.values())},
+                                                              "chartsInScope": []}}
+                           for n, c in numbers.values() if c.viz == "deck_polygon"}
     return {"dashboard_title": d["title"], "description": None, "css": d.get("css", ""), "slug": d["slug"],
             "certified_by": None, "certification_details": None, "published": True, "uuid": uid("dashboard", d["key"]),
             "position": position,
-            "metadata": {"native_filter_configuration": native, "color_scheme": "supersetColors",
+            "metadata": {"native_filter_configuration": native, "chart_configuration": chart_configuration,
+                         "color_scheme": "supersetColors",
                          "cross_filters_enabled": True, "refresh_frequency": 0, "expanded_slices": {},
                          "timed_refresh_immune_slices": [], "default_filters": "{}", "shared_label_colors": [],
                          "label_colors": dict(RISK_COLOURS), "color_scheme_domain": []},
@@ -1058,7 +1133,7 @@ def write_bundle(target: Path = BUNDLE) -> Path:
             for c in row:
                 if isinstance(c, Chart):
                     _dump(target / "charts" / f"{c.key}.yaml", _chart_yaml(c, n))
-        _dump(target / "dashboards" / f"{d['key']}.yaml", _dashboard_yaml(d))
+        _dump(target / "dashboards" / f"{d['key']}.yaml", _dashboard_yaml(d, cols))
     return target
 
 

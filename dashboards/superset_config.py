@@ -42,8 +42,11 @@ WTF_CSRF_ENABLED = True
 SESSION_COOKIE_SAMESITE = "Lax"
 ENABLE_PROXY_FIX = True
 
-# No outbound calls: no map tiles, no telemetry, no example data.
+# No outbound calls: no outside map tiles (the maps' background is served by superset_side/yibao_tiles.py),
+# no telemetry, no example data.
 MAPBOX_API_KEY = ""
+DECKGL_BASE_MAP = [["tile:///yibao/tiles/light/{z}/{x}/{y}.png", "无底图 (浅色)"],
+                   ["tile:///yibao/tiles/dark/{z}/{x}/{y}.png", "无底图 (深色)"]]
 SCARF_ANALYTICS = False
 
 # Chart results are cached on the file system, shared by the gunicorn workers (a dashboard opened by many users
@@ -65,7 +68,10 @@ PREVENT_UNSAFE_DB_CONNECTIONS = True
 
 def FLASK_APP_MUTATOR(app):
     """Every read of a personal-data dataset through the chart-data API leaves an audit row
-    (superset_side/yibao_audit.py; `yibao audit access` lists them)."""
-    from yibao_audit import install
+    (superset_side/yibao_audit.py; `yibao audit access` lists them); the maps' plain background is served locally
+    (superset_side/yibao_tiles.py)."""
+    import yibao_audit
+    import yibao_tiles
 
-    install(app)
+    yibao_audit.install(app)
+    yibao_tiles.install(app)

@@ -305,6 +305,97 @@ def test_a_click_drills_down_from_province_to_city_and_county(stack):
     assert {r["region_name"] for r in after["未参保人员清单 (脱敏)"]["data"]} == ({county} if n_county else set())
 
 
+def _read_path(root: Path, sql: str, params=None) -> list[tuple]:
+    """Rows of the read path the dashboards query (serving views, as the admin sees them)."""
+    from yibao.dashboards import readpath
+
+    con = readpath.connect(Path(root))
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+MAPS = {"big-screen": ["全省参保率地图 (按地市)", "区县参保率地图 (点击地市柱可下钻)"],
+        "enrollment": ["区县未参保人数地图", "区县参保率地图"], "fund": ["统筹区基金风险地图 (最新月, 各险种中最重)"],
+        "suspects": ["各统筹区疑点数地图 (全部疑点)"]}
+
+
+INST_BY_COUNTY, INST_LIST = "机构疑点 (按区县; 点击地市或区县下钻)", "定点机构信用与疑点 (随地市、区县筛选)"
+
+
+def test_maps_colour_the_counties_and_follow_the_drill_down(stack):
+    """The maps (issue 19 item 1): every county outline of the province is drawn, coloured by its own figure (the
+    coverage of the county or its city, uninsured persons, suspects, its pooling region's fund risk) as the gold
+    tables have it; a click on a city in the region table zooms the county maps to that city's counties; a county
+    user's map holds its county only.  On the supervisors' page a click on a county of the institution suspects by
+    county leaves that county's institutions in the institution list (province -> city -> county -> institution)."""
+    root = stack["root"]
+    res = _render(stack, [
+        {"username": "leader", "dashboards": ["big-screen"], "maps": True},
+        {"username": "analyst", "dashboards": ["enrollment", "fund"], "maps": True,
+         "clicks": {"enrollment": {"chart": "分区县参保情况", "row": 0, "col": 0}}},
+        {"username": "supervisor", "dashboards": ["suspects"], "maps": True,
+         "clicks": {"suspects": {"chart": INST_BY_COUNTY, "row": 0, "col": 1}}},
+        {"username": "county_test", "dashboards": ["enrollment"], "maps": True}])
+    parts = dict(_read_path(root, "select admdvs, count(*) from serving.region_shape group by admdvs"))
+    assert len(parts) == _gold_count(root, "select count(*) from GOLD(coverage_by_region@) where level = 'county'")
+    names = dict(_read_path(root, "select admdvs, region_name from serving.region_map"))
+    gold_pct = {names[a]: 100.0 * i / t for a, i, t in _read_path(
+        root, "select admdvs, insured, target_population from gold.coverage_by_region where level = 'county'")
+        if a in names and t}
+    for r in res:
+        _assert_clean(r)
+        charts = _by_name(r)
+        for title in MAPS[r["slug"]]:
+            c = charts[title]
+            county_user = r["username"] == "county_test"
+            want = parts[stack["county"]] if county_user else sum(parts.values())
+            assert c["rowcount"] == want, (r["username"], title, c["rowcount"], want)
+            if county_user:
+                assert {row["region_name"] for row in c["data"]} == {stack["county_name"]}
+            painted = r["maps"][title]
+            assert Path(painted["screenshot"]).stat().st_size > 5_000
+            assert painted["coloured_share"] > 0.03, (r["username"], title, painted)
+        if r["slug"] == "enrollment" and r["username"] == "analyst":
+            rows = charts["区县参保率地图"]["data"]
+            for row in rows:
+                assert row["coverage_pct"] == pytest.approx(gold_pct[row["region_name"]], abs=1e-6), row
+            # the bands of the data are the colours painted
+            bands = {("red" if v < 93 else "orange" if v < 95 else "yellow" if v < 97 else "green")
+                     for v in (row["coverage_pct"] for row in rows)}
+            hues = r["maps"]["区县参保率地图"]["hues"]
+            assert all(hues[b] > 0 for b in bands), (bands, hues)
+            # the drill-down: the city clicked in the region table is all the county maps show
+            city = r["after_click"]["text"]
+            after = r["after_click"]["charts"]
+            for title in MAPS["enrollment"]:
+                got = after[title]
+                assert got["status"] == 200 and got["rowcount"], (title, got)
+                assert {row["city_name"] for row in got["data"]} == {city}, (title, got["data"][:3])
+                assert got["rowcount"] == _read_path(
+                    root, "select count(*) from serving.region_map where city_name = ?", [city])[0][0]
+        if r["slug"] == "suspects":
+            # each county painted with its pooling region's suspects (gold.fraud_suspect.region is the pooling region)
+            want = dict(_meta(root, "select region, count(*) from GOLD(fraud_suspect@) group by region"))
+            pool_of = dict(_read_path(root, "select region_name, pooling_region from serving.region_map"))
+            rows = charts[MAPS["suspects"][0]]["data"]
+            assert rows and all(row["map_suspects"] == want.get(pool_of[row["region_name"]], 0) for row in rows)
+            assert any(row["map_suspects"] for row in rows)
+            # down to the institutions: a click on the county of the first row leaves that county's institutions
+            county = r["after_click"]["text"]
+            (code,) = [a for a, n in names.items() if n == county]
+            got = r["after_click"]["charts"][INST_LIST]
+            assert got["status"] == 200 and got["rowcount"], got
+            assert {row["county_name"] for row in got["data"]} == {county}
+            assert got["rowcount"] == _meta(root, f"""select count(*) from GOLD(institution_credit@) c
+                join GOLD(institution@) i on i.fixmedins_code = c.fixmedins_code where i.admdvs = '{code}'""")[0][0]
+        if r["slug"] == "fund":
+            risk = {row["region_name"]: row["map_risk"] for row in _by_name(r)[MAPS["fund"][0]]["data"]}
+            want = dict(_read_path(root, "select region_name, max(risk_order) from serving.fund_risk_latest group by 1"))
+            assert risk and all(risk[k] == want.get(k, 0) for k in risk), (risk, want)
+
+
 def _meta(root: Path, sql: str) -> list[tuple]:
     """Rows straight from the meta and gold Delta tables with DuckDB (``META(table@)``, ``GOLD(table@)``), not
     through the read path."""

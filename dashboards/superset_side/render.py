@@ -6,6 +6,7 @@ For every visit it records per dashboard: load time, each chart's data request (
 response (status, row count, the first rows), error messages shown on the page, and a 1920x1080 screenshot.  A visit with ``"full_page": true``
 also scrolls through the whole dashboard (Superset only draws the charts near the viewport), records what each
 drawn chart holds (``drawn``: canvas / svg / table rows / text per chart name) and takes a full-page screenshot.
+A visit with ``"maps": true`` also screenshots every map and measures what it painted (``maps``: :func:`map_colours`).
 A visit with ``"clicks": {slug: {"chart": name, "text": cell text}}`` (or ``"row"`` / ``"col"``: the cell at that
 position of the first page) then clicks that cell of that table chart
 (a cross-filter, the dashboards' drill-down) and records the chart data requests and responses that follow
@@ -47,6 +48,42 @@ DRAWN_JS = """() => Array.from(document.querySelectorAll('[data-test-chart-name]
     rows: el.querySelectorAll('tbody tr').length, text: (el.innerText || '').slice(0, 2000)}))"""
 
 
+# hue bands (degrees) of the four risk colours the maps paint with (dashboards/authoring.py RISK_COLOURS)
+HUES = {"red": (345, 12), "orange": (20, 38), "yellow": (42, 60), "green": (100, 150)}
+
+
+def map_colours(page, shot_prefix):
+    """What each map (deck.gl polygon chart) painted: a screenshot of the chart and, of its pixels, the share that is
+    coloured (saturated, not the plain background nor text) and how many fall in each risk colour's hue band."""
+    import colorsys
+    import io
+
+    from PIL import Image
+
+    out = {}
+    for k, el in enumerate(page.locator('[data-test-viz-type="deck_polygon"]').all()):
+        el.scroll_into_view_if_needed()
+        page.wait_for_timeout(2500)     # deck.gl draws after the tiles and the data arrived
+        name = el.get_attribute("data-test-chart-name") or f"map{k}"
+        path = f"{shot_prefix}__map{k}.png"
+        img = Image.open(io.BytesIO(el.screenshot(path=path))).convert("RGB")
+        img.thumbnail((480, 480))
+        pixels = list(img.getdata())
+        hues = dict.fromkeys(HUES, 0)
+        coloured = 0
+        for r, g, b in pixels:
+            h, sat, v = colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)
+            if sat < 0.08 or v < 0.35:      # the plain backgrounds, white outlines, grey text
+                continue
+            coloured += 1
+            deg = h * 360
+            for hue, (lo, hi) in HUES.items():
+                if (lo <= deg <= hi) if lo < hi else (deg >= lo or deg <= hi):
+                    hues[hue] += 1
+        out[name] = {"screenshot": path, "coloured_share": round(coloured / max(len(pixels), 1), 4), "hues": hues}
+    return out
+
+
 def _scroll_through(page, step=700, wait_ms=700, limit=60):
     """Scroll the dashboard to its end (window and any scrolled container) so that every chart is drawn."""
     for _ in range(limit):
@@ -81,7 +118,7 @@ def first_result(js) -> dict:
     return res[0] if res else {}
 
 
-def render(page, url, slug, shot, timeout_s=90, full_page=False):
+def render(page, url, slug, shot, timeout_s=90, full_page=False, maps=False):
     responses = []
 
     def on_response(resp):
@@ -129,6 +166,7 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
     else:
         page.screenshot(path=shot)
     page.remove_listener("response", on_response)
+    painted = map_colours(page, shot[:-4]) if maps else None
     dom_errors = []
     for sel in ERROR_SELECTORS:
         for el in page.locator(sel).all():
@@ -153,7 +191,7 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False):
             # when the first chart request went out (front-end bootstrap), and the slowest chart data request
             "first_chart_request_s": round(first_at, 2) if first_at is not None else None,
             "max_chart_data_s": max(data_s) if data_s else None,
-            "charts": charts, "dom_errors": dom_errors, "screenshot": shot, "drawn": drawn}
+            "charts": charts, "dom_errors": dom_errors, "screenshot": shot, "drawn": drawn, "maps": painted}
 
 
 def click_cell(page, url, slug, spec, shot, settle_ms=2500, timeout_s=60):
@@ -214,7 +252,7 @@ def main(job_path, result_path):
             page = ctx.new_page()
             for slug in visit["dashboards"]:
                 shot = os.path.join(out, f"{visit['username']}__{re.sub(r'[^a-z0-9_-]', '_', slug)}.png")
-                res = render(page, url, slug, shot, full_page=bool(visit.get("full_page")))
+                res = render(page, url, slug, shot, full_page=bool(visit.get("full_page")), maps=bool(visit.get("maps")))
                 res["username"] = me.get("username")
                 if slug in (visit.get("clicks") or {}):
                     res["after_click"] = click_cell(page, url, slug, visit["clicks"][slug], shot.replace(".png", "__click.png"))
