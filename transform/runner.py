@@ -184,6 +184,9 @@ def run_dbt(settings: Settings, args: list[str], vars: dict | None = None, raise
         given = yaml.safe_load(cli[i + 1]) or {}
         del cli[i:i + 2]
     cli += ["--vars", json.dumps(dbt_vars(settings, {"gated_sources": gated, **(vars or {}), **given}))]
+    command = next((a for a in cli if not a.startswith("-")), None)   # after global flags such as --quiet
+    if command in ("build", "run", "test", "seed") and "--threads" not in cli:
+        cli += ["--threads", str(settings.dbt_threads)]
     cli += ["--project-dir", str(proj), "--profiles-dir", str(proj),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     result = dbtRunner(callbacks=[_fault_point]).invoke(cli)

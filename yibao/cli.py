@@ -346,6 +346,9 @@ def serve(
         reg = readpath.register(settings.data_root, settings.warehouse, map_boundaries=settings.map_boundaries)
         console.print(f"[green]read path {reg.path}: {len(reg.found)} Delta tables; not produced yet: "
                       f"{', '.join(reg.stubbed) or '-'}" + (f"; unreadable: {reg.unreadable}" if reg.unreadable else ""))
+        if reg.map_source:
+            console.print(f"maps: county outlines from {reg.map_source}"
+                          + (f"; no outline for {', '.join(reg.map_unmatched)}" if reg.map_unmatched else ""))
         return
     started = time.time()
     timings = srv.setup(settings.data_root, settings.warehouse, log=console.print, force=force_setup)
