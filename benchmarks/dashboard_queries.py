@@ -126,6 +126,11 @@ def chart_sql(chart: dict, ds: dict, rls: str | None = None) -> tuple[str, str]:
         sql = (f"SELECT {xexpr} AS {_q('__x')}{gcols}, {sel} FROM {src}{inner}{where} "
                f"GROUP BY {xexpr}{gcols} ORDER BY {order} LIMIT {limit}")
         return sql, "complex" if heavy or groupby else "simple"
+    if viz == "deck_polygon":
+        # a map: the metric per polygon, with the tooltip's columns
+        expr, name = _metric(ds, p["metric"])
+        g = ", ".join(_q(c) for c in [p["line_column"], *(p.get("tooltip_contents") or [])])
+        return f"SELECT {g}, {expr} AS {_q(name)} FROM {src}{where} GROUP BY {g} LIMIT {limit}", "complex"
     raise ValueError(f"chart type {viz} not modelled")
 
 
