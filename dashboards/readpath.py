@@ -692,8 +692,7 @@ def serving_views() -> dict[str, str]:
     # pooling region) and the worst fund risk
     g, j = _geo("s.admdvs")
     v["region_map"] = f"""
-        with cov as (select admdvs, level, insured, uninsured,
-                            100.0 * insured / nullif(target_population, 0) as pct
+        with cov as (select admdvs, level, insured, uninsured, 100.0 * coverage_rate as pct
                      from gold.coverage_by_region where level in ('city', 'county')),
              susp as (select coalesce(_sd.pooling_region, f.admdvs) as pool, count(*) as n
                       from serving.fraud_suspect f left join serving.division _sd on _sd.code = f.admdvs group by 1),

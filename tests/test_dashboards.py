@@ -341,9 +341,8 @@ def test_maps_colour_the_counties_and_follow_the_drill_down(stack):
     parts = dict(_read_path(root, "select admdvs, count(*) from serving.region_shape group by admdvs"))
     assert len(parts) == _gold_count(root, "select count(*) from GOLD(coverage_by_region@) where level = 'county'")
     names = dict(_read_path(root, "select admdvs, region_name from serving.region_map"))
-    gold_pct = {names[a]: 100.0 * i / t for a, i, t in _read_path(
-        root, "select admdvs, insured, target_population from gold.coverage_by_region where level = 'county'")
-        if a in names and t}
+    gold_pct = {names[a]: 100.0 * r for a, r in _meta(
+        root, "select admdvs, coverage_rate from GOLD(coverage_by_region@) where level = 'county'") if a in names}
     for r in res:
         _assert_clean(r)
         charts = _by_name(r)
