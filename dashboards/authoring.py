@@ -159,7 +159,7 @@ def _rgba(hex_colour: str) -> dict:
 # coloured on a sequential palette instead (their scale depends on the province)
 MAP_BANDS = {
     "coverage": [(0, 93, "严重"), (93, 95, "中等"), (95, 97, "一般"), (97, 100, "正常")],
-    "risk": [(1, 1, "正常"), (2, 2, "一般"), (3, 3, "中等"), (4, 4, "严重")],
+    "risk": sorted((int(order), int(order), level) for level, order in readpath.CODES["risk_order"].items()),
 }
 # Without a tile server the maps draw on a plain background (dashboards/superset_config.py serves it)
 MAP_BACKGROUND = {"dark": "tile:///yibao/tiles/dark/{z}/{x}/{y}.png", "light": "tile:///yibao/tiles/light/{z}/{x}/{y}.png"}

@@ -8,13 +8,14 @@ sources, chosen by the setting ``map_boundaries``:
   each naming its division by a 6-digit GB/T 2260 code in ``properties.adcode`` / ``admdvs`` / ``code`` or the
   feature's ``id``;
 - **empty (the default)**: the county outlines of the ``echarts-china-cities-pypkg`` package (pyecharts, PyPI,
-  declared MIT), fetched once from PyPI by its pinned address and checksum into ``<data_root>/cache`` and never
-  committed to this repository.  Its authors give AMap (高德) as the origin of the outlines: fit for the demo and
+  declared MIT), fetched once from PyPI by its pinned address and checksum into the user's cache
+  (:func:`cache_dir`) and never committed to this repository.  Its authors give AMap (高德) as the origin of the outlines: fit for the demo and
   for internal screens, not a 标准地图; a bureau sets ``map_boundaries`` to its own file.
 
-Outlines are matched to the divisions seed by code; a county whose code changed since the outline was drawn (彬县
-610427 -> 彬州市 610482) is matched by its name without the suffix 县/市/区 within the same city.  What stays
-unmatched is reported (:class:`Boundaries.unmatched`), never guessed.
+Outlines are matched to the divisions seed by code; a county whose code changed since the outline was drawn is
+matched by a recorded change (:data:`RENAMED`: 彬县 610427 -> 彬州市 610482) or by its name without the suffix
+县/市/区 within the same city (神木县 -> 神木市).  What stays unmatched is reported (:class:`Boundaries.unmatched`),
+never guessed.
 
 The package stores its outlines in ECharts' compressed form (``UTF8Encoding``): each ring is a string of character
 pairs, zig-zag encoded deltas from the ring's ``encodeOffsets``, in units of 1/1024 degree.  :func:`decode_ring`
@@ -23,6 +24,7 @@ reverses it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -100,11 +102,9 @@ def echarts_features(js: str) -> list[dict]:
             if depth == 0:
                 break
         j += 1
-    raw = js[i:j + 1]
-    features = json.loads(_quote_keys(raw))
-    encoded = "UTF8Encoding:!0" in js or "UTF8Encoding:true" in js
-    for f in features:
-        if encoded:
+    features = json.loads(_quote_keys(js[i:j + 1]))
+    if "UTF8Encoding:!0" in js or "UTF8Encoding:true" in js:
+        for f in features:
             f["geometry"] = {"type": "MultiPolygon", "coordinates": decode_geometry(f["geometry"])}
     return features
 
@@ -231,8 +231,10 @@ def province_counties(seed_rows: dict[str, dict]) -> dict[str, dict]:
     return {c: r for c, r in seed_rows.items() if r.get("in_region") == "1" and r.get("level") == "3"}
 
 
+@functools.lru_cache(maxsize=2)
 def default_features(archive: Path, prefix: str) -> list[dict]:
-    """The decoded features of every city file in the default archive with a county of the province ``prefix``."""
+    """The decoded features of every city file in the default archive with a county of the province ``prefix``
+    (decoded once per process: every serving refresh reads them; :func:`match` does not change them)."""
     features: list[dict] = []
     with tarfile.open(archive) as tar:
         for m in tar.getmembers():
@@ -255,9 +257,3 @@ def load(map_boundaries: Path | None, cache: Path, seed_rows: dict[str, dict]) -
     prefix = next(iter(sorted(counties)), "")[:2]
     return match(default_features(fetch_default(cache), prefix), counties, DEFAULT_SOURCE)
 
-
-def to_geojson(b: Boundaries) -> dict:
-    """The matched outlines as a plain GeoJSON FeatureCollection (code in ``properties.adcode``)."""
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"adcode": code},
-         "geometry": {"type": "MultiPolygon", "coordinates": polys}} for code, polys in sorted(b.shapes.items())]}

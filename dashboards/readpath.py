@@ -257,7 +257,6 @@ CODES: dict[str, dict[str, str]] = {
     "source": {"medins": "医保核心业务系统", "national": "国家医保信息平台", "police": "公安",
                "civil_affairs": "民政", "tax": "税务", "health": "卫健", "hrss": "人社"},
     "risk_order": {"严重": "4", "中等": "3", "一般": "2", "正常": "1"},
-    "risk_name": {"4": "严重", "3": "中等", "2": "一般", "1": "正常"},
     "level": {"province": "全省", "city": "地市", "county": "区县", "pool": "统筹区"},
     # the quality gate (quality/README.md, "Severities and the gate"; yibao/decisions.py)
     "hold_kind": {"door": "接收暂停 (未入湖)", "gate": "发布暂停 (未进入标准层)", "waiting": "等待上级批次"},
@@ -277,6 +276,7 @@ CODES: dict[str, dict[str, str]] = {
     "psn_type": {**_SEED["psn_type"], "ALL": "全部人员类别", "UNKNOWN": "未知"},
     "care_flow": _SEED["care_flow"],
 }
+CODES["risk_name"] = {order: level for level, order in CODES["risk_order"].items()}   # the map's risk_order back
 
 
 def case(expr: str, code_type: str, default: str | None = None) -> str:
