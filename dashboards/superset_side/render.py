@@ -106,10 +106,21 @@ def _scroll_through(page, step=700, wait_ms=700, limit=60):
         .forEach(e => { if (e && e.scrollTop) e.scrollTop = 0; })""")
 
 
-def chart_names(page, url, slug) -> dict:
-    """Chart id (as a string) -> name, of every chart of the dashboard."""
-    meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts")
-    return {str(c["id"]): c.get("slice_name") for c in (meta.json().get("result", []) if meta.status == 200 else [])}
+def chart_names(page, url, slug, attempts=3) -> dict:
+    """Chart id (as a string) -> name, of every chart of the dashboard.
+
+    Asked before the dashboard loads (its chart queries would otherwise compete with this request for the server's
+    workers) with a generous timeout, and asked again when a busy test machine lets it time out."""
+    for attempt in range(1, attempts + 1):
+        try:
+            meta = page.request.get(f"{url}/api/v1/dashboard/{slug}/charts", timeout=120_000)
+        except Exception:   # playwright's TimeoutError or a dropped connection
+            if attempt == attempts:
+                raise
+            page.wait_for_timeout(2000 * attempt)
+            continue
+        return {str(c["id"]): c.get("slice_name") for c in (meta.json().get("result", []) if meta.status == 200 else [])}
+    return {}
 
 
 def first_result(js) -> dict:
@@ -140,11 +151,11 @@ def render(page, url, slug, shot, timeout_s=90, full_page=False, maps=False):
             responses.append({"slice_id": slice_id, "status": resp.status, "json": js, "data_ms": data_ms,
                               "at_s": time.time() - t0, "request": body})
 
+    names = chart_names(page, url, slug)
     t0 = time.time()
     page.on("response", on_response)
     r = page.goto(f"{url}/superset/dashboard/{slug}/?standalone=1", wait_until="domcontentloaded")
     status = r.status if r else None
-    names = chart_names(page, url, slug)
     n_charts = len(names)
     deadline = t0 + timeout_s
     while time.time() < deadline:
