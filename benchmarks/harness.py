@@ -105,7 +105,7 @@ STAGES: tuple[Stage, ...] = (
           lambda ctx: landing_rows(ctx.landing)),
     Stage("quality_bronze", "quality gate (bronze)", _yibao("quality", "--layer", "bronze"),
           lambda ctx: _table_rows(ctx.warehouse, ("bronze",))),
-    Stage("dbt", "dbt build (silver, gold)", _yibao("transform", "build"),
+    Stage("dbt", "dbt build (silver, gold)", _yibao("transform"),
           lambda ctx: _table_rows(ctx.warehouse, ("silver", "gold"))),
     Stage("quality_silver", "quality (silver)", _yibao("quality", "--layer", "silver"),
           lambda ctx: _table_rows(ctx.warehouse, ("silver",))),

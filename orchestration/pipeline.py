@@ -111,7 +111,7 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
     from yibao.fraud import run_fraud
     from yibao.ingestion.ingest import ingest
     from yibao.quality import run_quality
-    from yibao.transform import run_dbt
+    from yibao.transform import build
 
     summary = PipelineSummary()
     ing = _timed(summary, "ingest", lambda: ingest(settings, landing), on_stage)
@@ -132,10 +132,9 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
                             for h in pending(cat) if h["kind"] == "door"]
 
     try:
-        # one `dbt build` (seed + run + test); --quiet: only errors reach the console, the full log is in
-        # <warehouse>/_dbt/logs
-        args = ["--quiet", "build"] + (["--full-refresh"] if full_refresh else [])
-        _timed(summary, "transform (dbt)", lambda: run_dbt(settings, args), on_stage)
+        # one `dbt build` (seed + run + test; the seeds only when their files changed since they were loaded);
+        # --quiet: only errors reach the console, the full log is in <warehouse>/_dbt/logs
+        _timed(summary, "transform (dbt)", lambda: build(settings, full_refresh=full_refresh, quiet=True), on_stage)
     except RuntimeError as exc:   # run_dbt raises when a model or a test fails
         summary.dbt_ok = False
         summary.errors.append(f"dbt build failed: {exc}")

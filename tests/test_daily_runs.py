@@ -82,6 +82,11 @@ def test_daily_runs_publish_what_a_full_rebuild_publishes(runs):
     assert all(c.identical for c in comparison.values()), report
     # empty tables would prove nothing
     assert all(c.rows_a for c in comparison.values()), report
+    # the daily runs left the unchanged seeds out of their build: each seed table was written as often (its Delta
+    # commits) on the warehouse of a full load and N daily runs as on the warehouse of one rebuild
+    for seed in ("code_list", "gbt2260_divisions"):
+        commits = [len(list((w / "silver" / seed / "_delta_log").glob("*.json"))) for w in (a.warehouse, b.warehouse)]
+        assert commits[0] == commits[1] >= 1, (seed, commits)
 
 
 def test_a_reviewed_suspect_keeps_its_decision(runs):

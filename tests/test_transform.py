@@ -358,3 +358,36 @@ def test_settlements_are_merged_incrementally(generated):
     assert set(s1.setl_id) <= set(s2.setl_id)
     # week 2 comes as the weekly batch and the late batch of the same week (medins/20261108-002)
     assert set(s2._batch_id) == {"20261101-001", "20261108-001", "20261108-002"}
+
+
+def test_seeds_are_loaded_again_only_when_their_files_change(tmp_path, monkeypatch):
+    """The daily run leaves the seeds out of its build while the warehouse holds them as the seed files define
+    them; a changed seed file, a changed project file, a missing seed table or a seed load by hand makes the next
+    run load them again."""
+    from yibao.transform.runner import SEEDS_RECORD, record_seeds, seeds_loaded
+
+    proj = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[1] / "dbt_project" / "seeds", proj / "seeds")
+    shutil.copy(Path(__file__).parents[1] / "dbt_project" / "dbt_project.yml", proj / "dbt_project.yml")
+    monkeypatch.setenv("YIBAO_DBT_PROJECT_DIR", str(proj))
+    settings = Settings(data_root=tmp_path / "var", spark_remote="")
+    seeds = sorted(p.stem for p in (proj / "seeds").glob("*.csv"))
+    assert seeds == ["code_list", "gbt2260_divisions"]
+    for name in seeds:   # a committed Delta table: a commit in its log
+        (settings.warehouse / "silver" / name / "_delta_log").mkdir(parents=True)
+        (settings.warehouse / "silver" / name / "_delta_log" / "00000000000000000000.json").write_text("{}")
+
+    assert not seeds_loaded(settings)            # never recorded: load them
+    record_seeds(settings)
+    assert seeds_loaded(settings)
+    with open(proj / "seeds" / "code_list.csv", "a", encoding="utf-8") as f:
+        f.write("uninsured_reason,Z9,新增原因\n")   # a province extends a code list
+    assert not seeds_loaded(settings)
+    record_seeds(settings)
+    assert seeds_loaded(settings)
+    (proj / "dbt_project.yml").write_text((proj / "dbt_project.yml").read_text() + "\n# changed\n")
+    assert not seeds_loaded(settings)
+    record_seeds(settings)
+    shutil.rmtree(settings.warehouse / "silver" / "code_list")   # the table is gone
+    assert not seeds_loaded(settings)
+    assert (settings.warehouse / "_dbt" / SEEDS_RECORD).is_file()

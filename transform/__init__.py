@@ -4,6 +4,6 @@
 ``build(settings)`` runs seed + run + test.  See ``dbt_project/README.md``.
 """
 
-from yibao.transform.runner import build, dbt_vars, project_dir, run_dbt
+from yibao.transform.runner import build, dbt_vars, project_dir, record_seeds, run_dbt, seeds_loaded
 
-__all__ = ["build", "dbt_vars", "project_dir", "run_dbt"]
+__all__ = ["build", "dbt_vars", "project_dir", "record_seeds", "run_dbt", "seeds_loaded"]

@@ -11,6 +11,7 @@ every other var (matching weights, risk thresholds) has its one default in ``dbt
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -187,6 +188,11 @@ def run_dbt(settings: Settings, args: list[str], vars: dict | None = None, raise
     command = next((a for a in cli if not a.startswith("-")), None)   # after global flags such as --quiet
     if command in ("build", "run", "test", "seed") and "--threads" not in cli:
         cli += ["--threads", str(settings.dbt_threads)]
+    if command == "seed" or (command == "build" and not {"-s", "--select", "--selector"} & set(cli)
+                             and "resource_type:seed" not in cli):
+        # this command may load the seeds from files other than the recorded ones (another project, a failed
+        # load): the next pipeline run loads them again (orchestration.pipeline records them after its build)
+        (work / SEEDS_RECORD).unlink(missing_ok=True)
     cli += ["--project-dir", str(proj), "--profiles-dir", str(proj),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     result = dbtRunner(callbacks=[_fault_point]).invoke(cli)
@@ -214,9 +220,49 @@ def _failures(result) -> str:
     return "; ".join(bad) or "see the dbt log"
 
 
-def build(settings: Settings, select: list[str] | None = None, vars: dict | None = None):
+SEEDS_RECORD = "seeds.sha256"   # under <warehouse>/_dbt: the fingerprint of the seeds the warehouse holds
+
+
+def _seeds_fingerprint() -> str:
+    """sha256 of everything a seed load depends on: the seed files and ``dbt_project.yml`` (their column types,
+    schema and location)."""
+    proj, h = project_dir(), hashlib.sha256()
+    for p in sorted((proj / "seeds").rglob("*")) + [proj / "dbt_project.yml"]:
+        if p.is_file():
+            h.update(p.relative_to(proj).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def seeds_loaded(settings: Settings) -> bool:
+    """True when the warehouse holds every seed table as the project's seed files define them now: the
+    fingerprint recorded by :func:`record_seeds` after the build that loaded them matches, and each seed's
+    table is on disk.  A daily ``yibao run`` then leaves the seeds out of its build (reloading the divisions
+    seed cost ~10 s of every run at any scale)."""
+    rec = _work_dir(settings) / SEEDS_RECORD
+    if not rec.is_file() or rec.read_text().strip() != _seeds_fingerprint():
+        return False
+    for csv in (project_dir() / "seeds").glob("*.csv"):
+        path = settings.warehouse / "silver" / csv.stem
+        if not (is_delta_table(path) if settings.table_format == "delta" else any(path.glob("*.parquet"))):
+            return False
+    return True
+
+
+def record_seeds(settings: Settings) -> None:
+    """Record that the seeds as defined now are loaded (call after a build that loaded them succeeded)."""
+    (_work_dir(settings) / SEEDS_RECORD).write_text(_seeds_fingerprint() + "\n")
+
+
+def build(settings: Settings, select: list[str] | None = None, vars: dict | None = None,
+          full_refresh: bool = False, quiet: bool = False):
     """seed + run + test, as one ``dbt build`` (DAG order: a model's tests run right after it, and a failing
-    test skips what depends on the model).  Raises ``RuntimeError`` when anything fails; returns dbt's result.
-    """
-    sel = ["--select", *select] if select else []
-    return run_dbt(settings, ["build", *sel], vars=vars)
+    test skips what depends on the model).  A build of the whole project loads the seeds only when their files
+    changed since they were last loaded (:func:`seeds_loaded`).  Raises ``RuntimeError`` when anything fails;
+    returns dbt's result."""
+    keep_seeds = not select and not full_refresh and seeds_loaded(settings)
+    args = (["--quiet"] if quiet else []) + ["build"] + (["--select", *select] if select else []) + \
+        (["--full-refresh"] if full_refresh else []) + (["--exclude", "resource_type:seed"] if keep_seeds else [])
+    result = run_dbt(settings, args, vars=vars)
+    if not select and not keep_seeds:
+        record_seeds(settings)
+    return result

@@ -891,8 +891,8 @@ def transform(
     ctx: typer.Context,
     reference_date: Optional[str] = typer.Option(None, "--reference-date", help="YYYY-MM-DD (default: configured)."),
 ) -> None:
-    """Build the silver and gold layers with dbt (seed + run + test), or run one dbt command given after the
-    options, e.g. `yibao transform run -s marts`, `yibao transform docs generate`, `yibao transform source
+    """Build the silver and gold layers with dbt (seed + run + test; the seeds only when their files changed
+    since they were loaded), or run one dbt command given after the options, e.g. `yibao transform run -s marts`, `yibao transform docs generate`, `yibao transform source
     freshness`."""
     from yibao.transform import build, run_dbt
 
