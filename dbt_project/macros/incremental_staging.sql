@@ -21,6 +21,9 @@
   MERGE of one day's rows costs more than rebuilding the model, because it rewrites every file it touches and
   a day's keys touch them all (stg_tax__taxpayer 10.6 s rebuilt, 43.0 s merged; the dbt build of a daily run
   153 s with every model rebuilt, 215 s with 22 staging models merged), so the other staging models stay tables.
+  (Both figures carried latest_per_key's filter trap, found 2026-12-07; rebuilt, stg_tax__taxpayer takes 1.2 s now.
+  On the 12-07 daily run stg_medins__setl itself took 14.7 s merged against 4.3 s rebuilt: its post-hook reads the
+  whole source and model anyway.  Whether it should become a table again is open; see RESULTS.md.)
 
   What a rebuild does and a daily run does not: when two delivered keys clean to the same key in different
   batches, the later row replaces the earlier one in both, but _key_versions / _key_superseded (and so
