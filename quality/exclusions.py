@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from yibao.catalog import Catalog
+from yibao.catalog import Catalog, read_version
 from yibao.contract import TABLES, TableSpec, table_spec
 from yibao.quality.suites import references_of
 
@@ -101,12 +101,12 @@ def refresh(cat: Catalog, released: dict, door_held: dict) -> list[Exclusion]:
 def _parent_keys(cat: Catalog, parent: TableSpec, version: int | None, cols: list[str]) -> DataFrame | None:
     if version is None:
         return None
-    return (cat.spark.read.format("delta").option("versionAsOf", version).load(str(cat.path("bronze", parent.bronze_name)))
+    return (read_version(cat.spark, cat.path("bronze", parent.bronze_name), version)
             .select(*[F.col(c).alias(f"_p_{c}") for c in cols]).distinct())
 
 
 def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], parents: dict, inputs: str) -> Exclusion:
-    child = cat.spark.read.format("delta").option("versionAsOf", child_v).load(str(cat.path("bronze", spec.bronze_name)))
+    child = read_version(cat.spark, cat.path("bronze", spec.bronze_name), child_v)
     keys = list(spec.keys)
     lineage = ["_batch_id", "_file", "_line_number", "_source", "_ingest_time"]
     raw = F.to_json(F.struct(*[F.col(c) for c in spec.all_columns if c in child.columns]))

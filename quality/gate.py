@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from yibao.catalog import Catalog
+from yibao.catalog import Catalog, read_version
 from yibao.config import Settings
 
 RELEASED_DDL = ("`schema` string, `table` string, delta_version bigint, batch_id string, released_at timestamp, "
@@ -63,7 +63,7 @@ def read_released(settings: Settings, schema: str, table: str) -> DataFrame:
     v = released_version(settings, schema, table)
     if v is None:
         return cat.spark.read.format("delta").load(path).limit(0)
-    return cat.spark.read.format("delta").option("versionAsOf", v).load(path)
+    return read_version(cat.spark, path, v)
 
 
 def release(cat: Catalog, schema: str, table: str, version: int, batch_id: str | None, run_id: str) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
-from yibao.catalog import Catalog
+from yibao.catalog import Catalog, read_version
 from yibao.config import Settings
 from yibao.decisions import in_force
 from yibao.contract import table_spec
@@ -226,7 +226,7 @@ class _Pass:
         return self.cat.spark
 
     def delta_at(self, path: str, version: int):
-        return self.spark.read.format("delta").option("versionAsOf", version).load(path)
+        return read_version(self.spark, path, version)
 
     def read_parent(self, schema: str, table: str):
         """The parent as the gate sees it: its released version (decided earlier in this run for parents
@@ -268,10 +268,9 @@ def _pinned_versions(p: _Pass, tables: list[str] | None, force: bool) -> dict[st
             r = p.released.get(("bronze", t))
             if r is not None and int(r.delta_version) == version and r.run_id in recorded:
                 continue
-        reader = cat.spark.read.format(p.settings.table_format)
-        if version is not None:
-            reader = reader.option("versionAsOf", version)
-        pinned[t] = (version, reader.load(str(cat.path(layer, t))))
+        path = cat.path(layer, t)
+        pinned[t] = (version, read_version(cat.spark, path, version) if version is not None
+                     else cat.spark.read.format(p.settings.table_format).load(str(path)))
     return pinned
 
 

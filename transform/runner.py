@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from yibao.catalog import _IDENT, _location, is_delta_table
+from yibao.catalog import _IDENT, _location, allow_time_travel, is_delta_table
 from yibao.config import Settings, load_settings
 from yibao.faults import checkpoint
 
@@ -113,6 +113,7 @@ def release_sources(spark, settings: Settings) -> dict[str, str]:
     for spec in TABLES:
         name = spec.bronze_name
         if name in released:
+            allow_time_travel(cat.path("bronze", name), int(released[name]))
             query, state[name] = f"SELECT * FROM bronze.{name} VERSION AS OF {int(released[name])}", \
                 f"version {released[name]}"
             excluded = cat.path("_gate", name)

@@ -12,6 +12,7 @@ literals), never inside SQL text.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import uuid
@@ -40,6 +41,31 @@ def is_delta_table(path: Path) -> bool:
     """Whether ``path`` holds a Delta table: a commit in its log, not only the log folder (a write that failed
     before its first commit, on a full disk or killed, can leave an empty ``_delta_log`` behind)."""
     return next((Path(path) / "_delta_log").glob("*.json"), None) is not None
+
+
+def allow_time_travel(path: Path | str, version: int) -> None:
+    """Make version ``version`` of the Delta table at ``path`` readable by time travel on Sail.
+
+    Sail 0.7 trap (found 2026-12-07, when the bronze tables of a 1M warehouse reached their first checkpoint after
+    ten daily runs): a read of a version older than the table's latest checkpoint fails with "Missing commit file:
+    expected version 0, found <version - 1>", because the reader starts listing the log just below the version
+    named by ``_delta_log/_last_checkpoint`` and then finds no checkpoint at or before the version it wants.  That
+    file is only a hint (the Delta protocol lets readers do without it): removed, the reader lists the whole log and
+    replays from version 0 or the latest checkpoint at or before ``version``, correctly.  The next checkpoint
+    (every tenth commit) writes it again.  A local warehouse only; on object storage nothing is done."""
+    hint = Path(path) / "_delta_log" / "_last_checkpoint"
+    try:
+        checkpoint_version = int(json.loads(hint.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if checkpoint_version > int(version):
+        hint.unlink(missing_ok=True)
+
+
+def read_version(spark: SparkSession, path: Path | str, version: int) -> DataFrame:
+    """The Delta table at ``path`` as of ``version`` (time travel; see :func:`allow_time_travel`)."""
+    allow_time_travel(path, version)
+    return spark.read.format("delta").option("versionAsOf", int(version)).load(str(path))
 
 
 def read_delta_arrow(path: Path, columns: list[str]):
