@@ -190,9 +190,9 @@ def run_dbt(settings: Settings, args: list[str], vars: dict | None = None, raise
     if command in ("build", "run", "test", "seed") and "--threads" not in cli:
         cli += ["--threads", str(settings.dbt_threads)]
     if command == "seed" or (command == "build" and not {"-s", "--select", "--selector"} & set(cli)
-                             and "resource_type:seed" not in cli):
+                             and not ("--exclude-resource-type" in cli and "seed" in cli)):
         # this command may load the seeds from files other than the recorded ones (another project, a failed
-        # load): the next pipeline run loads them again (orchestration.pipeline records them after its build)
+        # load): the next whole build loads them again (and build() records them after it)
         (work / SEEDS_RECORD).unlink(missing_ok=True)
     cli += ["--project-dir", str(proj), "--profiles-dir", str(proj),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
@@ -262,7 +262,7 @@ def build(settings: Settings, select: list[str] | None = None, vars: dict | None
     returns dbt's result."""
     keep_seeds = not select and not full_refresh and seeds_loaded(settings)
     args = (["--quiet"] if quiet else []) + ["build"] + (["--select", *select] if select else []) + \
-        (["--full-refresh"] if full_refresh else []) + (["--exclude", "resource_type:seed"] if keep_seeds else [])
+        (["--full-refresh"] if full_refresh else []) + (["--exclude-resource-type", "seed"] if keep_seeds else [])
     result = run_dbt(settings, args, vars=vars)
     if not select and not keep_seeds:
         record_seeds(settings)
