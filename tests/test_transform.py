@@ -391,3 +391,23 @@ def test_seeds_are_loaded_again_only_when_their_files_change(tmp_path, monkeypat
     shutil.rmtree(settings.warehouse / "silver" / "code_list")   # the table is gone
     assert not seeds_loaded(settings)
     assert (settings.warehouse / "_dbt" / SEEDS_RECORD).is_file()
+
+
+def test_a_build_that_keeps_the_seeds_selects_everything_else(settings):
+    """The daily build without the seeds selects the default selection (selectors.yml: the forecast marts left to
+    the forecast stage) minus exactly the two seed nodes: every test stays, those on the seeds and the marts'
+    code-list tests included."""
+    from yibao.transform.runner import run_dbt, selection
+
+    def names(flags):
+        res = run_dbt(settings, ["--quiet", "ls", "--output", "name", *flags]).result
+        return set(res)
+
+    everything = names(selection(None, False, keep_seeds=False))
+    kept = names(selection(None, False, keep_seeds=True))
+    assert {"code_list", "gbt2260_divisions"} <= everything
+    assert everything - kept == {"code_list", "gbt2260_divisions"}
+    assert not kept - everything
+    assert not {n for n in everything if "forecast" in n and not n.startswith("forecast.")}, \
+        "the forecast marts are the forecast stage's"
+    assert any(n.startswith("in_code_list_person_master") for n in kept)

@@ -261,9 +261,16 @@ def build(settings: Settings, select: list[str] | None = None, vars: dict | None
     changed since they were last loaded (:func:`seeds_loaded`).  Raises ``RuntimeError`` when anything fails;
     returns dbt's result."""
     keep_seeds = not select and not full_refresh and seeds_loaded(settings)
-    args = (["--quiet"] if quiet else []) + ["build"] + (["--select", *select] if select else []) + \
-        (["--full-refresh"] if full_refresh else []) + (["--exclude-resource-type", "seed"] if keep_seeds else [])
-    result = run_dbt(settings, args, vars=vars)
+    result = run_dbt(settings, (["--quiet"] if quiet else []) + ["build"] + selection(select, full_refresh, keep_seeds),
+                     vars=vars)
     if not select and not keep_seeds:
         record_seeds(settings)
     return result
+
+
+def selection(select: list[str] | None, full_refresh: bool, keep_seeds: bool) -> list[str]:
+    """The flags of :func:`build` after ``build``.  ``--exclude-resource-type seed``, not ``--exclude``: an exclude
+    would switch off the default selector (selectors.yml: the forecast marts are built by the forecast stage) and
+    drop every test with a seed among its parents (the marts' in_code_list tests)."""
+    return (["--select", *select] if select else []) + (["--full-refresh"] if full_refresh else []) + \
+        (["--exclude-resource-type", "seed"] if keep_seeds else [])
