@@ -53,6 +53,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yibao.lock import holds_landing_lock
+
 from . import claims, dirt, ids, names, sources, truth
 from . import state as stt
 from .batch2 import _renumber
@@ -1597,6 +1599,7 @@ def _append_parquet(old: Path, new: pd.DataFrame | None, dest: Path, update=None
     return rows
 
 
+@holds_landing_lock("yibao generate --days")
 def generate_days(out: Path, days: int, workers: int = 1, change_rate: float = CHANGE_RATE,
                   progress: Callable[[str, int, int], None] | None = None) -> DaysSummary:
     """Deliver ``days`` more daily incremental batches per department on top of the landing zone ``out``

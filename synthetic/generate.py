@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from yibao.lock import holds_landing_lock
+
 from . import batch2 as b2
 from . import claims, dirt, enrollment, fund, names, population, reform, sources, truth
 from .institutions import World, build_world
@@ -556,6 +558,7 @@ def _plan_bad_rows(w: LandingWriter, ids: dict) -> None:
             w.plan_bad_row(src, ids[which], table, plan)
 
 
+@holds_landing_lock("yibao generate")
 def generate(out: Path, persons: int, seed: int = 42, reference_date: date = date(2026, 11, 1), batches: int = 1,
              chunk_size: int = 200_000, progress: Callable[[str, int, int], None] | None = None,
              workers: int = 1, gzip: bool = False, keep_state: bool = True,

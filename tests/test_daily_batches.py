@@ -355,7 +355,8 @@ def test_continuation_never_rewrites_and_is_deterministic(province, tmp_path):
     fresh = tmp_path / "fresh"
     generate(fresh, N, seed=SEED, batches=2, chunk_size=1000, workers=2)
     generate_days(fresh, 5, workers=2)
-    files = lambda root: sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.parts[len(root.parts)] != "_state")
+    files = lambda root: sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()
+                                and p.parts[len(root.parts)] not in ("_state", "_generate.lock"))
     assert files(cont) == files(fresh)
     for p in files(cont):
         if p.suffix == ".parquet":
@@ -402,7 +403,8 @@ def test_a_run_that_dies_before_the_switch_is_redone(tmp_path, monkeypatch):
     monkeypatch.setattr(stt, "write_meta", switch)
     generate_days(a, 2)
     generate_days(b, 2)
-    files = lambda root: sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and p.parts[len(root.parts)] != "_state")
+    files = lambda root: sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()
+                                and p.parts[len(root.parts)] not in ("_state", "_generate.lock"))
     assert files(a) == files(b)
     for p in files(a):
         if p.suffix == ".parquet":

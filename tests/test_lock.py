@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,41 @@ def test_yibao_run_refuses_while_another_writes_and_touches_nothing(tmp_path):
     finally:
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
+
+
+HOLD_LANDING = """
+import sys, time
+from pathlib import Path
+from yibao.lock import landing_lock
+with landing_lock(Path(sys.argv[1]), "yibao generate --days"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_generator_on_one_landing_zone_is_refused(tmp_path):
+    """Two generators on one landing zone would spoil each other's staging folder and state (seen when a killed
+    benchmark left its `yibao generate --days` running): the second refuses at once, writing nothing."""
+    from yibao.lock import LandingBusy
+    from yibao.synthetic.daily import generate_days
+    from yibao.synthetic.generate import generate
+
+    landing = tmp_path / "landing"
+    p = subprocess.Popen([sys.executable, "-c", HOLD_LANDING, str(landing)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        with pytest.raises(LandingBusy, match=rf"landing zone .* is being written by `yibao generate --days` "
+                                              rf"\(pid {p.pid} on "):
+            generate_days(landing, 1)
+        with pytest.raises(LandingBusy):
+            generate(out=landing, persons=100)
+        cli = subprocess.run([str(Path(sys.executable).parent / "yibao"), "generate", "--persons", "100",
+                              "--out", str(landing)], capture_output=True, text=True)
+        assert cli.returncode == 75, cli.stdout + cli.stderr
+        assert "is being written by `yibao generate --days`" in " ".join((cli.stdout + cli.stderr).split())
+        assert sorted(x.name for x in landing.iterdir()) == ["_generate.lock"]   # nothing else written
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+    with pytest.raises(FileNotFoundError, match="state.json not found"):   # the lock is free again
+        generate_days(landing, 1)

@@ -86,6 +86,7 @@ def generate(
 ) -> None:
     """Write a synthetic landing zone for all seven departments, plus its ground truth; with --days, add daily
     incremental batches on top of it."""
+    from yibao.lock import LandingBusy
     from yibao.synthetic.daily import generate_days
     from yibao.synthetic.generate import generate as run
     from yibao.synthetic.state import STATE_DIR, read_meta
@@ -107,7 +108,7 @@ def generate(
         if clash:
             console.print(f"[red]--days continues {target}: " + "; ".join(clash), soft_wrap=True)
             raise typer.Exit(1)
-    with Progress() as progress:
+    with Progress() as progress, _exit_on(LandingBusy, code=BUSY_EXIT):
         tasks: dict[str, int] = {}
 
         def report(stage: str, done: int, total: int) -> None:
@@ -375,13 +376,13 @@ app.add_typer(suspects_app, name="suspects")
 
 
 @contextmanager
-def _exit_on(*errors: type[Exception]):
-    """Print an expected error (bad input, nothing found) in red and exit 1, instead of a traceback."""
+def _exit_on(*errors: type[Exception], code: int = 1):
+    """Print an expected error (bad input, nothing found) in red and exit ``code`` (1), instead of a traceback."""
     try:
         yield
     except errors as e:
         console.print(f"[red]{e}")
-        raise typer.Exit(1)
+        raise typer.Exit(code)
 
 
 BUSY_EXIT = 75    # EX_TEMPFAIL: another command is writing the warehouse; try again later

@@ -11,6 +11,7 @@ ends, however it ends (a SIGKILL included): there is never a stale lock to clean
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import socket
@@ -22,8 +23,16 @@ from pathlib import Path
 from yibao.config import Settings
 
 
-class WarehouseBusy(RuntimeError):
+class Busy(RuntimeError):
+    """Another process holds the lock."""
+
+
+class WarehouseBusy(Busy):
     """Another process holds the warehouse lock."""
+
+
+class LandingBusy(Busy):
+    """Another generator is writing the landing zone."""
 
 
 def lock_path(settings: Settings) -> Path:
@@ -43,7 +52,38 @@ def _holder(path: Path) -> str:
 def warehouse_lock(settings: Settings, command: str, wait: float = 0.0):
     """Hold the warehouse lock while the block runs.  ``wait``: seconds to wait for it (0: refuse at once);
     raises :class:`WarehouseBusy` naming the holder when it is not had in time.  Re-entrant within one process."""
-    path = lock_path(settings)
+    with file_lock(lock_path(settings), command, f"the warehouse {settings.warehouse}", wait, WarehouseBusy,
+                   "try again when it has finished (or pass --wait)"):
+        yield
+
+
+@contextmanager
+def landing_lock(landing: Path, command: str):
+    """Hold the synthetic generator's lock on a landing zone (``<landing>/_generate.lock``; the ingestion skips
+    '_' entries): two generators on one landing zone would spoil each other's staging folder and generator state.
+    Raises :class:`LandingBusy` naming the holder at once."""
+    with file_lock(Path(landing) / "_generate.lock", command, f"the landing zone {landing}", 0.0, LandingBusy,
+                   "try again when it has finished"):
+        yield
+
+
+def holds_landing_lock(command: str):
+    """Decorator: the function (whose first argument, or ``out=``, is the landing zone) runs under
+    :func:`landing_lock`."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with landing_lock(Path(kwargs["out"] if "out" in kwargs else args[0]), command):
+                return fn(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+@contextmanager
+def file_lock(path: Path, command: str, what: str, wait: float = 0.0, busy: type[Busy] = Busy,
+              advice: str = "try again when it has finished"):
+    """An exclusive ``flock`` on ``path`` while the block runs (``what``: how the refusal names what is locked).
+    Re-entrant within one process; the kernel releases it when the process ends, however it ends."""
     key = str(path)
     if _held.get(key):
         _held[key] += 1
@@ -62,8 +102,7 @@ def warehouse_lock(settings: Settings, command: str, wait: float = 0.0):
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise WarehouseBusy(f"the warehouse {settings.warehouse} is being written by {_holder(path)}; "
-                                        f"try again when it has finished (or pass --wait)") from None
+                    raise busy(f"{what} is being written by {_holder(path)}; {advice}") from None
                 time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
