@@ -108,20 +108,40 @@ def _parse_tasks(n_ranges: int) -> int:
     return max(1, min(n_ranges, os.cpu_count() or 1))
 
 
-def _superseded(rows: DataFrame, keys: list[str]) -> DataFrame | None:
+def _superseded(cat: Catalog, rows: DataFrame, keys: list[str], name: str) -> DataFrame | None:
     """Rows whose key occurs again later in the file (None when every key is unique, the usual case).
 
     A first pass counts a 64-bit hash of the key, which is much cheaper to group than the key
     columns; only when some hash repeats (a repeated key, or very rarely a collision) are the keys
-    themselves grouped.
+    themselves grouped.  The repeated keys and then the superseded rows are stored under ``_staging``
+    (removed by :func:`land`): Sail builds a join's hash table on the side its statistics say is the
+    smaller and cannot spill it, and only a stored table tells it how few rows these are; joined
+    unstored, the whole file was held (the 41M-row contribution file of 10M persons failed).
     """
     if not rows.groupBy(F.xxhash64(*keys)).count().where(F.col("count") > 1).limit(1).collect():
         return None
     dup = (rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("_n"), F.max("_line_number").alias("_last"))
            .where(F.col("_n") > 1).drop("_n"))
+    cat.overwrite(dup, "_staging", f"{name}__repeated")
+    dup = cat.read("_staging", f"{name}__repeated")
     if not dup.limit(1).collect():
         return None
-    return rows.join(dup, on=keys, how="inner").where(F.col("_line_number") != F.col("_last"))
+    cat.overwrite(dup.join(rows, on=keys, how="inner").where(F.col("_line_number") != F.col("_last")),
+                  "_staging", f"{name}__superseded")
+    return cat.read("_staging", f"{name}__superseded")
+
+
+def _without(rows: DataFrame, superseded: DataFrame, keys: list[str]) -> DataFrame:
+    """``rows`` less the ``superseded`` ones (matched on the key and the line number).
+
+    Written as a right outer join from the superseded rows, not as an anti join from ``rows``: Sail builds a
+    join's hash table on its left side and cannot spill it, so an anti join (or a MERGE ... DELETE) held the
+    whole file in memory and failed on the 41M-row contribution file of 10M persons; here only the
+    superseded rows are held.
+    """
+    on = keys + ["_line_number"]
+    marked = superseded.select(*on).withColumn("_superseded", F.lit(True))
+    return marked.join(rows, on=on, how="right").where(F.col("_superseded").isNull()).select(*rows.columns)
 
 
 def _as_quarantine(df: DataFrame, table: str, rule: str) -> DataFrame:
@@ -176,7 +196,7 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
         shutil.rmtree(reject_dir, ignore_errors=True)
         raise FileChanged(f"file {f.entry.name} {changed}; the batch is taken again at the next run")
     rows = cat.read(target, name)
-    superseded = _superseded(rows, keys)
+    superseded = _superseded(cat, rows, keys, name)
     n_quarantined = _quarantine(cat, f, manifest, reject_dir, superseded)
     checkpoint("quarantined")
     landed, deleted = f.rows - n_quarantined, 0
@@ -184,18 +204,21 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
     if full and staged and not held:
         if on_apply is not None:
             on_apply(before)
-        good = rows if superseded is None else rows.join(
-            superseded.select(*keys, "_line_number"), on=keys + ["_line_number"], how="left_anti")
-        cat.overwrite(good, "bronze", name)
+        cat.overwrite(rows if superseded is None else _without(rows, superseded, keys), "bronze", name)
     elif full and not staged and superseded is not None:
-        cat.delete_matching(superseded.select(*keys, "_line_number"), "bronze", name, keys + ["_line_number"])
+        # the file went straight to bronze: its next version is the same rows less the superseded ones
+        cat.overwrite(_without(rows, superseded, keys), "bronze", name)
     elif not full:
-        applied = rows if superseded is None else rows.join(
-            superseded.select(*keys, "_line_number"), on=keys + ["_line_number"], how="left_anti")
+        if superseded is not None:
+            # stored again, so that the MERGE below knows how few rows it merges (see _superseded)
+            cat.overwrite(_without(rows, superseded, keys), "_staging", name)
+        applied = cat.read("_staging", name)
         deleted = applied.where(F.col("del_flag") == F.lit("1")).count()
         cat.ensure_columns("bronze", name, ddl(spec, with_reject=False))   # a table landed before v2 columns
         cat.upsert(applied, "bronze", name, spec.keys, delete_flag="del_flag")
     shutil.rmtree(reject_dir, ignore_errors=True)
+    for work in ("repeated", "superseded"):
+        shutil.rmtree(cat.path("_staging", f"{name}__{work}"), ignore_errors=True)
     return FileResult(f.rows, 0 if held else landed, n_quarantined, deleted, before, held)
 
 

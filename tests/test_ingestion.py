@@ -408,3 +408,52 @@ def test_manifest_mismatch_reason_is_the_first_in_manifest_order(tmp_path):
     with pytest.raises(BatchRejected) as exc:
         verify_batch(batch, read_manifest(batch))
     assert exc.value.reason == "file setl.csv: 1 data rows, the manifest says 9"
+
+
+CONTRIB_HEADER = "psn_no,insutype,accrym,psn_clct_amt,emp_clct_amt,clct_flag,clct_time"
+
+
+def _contrib_lines(n: int, month: str, repeated: int) -> list[str]:
+    """``n`` contribution rows of one month, then the first ``repeated`` keys again (a corrected amount)."""
+    rows = [f"P{i:09d},310,{month},80.00,280.00,1,2026-06-09 16:54:53" for i in range(n)]
+    return [CONTRIB_HEADER] + rows + [f"P{i:09d},310,{month},81.00,280.00,1,2026-06-10 09:00:00"
+                                      for i in range(repeated)]
+
+
+def test_repeated_keys_of_a_large_file_are_removed_in_little_memory(tmp_path):
+    """A file's superseded lines are removed holding only them in the engine's memory.
+
+    Sail builds a join's hash table on its left side and cannot spill it: an anti join from the file's rows, or a
+    MERGE ... DELETE into the table just written, held the whole file and failed on the 41M-row contribution file
+    of 10M persons.  Here a file far larger than the engine's memory pool lands, first as the table's first full
+    snapshot (written straight to bronze), then as a second full snapshot (staged); then a day's incremental batch
+    with repeated keys is merged into the large table.
+    """
+    from yibao.config import Settings
+
+    n, day, repeated = 1_500_000, 20_000, 1_000
+    s = Settings(data_root=tmp_path)
+    write_batch(s.landing, "medins", "20261101-001", {"contrib": _contrib_lines(n, "202606", repeated)})
+    write_batch(s.landing, "medins", "20261102-001", {"contrib": _contrib_lines(n, "202607", repeated)})
+    write_batch(s.landing, "medins", "20261103-001", {"contrib": [CONTRIB_HEADER + ",del_flag"] + [
+        line + ",0" for line in _contrib_lines(day, "202608", repeated)[1:]]}, mode="incremental")
+    env = dict(os.environ, YIBAO_DATA_ROOT=str(tmp_path), SPARK_REMOTE="", YIBAO_ENGINE_MEMORY_GIB="0.0625")
+    run = subprocess.run([sys.executable, "-m", "yibao.cli", "ingest"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    def table(schema: str, name: str):
+        return ds.dataset(DeltaTable(str(s.warehouse / schema / name)).file_uris(), format="parquet").to_table()
+
+    bronze = table("bronze", "medins__contrib")
+    assert bronze.num_rows == n + day                    # July's full snapshot, a day of August merged into it
+    months = pc.value_counts(bronze["accrym"]).to_pylist()
+    assert sorted((m["values"], m["counts"]) for m in months) == [("202607", n), ("202608", day)]
+    corrected = sum(1 for v in bronze["psn_clct_amt"].to_pylist() if v == Decimal("81.00"))
+    assert corrected == 2 * repeated                     # the later line of each repeated key won
+    q = table("meta", "quarantine")
+    assert q.num_rows == 3 * repeated                    # every superseded line, each file's on its own
+    assert set(q["rule"].to_pylist()) == {"ingest.superseded"}
