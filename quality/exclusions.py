@@ -20,6 +20,7 @@ is reused (``meta.gate_exclusion``).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -31,6 +32,7 @@ from yibao.contract import TABLES, TableSpec, table_spec
 from yibao.quality.suites import references_of
 
 SCHEMA = "_gate"
+WORK_SCHEMA = "_quality"       # the missing key values of one child table, while its exclusions are computed
 STATE_DDL = ("`table` string, child_version bigint, inputs string, orphan_rows bigint, waiting_rows bigint, "
              "waiting_on string, computed_at timestamp")
 RULE_PREFIXES = ("gate.reference.", "gate.waiting.")
@@ -110,8 +112,8 @@ def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], pare
     keys = list(spec.keys)
     lineage = ["_batch_id", "_file", "_line_number", "_source", "_ingest_time"]
     raw = F.to_json(F.struct(*[F.col(c) for c in spec.all_columns if c in child.columns]))
-    parts, waiting_on = [], []
-    for ref in refs:
+    parts, waiting_on, work = [], [], []
+    for i, ref in enumerate(refs):
         cols = list(ref["columns"])
         pcols = list(ref.get("parent_columns") or cols)
         parent = table_spec(*ref["parent"].split("/"))
@@ -119,16 +121,32 @@ def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], pare
         if not st["delivered"]:
             continue          # a parent never delivered is not checked (reported by the suite as not checked)
         present = child.where(" AND ".join(f"`{c}` IS NOT NULL" for c in cols))
+        # The key values missing from the parent are found on the key columns alone and stored (few, usually);
+        # only then are the child's rows carrying them fetched.  Sail builds a join's hash table on one side and
+        # cannot spill it: an anti join from the child's rows held the whole table (the gate failed at 10M
+        # persons, as quality.prepare's orphan check did before it was written this way).
+        names = [f"_c_{j}" for j in range(len(cols))]
+        missing = present.select(*[F.col(f"`{c}`").alias(n) for c, n in zip(cols, names)]).distinct()
         rel_keys = _parent_keys(cat, parent, st["released"], pcols)
-        missing = present if rel_keys is None else present.join(
-            rel_keys, [present[c] == rel_keys[f"_p_{p}"] for c, p in zip(cols, pcols)], "left_anti")
+        if rel_keys is not None:
+            missing = missing.join(rel_keys, [missing[n] == rel_keys[f"_p_{p}"] for n, p in zip(names, pcols)],
+                                   "left_anti")
+        work.append(f"{spec.bronze_name}__missing_{i}")
+        cat.overwrite(missing, WORK_SCHEMA, work[-1])
+        missing = cat.read(WORK_SCHEMA, work[-1])
+
+        def rows_of(found: DataFrame) -> DataFrame:
+            """The child's rows whose key values are in ``found`` (distinct key values, few)."""
+            return found.join(present, [found[n] == present[f"`{c}`"] for n, c in zip(names, cols)],
+                              "inner").drop(*names)
+
         label = "+".join(cols)
         if st["head"] is not None:
             head_keys = _parent_keys(cat, parent, st["head"], pcols)
-            cond = [missing[c] == head_keys[f"_p_{p}"] for c, p in zip(cols, pcols)]
+            cond = [missing[n] == head_keys[f"_p_{p}"] for n, p in zip(names, pcols)]
             held = f"{ref['parent']} {st['head_batch']}"
-            waiting = missing.join(head_keys, cond, "left_semi")
-            orphans = missing.join(head_keys, cond, "left_anti")
+            waiting = rows_of(missing.join(head_keys, cond, "left_semi"))
+            orphans = rows_of(missing.join(head_keys, cond, "left_anti"))
             parts.append(waiting.select(*keys, *lineage, F.lit(f"gate.waiting.{label}").alias("rule"),
                                         F.lit(f"held because parent {ref['parent']} batch {st['head_batch']} is held "
                                               f"(上级表 {ref['parent']} 批次 {st['head_batch']} 暂停发布, 本行等待)")
@@ -138,13 +156,14 @@ def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], pare
             # the held delivery is not in bronze: every row missing its parent may be waiting for it
             orphans = None
             batches = ", ".join(st["door"])
-            parts.append(missing.select(*keys, *lineage, F.lit(f"gate.waiting.{label}").alias("rule"),
-                                        F.lit(f"held because parent {ref['parent']} batch {batches} is held "
-                                              f"(上级表 {ref['parent']} 批次 {batches} 暂停接收, 本行等待)")
-                                        .alias("reason"), raw.alias("raw_line")))
+            parts.append(rows_of(missing).select(
+                *keys, *lineage, F.lit(f"gate.waiting.{label}").alias("rule"),
+                F.lit(f"held because parent {ref['parent']} batch {batches} is held "
+                      f"(上级表 {ref['parent']} 批次 {batches} 暂停接收, 本行等待)").alias("reason"),
+                raw.alias("raw_line")))
             waiting_on += [f"{ref['parent']} {b}" for b in st["door"]]
         else:
-            orphans = missing
+            orphans = rows_of(missing)
         if orphans is not None:
             parts.append(orphans.select(*keys, *lineage, F.lit(f"gate.reference.{label}").alias("rule"),
                                         F.concat(F.lit(f"orphan: {label} not found in {ref['parent']} "
@@ -164,6 +183,8 @@ def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], pare
     w = Window.partitionBy(*keys).orderBy(F.col("rule").desc())
     excluded = excluded.withColumn("_n", F.row_number().over(w)).where("_n = 1").drop("_n")
     cat.overwrite_work(excluded, SCHEMA, spec.bronze_name)
+    for name in work:
+        shutil.rmtree(cat.path(WORK_SCHEMA, name), ignore_errors=True)
     stored = cat.read(SCHEMA, spec.bronze_name)
     counts = {r["rule"].split(".")[1]: r["n"] for r in
               stored.groupBy(F.col("rule")).agg(F.count(F.lit(1)).alias("n")).collect()} if parts else {}
