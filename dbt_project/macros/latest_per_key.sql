@@ -18,6 +18,10 @@
   only, whether any cleaned key repeats; when none does (the usual case) the model is the plain select.  When
   some do, only the rows of the repeated keys go through the window; the others pass as they are.
 
+  Join order: Sail builds a join's hash table on its left side (it cannot spill it), so the few repeated keys
+  (d) and their rows (w) stand on the left of every join here, the whole table (s, n) on the right.  With the
+  table on the left, stg_tax__medins_clct failed at 10M persons (pool exhausted, 2026-12-07).
+
   Engine trap (measured at 1M persons, 2026-12-07): never filter on a key column here (`where certno is not null`).
   The key is computed by certno_std in the same query, and the optimizer pushes such a filter below that
   projection, inlining certno_std's nested CASE into a filter, where it costs ~75 us a row instead of ~3
@@ -63,10 +67,10 @@ w as (
            to_json(filter(collect_list(named_struct('batch_id', t._batch_id, 'file', t._file,
                                                     'line_number', t._line_number)) over (partition by {{ part }}),
                           x -> not (x.batch_id = t._batch_id and x.line_number = t._line_number))) as _key_superseded
-    from (select n.* from n left semi join d on {% for k in keys %}n.{{ k }} = d.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}) t
+    from (select n.* from d join n on {% for k in keys %}n.{{ k }} = d.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}) t
 )
 select s.*, coalesce(w._key_versions, cast(1 as bigint)) as _key_versions, w._key_superseded
-from s left join w on {% for k in keys %}s.{{ k }} = w.{{ k }} and {% endfor %}s._batch_id = w._w_batch and s._line_number = w._w_line
+from w right join s on {% for k in keys %}s.{{ k }} = w.{{ k }} and {% endfor %}s._batch_id = w._w_batch and s._line_number = w._w_line
 where w._key_rank is null or w._key_rank = 1
 {%- endif %}
 {%- endmacro %}
