@@ -134,10 +134,9 @@ def _superseded(cat: Catalog, rows: DataFrame, keys: list[str], name: str) -> Da
 def _without(rows: DataFrame, superseded: DataFrame, keys: list[str]) -> DataFrame:
     """``rows`` less the ``superseded`` ones (matched on the key and the line number).
 
-    Written as a right outer join from the superseded rows, not as an anti join from ``rows``: Sail builds a
-    join's hash table on its left side and cannot spill it, so an anti join (or a MERGE ... DELETE) held the
-    whole file in memory and failed on the 41M-row contribution file of 10M persons; here only the
-    superseded rows are held.
+    A right outer join from the (stored, few) superseded rows, not an anti join from ``rows`` nor a
+    MERGE ... DELETE into the table just written: those held the whole file in the engine's memory (see
+    :func:`_superseded`); here only the superseded rows are held.
     """
     on = keys + ["_line_number"]
     marked = superseded.select(*on).withColumn("_superseded", F.lit(True))

@@ -423,9 +423,9 @@ def _contrib_lines(n: int, month: str, repeated: int) -> list[str]:
 def test_repeated_keys_of_a_large_file_are_removed_in_little_memory(tmp_path):
     """A file's superseded lines are removed holding only them in the engine's memory.
 
-    Sail builds a join's hash table on its left side and cannot spill it: an anti join from the file's rows, or a
-    MERGE ... DELETE into the table just written, held the whole file and failed on the 41M-row contribution file
-    of 10M persons.  Here a file far larger than the engine's memory pool lands, first as the table's first full
+    Sail builds a join's hash table on one side (the left, unless statistics say the right is smaller) and cannot
+    spill it: an anti join from the file's rows, or a MERGE ... DELETE into the table just written, held the whole
+    file and failed on the 41M-row contribution file of 10M persons.  Here a file far larger than the engine's memory pool lands, first as the table's first full
     snapshot (written straight to bronze), then as a second full snapshot (staged); then a day's incremental batch
     with repeated keys is merged into the large table.
     """
