@@ -6,5 +6,7 @@
 {{ config(materialized=('incremental' if var('table_format') == 'delta' else 'table'),
           incremental_strategy='merge', unique_key='record_id',
           full_refresh=false) }}
+-- It merges only the records whose person_id is new or changed (int_person_registry_changes): resolved_at is when
+-- the record got the person_id it has.
 select record_id, person_id, current_timestamp() as resolved_at
-from {{ ref('int_person_clusters') }}
+from {{ ref('int_person_registry_changes') }}
