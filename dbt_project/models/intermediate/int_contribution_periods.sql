@@ -27,18 +27,24 @@ ep as (   -- only the persons of rows without a psn_no (few)
     where e.is_basic
     group by e.person_id, e.insutype
 ),
+-- Every period keeps its row: the joins below are right joins from the enrollments to the periods.  Sail builds
+-- a hash join's table on its left side (unless statistics say the right is smaller) and cannot spill it; the
+-- periods on the left (41M rows at 10M persons) exhausted the engine's pool (benchmarks/RESULTS.md, 2026-12-07).
+ce as (
+    select c.accrym, c.insutype, c.person_id, c.psn_no, c.status, c.assessed_amt, c.tax_clct_amt, c.medins_clct_flag,
+           e.insu_pool, e.psn_type, e.emp_no
+    from e right join c on e.psn_no = c.psn_no and e.insutype = c.insutype
+),
 r as (
     select c.accrym, c.insutype,
-           coalesce(e.insu_pool, ep.insu_pool, 'UNKNOWN') as region,
-           coalesce(e.psn_type, ep.psn_type, 'UNKNOWN') as psn_type,
-           coalesce(e.emp_no, ep.emp_no) as emp_no,
+           coalesce(c.insu_pool, ep.insu_pool, 'UNKNOWN') as region,
+           coalesce(c.psn_type, ep.psn_type, 'UNKNOWN') as psn_type,
+           coalesce(c.emp_no, ep.emp_no) as emp_no,
            c.assessed_amt,
            c.status not in ('ASSESSED_NOT_COLLECTED', 'NOT_ASSESSED') as paid,
            case when c.status not in ('ASSESSED_NOT_COLLECTED', 'NOT_ASSESSED')
                 then coalesce(c.tax_clct_amt, case when c.medins_clct_flag = '1' then c.assessed_amt end) end as collected_amt
-    from c
-    left join e on e.psn_no = c.psn_no and e.insutype = c.insutype
-    left join ep on c.psn_no is null and ep.person_id = c.person_id and ep.insutype = c.insutype
+    from ep right join ce c on c.psn_no is null and ep.person_id = c.person_id and ep.insutype = c.insutype
 ),
 by_emp as (   -- aggregate before the employer lookup: one row per employer, not per period
     select accrym, insutype, region, psn_type, emp_no,
