@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 
 from yibao.catalog import Catalog, read_version
 from yibao.contract import TABLES, TableSpec, table_spec
+from yibao.quality.prepare import missing_parent_keys
 from yibao.quality.suites import references_of
 
 SCHEMA = "_gate"
@@ -103,8 +104,7 @@ def refresh(cat: Catalog, released: dict, door_held: dict) -> list[Exclusion]:
 def _parent_keys(cat: Catalog, parent: TableSpec, version: int | None, cols: list[str]) -> DataFrame | None:
     if version is None:
         return None
-    return (read_version(cat.spark, cat.path("bronze", parent.bronze_name), version)
-            .select(*[F.col(c).alias(f"_p_{c}") for c in cols]).distinct())
+    return read_version(cat.spark, cat.path("bronze", parent.bronze_name), version).select(*cols).distinct()
 
 
 def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], parents: dict, inputs: str) -> Exclusion:
@@ -121,16 +121,10 @@ def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], pare
         if not st["delivered"]:
             continue          # a parent never delivered is not checked (reported by the suite as not checked)
         present = child.where(" AND ".join(f"`{c}` IS NOT NULL" for c in cols))
-        # The key values missing from the parent are found on the key columns alone and stored (few, usually);
-        # only then are the child's rows carrying them fetched.  Sail builds a join's hash table on one side and
-        # cannot spill it: an anti join from the child's rows held the whole table (the gate failed at 10M
-        # persons, as quality.prepare's orphan check did before it was written this way).
+        # The key values missing from the parent's released version are stored (few, usually); only then are
+        # the child's rows carrying them fetched (see missing_parent_keys).
         names = [f"_c_{j}" for j in range(len(cols))]
-        missing = present.select(*[F.col(f"`{c}`").alias(n) for c, n in zip(cols, names)]).distinct()
-        rel_keys = _parent_keys(cat, parent, st["released"], pcols)
-        if rel_keys is not None:
-            missing = missing.join(rel_keys, [missing[n] == rel_keys[f"_p_{p}"] for n, p in zip(names, pcols)],
-                                   "left_anti")
+        missing = missing_parent_keys(child, cols, _parent_keys(cat, parent, st["released"], pcols), pcols, names)
         work.append(f"{spec.bronze_name}__missing_{i}")
         cat.overwrite(missing, WORK_SCHEMA, work[-1])
         missing = cat.read(WORK_SCHEMA, work[-1])
@@ -142,7 +136,8 @@ def _compute(cat: Catalog, spec: TableSpec, child_v: int, refs: list[dict], pare
 
         label = "+".join(cols)
         if st["head"] is not None:
-            head_keys = _parent_keys(cat, parent, st["head"], pcols)
+            head_keys = _parent_keys(cat, parent, st["head"], pcols).select(
+                *[F.col(c).alias(f"_p_{c}") for c in pcols])
             cond = [missing[n] == head_keys[f"_p_{p}"] for n, p in zip(names, pcols)]
             held = f"{ref['parent']} {st['head_batch']}"
             waiting = rows_of(missing.join(head_keys, cond, "left_semi"))

@@ -39,16 +39,11 @@ def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFr
         if parent is None:   # the parent table was never delivered: the reference is not checked
             out = out.withColumn(ref.flag, F.lit(None).cast("boolean"))
             continue
-        # The child key values missing from the parent (few, usually), found on the key columns alone and
-        # stored; the frame then joins that small table.  Joining the frame (every column) to the parent's
-        # keys directly made the engine buffer the whole table: memory grew with the table (2.1 GiB at 1M
-        # persons for medins.contrib, 17.6 GiB for the bronze gate at 10M).
+        # The missing key values are stored; the frame then joins that small table.  Joining the frame (every
+        # column) to the parent's keys directly made the engine buffer the whole table: memory grew with the
+        # table (2.1 GiB at 1M persons for medins.contrib, 17.6 GiB for the bronze gate at 10M).
         aliases = [f"{ref.flag}__{i}" for i in range(len(ref.columns))]
-        child = df.where(~_any_null(ref.columns)).select(
-            *[F.col(f"`{c}`").alias(a) for c, a in zip(ref.columns, aliases)]).distinct()
-        keys = parent.select(*[F.col(p).alias(f"{a}__p") for p, a in zip(ref.parent_columns, aliases)])
-        missing = persist(ref.flag, child.join(keys, _equal(child, keys, aliases, [f"{a}__p" for a in aliases]),
-                                               "left_anti"))
+        missing = persist(ref.flag, missing_parent_keys(df, ref.columns, parent, ref.parent_columns, aliases))
         out = _flag_matches(out, missing, ref.columns, aliases, ref.flag, any_null=True)
     if suite.accuracy:
         out = _police_agreement(out, df, suite, read_parent, persist)
@@ -59,6 +54,23 @@ def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFr
                       .count().where("count > 1").drop("count"))
         out = _flag_matches(out, dup, columns, aliases, flag, any_null=suite.unique_skip_null_keys, null_safe=True)
     return out
+
+
+def missing_parent_keys(child: DataFrame, columns, parent: DataFrame | None, parent_columns,
+                        names: list[str]) -> DataFrame:
+    """The rule of a foreign key, its one home: the distinct values of ``child``'s key ``columns`` (renamed
+    ``names``) that no row of ``parent`` carries in ``parent_columns``.  A row with any key column null is not
+    checked.  ``parent`` None: every key value is returned (no parent to find it in).
+
+    Found on the key columns alone (few values, usually), so that callers can store them and then join that
+    small table: Sail builds a join's hash table on one side and cannot spill it, so an anti join from the
+    child's whole rows held the whole table (the gate failed at 10M persons)."""
+    keyed = child.where(~_any_null(columns)).select(
+        *[F.col(f"`{c}`").alias(n) for c, n in zip(columns, names)]).distinct()
+    if parent is None:
+        return keyed
+    keys = parent.select(*[F.col(f"`{p}`").alias(f"{n}__p") for p, n in zip(parent_columns, names)])
+    return keyed.join(keys, _equal(keyed, keys, names, [f"{n}__p" for n in names]), "left_anti")
 
 
 def _equal(left: DataFrame, right: DataFrame, left_cols: list[str], right_cols: list[str], null_safe: bool = False):
