@@ -280,13 +280,23 @@ class Catalog:
             keys = list(condition)
             source = self.spark.createDataFrame([tuple(condition[c] for c in keys)],
                                                 T.StructType([by_name[c] for c in keys]))
-            self._merge_delete(source, schema, table, keys, null_safe=True)
+            self._merge_delete(source, schema, table, keys, null_safe=True, store=False)
         else:
             self._merge_delete(current.where(where).distinct(), schema, table, [f.name for f in fields],
                                null_safe=True)
 
-    def _merge_delete(self, source: DataFrame, schema: str, table: str, keys: list[str], null_safe: bool) -> None:
+    def _merge_delete(self, source: DataFrame, schema: str, table: str, keys: list[str], null_safe: bool,
+                      store: bool = True) -> None:
+        """MERGE ... DELETE the rows matching ``source`` on ``keys``.  The source's keys are stored first
+        (``_staging/_delete__<schema>__<table>``) unless ``store`` is false (one row made locally): a stored
+        table has exact statistics, so the engine can build the MERGE's join on it (the rows to delete, few)
+        and not on the target; Sail cannot spill a join's hash table, and a source computed from the target
+        itself (a filter of it) gives the planner no size to choose by."""
         checkpoint("write")
+        work = f"_delete__{schema}__{table}"
+        if store:
+            self.overwrite(source.select(*keys).distinct(), "_staging", work)
+            source = self.read("_staging", work)
         view = f"_delete_{uuid.uuid4().hex}"
         source.select(*keys).createOrReplaceTempView(view)
         eq = "<=>" if null_safe else "="
@@ -296,6 +306,8 @@ class Catalog:
                            f"WHEN MATCHED THEN DELETE")
         finally:
             self.spark.catalog.dropTempView(view)
+            if store:
+                shutil.rmtree(self.path("_staging", work), ignore_errors=True)
 
     def delete_matching(self, df: DataFrame, schema: str, table: str, keys: list[str]) -> None:
         """Delete the table's rows that match a row of ``df`` on ``keys`` (all non-null)."""
