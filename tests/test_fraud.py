@@ -406,7 +406,7 @@ def test_features_read_the_rules(world):
     from yibao.engine import spark_session
     from yibao.fraud import rules
     from yibao.fraud.config import load_config
-    from yibao.fraud.features import GRAPH_SCHEMA, settlement_features
+    from yibao.fraud.features import GRAPH_SCHEMA, write_settlement_features
 
     settings, _ = world
     spark = spark_session(settings)
@@ -421,8 +421,9 @@ def test_features_read_the_rules(world):
         cfg = dict(base, rules={**base["rules"], **{c: {**base["rules"][c], **p} for c, p in params.items()}})
         hits = pd.concat([rules.RULES[c](spark, cfg).select(*rules.HIT_COLUMNS).toPandas() for c in feature_of],
                          ignore_index=True)
-        feats = settlement_features(cat, cfg, hits, pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())) \
-            .select("setl_id", *feature_of.values()).toPandas()
+        write_settlement_features(cat, cfg, hits, pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames()),
+                                  "_test", "features")
+        feats = cat.read("_test", "features").select("setl_id", *feature_of.values()).toPandas()
         for code, col in feature_of.items():
             by_rule = {x for l in hits[hits.rule_code == code].setl_ids for x in l}
             by_feature = set(feats.setl_id[feats[col] > 0])
@@ -430,6 +431,37 @@ def test_features_read_the_rules(world):
             flagged[name, code] = by_rule
     for code in feature_of:        # the changed parameters do change what is flagged
         assert flagged["changed", code] < flagged["configured", code], code
+
+
+def test_features_in_slices_equal_the_features_in_one(world):
+    """Written in slices of persons (the memory bound at province scale), the settlement features are the same
+    rows as written in one piece."""
+    from yibao.catalog import Catalog
+    from yibao.engine import spark_session
+    from yibao.fraud import rules
+    from yibao.fraud.config import load_config
+    from yibao.fraud.features import FEATURE_COLUMNS, GRAPH_SCHEMA, KEY_COLUMNS, write_settlement_features
+
+    settings, _ = world
+    spark = spark_session(settings)
+    cat = Catalog(spark, settings)
+    base = load_config()
+    rules.prepare_views(spark, cat, base)
+    hits = pd.concat([rules.RULES[c](spark, base).select(*rules.HIT_COLUMNS).toPandas()
+                      for c in ("R01_AFTER_DEATH", "R03_OVERLAP_STAY", "R06_DUP_CHARGE")], ignore_index=True)
+    graph = pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())
+    n_setl = spark.table("fr_setl").count()
+    written = {}
+    for name, per_slice in (("one", n_setl), ("three", -(-n_setl // 3))):
+        cfg = dict(base, common={**base["common"], "feature_slice_settlements": per_slice})
+        written[name] = write_settlement_features(cat, cfg, hits, graph, "_test", f"features_{name}")
+    assert written == {"one": 1, "three": 3}
+    cols = KEY_COLUMNS + FEATURE_COLUMNS
+    one, three = (cat.read("_test", f"features_{n}").select(*cols).toPandas().sort_values("setl_id")
+                  .reset_index(drop=True) for n in ("one", "three"))
+    assert len(one) == n_setl and one.setl_id.is_unique
+    pd.testing.assert_frame_equal(one, three)
+    assert (one.n_lines > 0).any() and (one.dup_lines > 0).any() and (one.p_n_setl > 1).any()
 
 
 # Scores one copy of the warehouse under a faked system date (libfaketime, LD_PRELOAD: the embedded engine runs

@@ -11,6 +11,8 @@ pipeline materialises the features once (``silver.fraud_settlement_features``) a
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -78,38 +80,100 @@ def _upload(cat: Catalog, df: pd.DataFrame, schema: T.StructType, name: str) -> 
     return cat.upload(rows, schema, name)
 
 
-def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame) -> DataFrame:
-    """One row per counted settlement, on the engine (not materialised): KEY_COLUMNS + FEATURE_COLUMNS (doubles,
-    missing = 0).  ``hits`` and ``graph_feats`` are the client's rule hits and per-person graph features (both
-    bounded by the hit list / the reduced co-visit graph); they are joined in on the engine."""
+# Settlements per slice of the features (persons by a hash of person_id): every join of the feature query then holds
+# one slice, so the memory stays flat as the province grows (the unsliced query failed at 10M persons, 14.3M
+# settlements: the engine builds a hash join on one side and cannot spill it).  Configurable as
+# [common] feature_slice_settlements in the rules file.
+FEATURE_SLICE_SETTLEMENTS = 3_000_000
+_CONTEXT = ("dups", "after_death", "overlap", "peer", "inst", "doc")   # fr_feat_<name>: stored once per run
+
+
+def write_settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame,
+                              schema: str, table: str) -> int:
+    """Write one row per counted settlement to ``schema.table``: KEY_COLUMNS + FEATURE_COLUMNS (doubles, missing =
+    0).  ``hits`` and ``graph_feats`` are the client's rule hits and per-person graph features (both bounded by
+    the hit list / the reduced co-visit graph).  Returns the number of slices written.
+
+    What needs every settlement (the rules' flags, the peer medians, the institution and practitioner
+    aggregates: few rows) is stored first; then the persons are taken in slices by a hash of person_id (a
+    person's settlements are in one slice: the windows and person aggregates are per person), each slice's
+    features appended to the table."""
     spark = cat.spark
+    per_slice = int(cfg["common"].get("feature_slice_settlements", FEATURE_SLICE_SETTLEMENTS))
+    n_setl = spark.table("fr_setl").count()
+    slices = max(1, -(-n_setl // max(per_slice, 1)))
+    _store_context(cat, cfg)
+    gf = graph_feats if len(graph_feats) else pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())
+    graph = _upload(cat, gf, GRAPH_SCHEMA, "fraud_graph_features")
+    n_rules = _upload(cat, rules_per_settlement(hits), NRULES_SCHEMA, "fraud_rules_per_settlement")
+    try:
+        for k in range(slices):
+            part = _slice_features(spark, cfg, slices, k).join(graph, on="person_id", how="left") \
+                .join(n_rules, on="setl_id", how="left")
+            part = part.select(*KEY_COLUMNS, *[F.coalesce(F.col(c).cast("double"), F.lit(0.0)).alias(c)
+                                               for c in FEATURE_COLUMNS])
+            if k == 0:
+                cat.overwrite_work(part, schema, table)
+            else:
+                cat.append(part, schema, table)
+    finally:
+        for name in _CONTEXT:
+            spark.catalog.dropTempView(f"fr_feat_{name}")
+            shutil.rmtree(cat.path(WORK_SCHEMA, f"feat_{name}"), ignore_errors=True)
+    return slices
+
+
+WORK_SCHEMA = "_fraud"     # the features' context while they are written (removed after)
+
+
+def _store_context(cat: Catalog, cfg: dict) -> None:
+    """Store the settlement-independent context of the features as work tables, as temp views fr_feat_*:
+    R06's duplicate lines, R01's and R03's settlements, the peer medians, the institution and practitioner
+    aggregates."""
+    spark = cat.spark
+    peer_src = exact_quantile("fr_setl", ["med_type", "hosp_lv", "fixmedins_type"], "medfee", 0.5, "peer_fee")
+    with_peer = """(select s.*, s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer
+                    from fr_setl s left join fr_feat_peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
+                                                           and pr.fixmedins_type <=> s.fixmedins_type)"""
+    queries = {   # in order: inst and doc read the peer medians
+        "dups": f"select setl_id, sum(copies - 1) as dup_lines from ({duplicate_charges(cfg)}) d group by setl_id",  # R06
+        "after_death": f"select distinct setl_id from ({after_death_settlements(cfg)}) a",                           # R01
+        "overlap": f"""select distinct setl_id from (select explode(array(a_setl, b_setl)) as setl_id
+                                                    from ({overlapping_stays(cfg)}) o) x""",                          # R03
+        "peer": f"select * from {peer_src} pq",
+        "inst": f"""select fixmedins_code, avg(cost_ratio_peer) as inst_cost_ratio, count(*) as inst_volume
+                    from {with_peer} s group by fixmedins_code""",
+        "doc": f"""select atddr_no, count(distinct person_id) as doc_patients, avg(cost_ratio_peer) as doc_cost_ratio
+                   from {with_peer} s where atddr_no is not null group by atddr_no""",
+    }
+    for name in _CONTEXT:
+        cat.overwrite_work(spark.sql(queries[name]), WORK_SCHEMA, f"feat_{name}")
+        cat.read(WORK_SCHEMA, f"feat_{name}").createOrReplaceTempView(f"fr_feat_{name}")
+
+
+def _slice_features(spark, cfg: dict, slices: int, k: int) -> DataFrame:
+    """The features of the settlements of the persons with pmod(hash(person_id), slices) = k (before the graph
+    features and rule counts)."""
     r07 = cfg["rules"]["R07_IDLE_BED"]
     ip = sql_list(cfg["common"]["inpatient_med_types"])
     ph = sql_list(cfg["common"]["pharmacy_med_types"])
-    df = spark.sql(f"""
-        with lines as (
+    return spark.sql(f"""
+        with s as (
+            select s.*, datediff(s.begndate, date'2000-01-01') as d,
+                   s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer,
+                   case when substr(s.insu_admdvs, 1, 4) <> substr(s.mdtrt_admdvs, 1, 4) then 1 else 0 end as cross_region
+            from fr_setl s left join fr_feat_peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
+                                                     and pr.fixmedins_type <=> s.fixmedins_type
+            where pmod(hash(s.person_id), {int(slices)}) = {int(k)}
+        ), lines as (   -- the slice's settlement ids on the left: the side the engine builds on
             select l.setl_id, count(*) as n_lines,
                    sum(case when l.med_chrgitm_type in ({sql_list(r07['care_charge_types'])}) then 1 else 0 end) as care_lines,
                    count(distinct case when l.med_chrgitm_type in ({sql_list(r07['bed_charge_types'])}) then cast(l.fee_ocur_time as date) end) as bed_days,
                    sum(case when l.med_chrgitm_type in ('09', '10', '11') then l.amt else 0 end) as drug_amt,
                    max(case when {item_sex(cfg)} = '1' then 1 else 0 end) as male_item,
                    max(case when {item_sex(cfg)} = '2' then 1 else 0 end) as female_item
-            from fr_fee l group by l.setl_id
-        ), dups as (   -- R06
-            select setl_id, sum(copies - 1) as dup_lines from ({duplicate_charges(cfg)}) d group by setl_id
-        ), after_death as (   -- R01
-            select distinct setl_id from ({after_death_settlements(cfg)}) a
-        ), overlap as (   -- R03
-            select distinct setl_id from (select explode(array(a_setl, b_setl)) as setl_id
-                                          from ({overlapping_stays(cfg)}) o) x
-        ), peer as (
-            select * from {exact_quantile("fr_setl", ["med_type", "hosp_lv", "fixmedins_type"], "medfee", 0.5, "peer_fee")} pq
-        ), s as (
-            select s.*, datediff(s.begndate, date'2000-01-01') as d,
-                   s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer,
-                   case when substr(s.insu_admdvs, 1, 4) <> substr(s.mdtrt_admdvs, 1, 4) then 1 else 0 end as cross_region
-            from fr_setl s left join peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
-                                              and pr.fixmedins_type <=> s.fixmedins_type
+            from (select setl_id from s) ids join fr_fee l on l.setl_id = ids.setl_id
+            group by l.setl_id
         ), w as (
             select s.*,
                    count(*) over (partition by person_id order by d range between 15 preceding and 15 following)
@@ -118,14 +182,9 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
                         over (partition by person_id, fixmedins_code, med_type in ({ip}) order by begndate, setl_id) end as readmit_days
             from s
         ), person as (
-            select person_id, count(*) as p_n_setl, sum(hifp + acct) as p_fund, count(distinct fixmedins_code) as p_n_inst,
+            select person_id, count(*) as p_n_setl, round(sum(hifp + acct), 2) as p_fund, count(distinct fixmedins_code) as p_n_inst,
                    avg(cross_region) as p_cross_share
             from s group by person_id
-        ), inst as (
-            select fixmedins_code, avg(cost_ratio_peer) as inst_cost_ratio, count(*) as inst_volume from s group by fixmedins_code
-        ), doc as (
-            select atddr_no, count(distinct person_id) as doc_patients, avg(cost_ratio_peer) as doc_cost_ratio
-            from s where atddr_no is not null group by atddr_no
         )
         select w.setl_id, w.person_id, w.fixmedins_code, w.atddr_no, w.begndate, w.med_type,
                w.medfee, (w.hifp + w.acct) / nullif(w.medfee, 0) as fund_ratio, w.ownpay / nullif(w.medfee, 0) as ownpay_ratio,
@@ -144,19 +203,13 @@ def settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats
                coalesce(dc.doc_patients, 0) as doc_patients, coalesce(dc.doc_cost_ratio, 1) as doc_cost_ratio
         from w
         left join lines l on l.setl_id = w.setl_id
-        left join dups dp on dp.setl_id = w.setl_id
-        left join after_death ad on ad.setl_id = w.setl_id
-        left join overlap ov on ov.setl_id = w.setl_id
+        left join fr_feat_dups dp on dp.setl_id = w.setl_id
+        left join fr_feat_after_death ad on ad.setl_id = w.setl_id
+        left join fr_feat_overlap ov on ov.setl_id = w.setl_id
         left join fr_person pm on pm.person_id = w.person_id
         left join person p on p.person_id = w.person_id
-        left join inst i on i.fixmedins_code = w.fixmedins_code
-        left join doc dc on dc.atddr_no = w.atddr_no""")
-    # graph features (per person) and rule hits (per settlement)
-    gf = graph_feats if len(graph_feats) else pd.DataFrame(columns=GRAPH_SCHEMA.fieldNames())
-    df = df.join(_upload(cat, gf, GRAPH_SCHEMA, "fraud_graph_features"), on="person_id", how="left")
-    df = df.join(_upload(cat, rules_per_settlement(hits), NRULES_SCHEMA, "fraud_rules_per_settlement"),
-                 on="setl_id", how="left")
-    return df.select(*KEY_COLUMNS, *[F.coalesce(F.col(c).cast("double"), F.lit(0.0)).alias(c) for c in FEATURE_COLUMNS])
+        left join fr_feat_inst i on i.fixmedins_code = w.fixmedins_code
+        left join fr_feat_doc dc on dc.atddr_no = w.atddr_no""")
 
 
 # Profiles (anomaly-model inputs): kind -> (key column, [(profile column, SQL aggregate over the settlement features)])

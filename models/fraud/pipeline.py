@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from yibao.catalog import Catalog
 from yibao.fraud import graph, library, model, rules, standing, suspects
 from yibao.fraud.config import load_config
-from yibao.fraud.features import profiles, settlement_features
+from yibao.fraud.features import profiles, write_settlement_features
 
 FEATURES_TABLE = ("silver", "fraud_settlement_features")
 SETTLEMENT_SCORE_TABLE = ("silver", "fraud_settlement_score")
@@ -114,7 +114,7 @@ def run_fraud(settings, config: str | None = None,
     hits, groups, graph_feats, links = _graph_step(spark, cfg, hits)
     clock.done("graph")
     # settlement features: computed once on the engine and materialised (every later step reads the table)
-    cat.overwrite_work(settlement_features(cat, cfg, hits, graph_feats), *FEATURES_TABLE)
+    write_settlement_features(cat, cfg, hits, graph_feats, *FEATURES_TABLE)
     feats = cat.read(*FEATURES_TABLE)
     n_setl = feats.count()
     labels, labelled, audits = _training_labels(cat, cfg, feats)
