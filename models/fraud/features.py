@@ -86,6 +86,12 @@ def _upload(cat: Catalog, df: pd.DataFrame, schema: T.StructType, name: str) -> 
 # [common] feature_slice_settlements in the rules file.
 FEATURE_SLICE_SETTLEMENTS = 3_000_000
 _CONTEXT = ("dups", "after_death", "overlap", "peer", "inst", "doc")   # fr_feat_<name>: stored once per run
+WORK_SCHEMA = "_fraud"     # the features' context while they are written (removed after)
+# The counted settlements with cost_ratio_peer: the fee over the median of its peers (med_type x hospital level x
+# institution type, fr_feat_peer).  Read by the institution and practitioner aggregates and by every slice.
+_WITH_PEER = """(select s.*, s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer
+                 from fr_setl s left join fr_feat_peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
+                                                        and pr.fixmedins_type <=> s.fixmedins_type)"""
 
 
 def write_settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph_feats: pd.DataFrame,
@@ -123,18 +129,12 @@ def write_settlement_features(cat: Catalog, cfg: dict, hits: pd.DataFrame, graph
     return slices
 
 
-WORK_SCHEMA = "_fraud"     # the features' context while they are written (removed after)
-
-
 def _store_context(cat: Catalog, cfg: dict) -> None:
     """Store the settlement-independent context of the features as work tables, as temp views fr_feat_*:
     R06's duplicate lines, R01's and R03's settlements, the peer medians, the institution and practitioner
     aggregates."""
     spark = cat.spark
     peer_src = exact_quantile("fr_setl", ["med_type", "hosp_lv", "fixmedins_type"], "medfee", 0.5, "peer_fee")
-    with_peer = """(select s.*, s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer
-                    from fr_setl s left join fr_feat_peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
-                                                           and pr.fixmedins_type <=> s.fixmedins_type)"""
     queries = {   # in order: inst and doc read the peer medians
         "dups": f"select setl_id, sum(copies - 1) as dup_lines from ({duplicate_charges(cfg)}) d group by setl_id",  # R06
         "after_death": f"select distinct setl_id from ({after_death_settlements(cfg)}) a",                           # R01
@@ -142,9 +142,9 @@ def _store_context(cat: Catalog, cfg: dict) -> None:
                                                     from ({overlapping_stays(cfg)}) o) x""",                          # R03
         "peer": f"select * from {peer_src} pq",
         "inst": f"""select fixmedins_code, avg(cost_ratio_peer) as inst_cost_ratio, count(*) as inst_volume
-                    from {with_peer} s group by fixmedins_code""",
+                    from {_WITH_PEER} s group by fixmedins_code""",
         "doc": f"""select atddr_no, count(distinct person_id) as doc_patients, avg(cost_ratio_peer) as doc_cost_ratio
-                   from {with_peer} s where atddr_no is not null group by atddr_no""",
+                   from {_WITH_PEER} s where atddr_no is not null group by atddr_no""",
     }
     for name in _CONTEXT:
         cat.overwrite_work(spark.sql(queries[name]), WORK_SCHEMA, f"feat_{name}")
@@ -160,10 +160,8 @@ def _slice_features(spark, cfg: dict, slices: int, k: int) -> DataFrame:
     return spark.sql(f"""
         with s as (
             select s.*, datediff(s.begndate, date'2000-01-01') as d,
-                   s.medfee / nullif(pr.peer_fee, 0) as cost_ratio_peer,
                    case when substr(s.insu_admdvs, 1, 4) <> substr(s.mdtrt_admdvs, 1, 4) then 1 else 0 end as cross_region
-            from fr_setl s left join fr_feat_peer pr on pr.med_type = s.med_type and pr.hosp_lv <=> s.hosp_lv
-                                                     and pr.fixmedins_type <=> s.fixmedins_type
+            from {_WITH_PEER} s
             where pmod(hash(s.person_id), {int(slices)}) = {int(k)}
         ), lines as (   -- the slice's settlement ids on the left: the side the engine builds on
             select l.setl_id, count(*) as n_lines,
