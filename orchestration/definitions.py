@@ -96,10 +96,12 @@ class YibaoResource(ConfigurableResource):
     def yield_for_execution(self, context):
         """A run holds the warehouse lock from its first step to its last (yibao.lock): a `yibao run` started
         meanwhile refuses, and this run fails at once if one is writing (the in-process executor initialises the
-        resource once per run)."""
+        resource once per run).  The run is watched (yibao.watchdog): a hung engine fails it instead of stalling it."""
         from yibao.lock import warehouse_lock
+        from yibao.watchdog import watch
 
-        with warehouse_lock(self.settings(), f"dagster run {context.run_id or ''}".strip()):
+        label = f"dagster run {context.run_id or ''}".strip()
+        with warehouse_lock(self.settings(), label), watch(self.settings(), label):
             yield self.create_resource(context)
 
 

@@ -77,8 +77,10 @@ class PipelineSummary:
         return self.ok and not self.holds
 
 
-def _timed(summary: PipelineSummary, name: str, fn: Callable, on_stage: Callable[[str], None] | None):
+def _timed(summary: PipelineSummary, name: str, fn: Callable, on_stage: Callable[[str], None] | None,
+           settings: Settings):
     from yibao.faults import checkpoint, set_stage
+    from yibao.watchdog import watch
 
     if on_stage:
         on_stage(name)
@@ -86,7 +88,8 @@ def _timed(summary: PipelineSummary, name: str, fn: Callable, on_stage: Callable
     checkpoint(f"stage:{name}")     # a crash-safety test may kill the run here (yibao.faults)
     started = time.perf_counter()
     try:
-        return fn()
+        with watch(settings, f"yibao run, stage {name}"):   # an engine idle with the stage's work outstanding
+            return fn()
     finally:
         summary.stages[name] = time.perf_counter() - started
 
@@ -114,14 +117,14 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
     from yibao.transform import build
 
     summary = PipelineSummary()
-    ing = _timed(summary, "ingest", lambda: ingest(settings, landing), on_stage)
+    ing = _timed(summary, "ingest", lambda: ingest(settings, landing), on_stage, settings)
     summary.batches_applied = ing.batches_applied
     summary.batches_rejected = ing.batches_rejected
     summary.batches_deferred = ing.batches_deferred
     summary.files_rejected = ing.files_rejected
     summary.rows_landed, summary.rows_quarantined = ing.rows_landed, ing.rows_quarantined
 
-    q = _timed(summary, "quality (bronze)", lambda: run_quality(settings, layer="bronze"), on_stage)
+    q = _timed(summary, "quality (bronze)", lambda: run_quality(settings, layer="bronze"), on_stage, settings)
     summary.quality_scores = q.scores
     summary.tables_held = [t.table for t in q.held]
     summary.rows_excluded = {e.table: (e.orphan_rows, e.waiting_rows) for e in q.exclusions
@@ -134,14 +137,16 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
     try:
         # one `dbt build` (seed + run + test; the seeds only when their files changed since they were loaded);
         # --quiet: only errors reach the console, the full log is in <warehouse>/_dbt/logs
-        _timed(summary, "transform (dbt)", lambda: build(settings, full_refresh=full_refresh, quiet=True), on_stage)
+        _timed(summary, "transform (dbt)", lambda: build(settings, full_refresh=full_refresh, quiet=True), on_stage,
+               settings)
     except RuntimeError as exc:   # run_dbt raises when a model or a test fails
         summary.dbt_ok = False
         summary.errors.append(f"dbt build failed: {exc}")
         return summary
 
     for layer in ("silver", "gold"):
-        ql = _timed(summary, f"quality ({layer})", lambda layer=layer: run_quality(settings, layer=layer), on_stage)
+        ql = _timed(summary, f"quality ({layer})", lambda layer=layer: run_quality(settings, layer=layer), on_stage,
+                    settings)
         summary.quality_failures += [f"{t.schema}.{t.table}: " + "; ".join(r["title"] for r in t.blocking)
                                      for t in ql.held]
     if summary.quality_failures:
@@ -152,24 +157,24 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
 
     from yibao.forecast import run_forecast
     try:
-        fc = _timed(summary, "forecast", lambda: run_forecast(settings), on_stage)
+        fc = _timed(summary, "forecast", lambda: run_forecast(settings), on_stage, settings)
         summary.forecast_pairs = (fc.forecast, fc.pairs)
         summary.forecast_warnings = [f"{w['admdvs']}/{w['insutype']}: {w['first_warning_level']} from "
                                      f"{w['first_warning_ym']} (now {w['actual_risk_level']})" for w in fc.warnings]
     except (RuntimeError, ValueError) as exc:   # a forecast model or test failed: fraud and serving still run
         summary.errors.append(f"fund forecast failed: {exc}")
 
-    fraud = _timed(summary, "fraud", lambda: run_fraud(settings), on_stage)
+    fraud = _timed(summary, "fraud", lambda: run_fraud(settings), on_stage, settings)
     summary.suspects_by_level = dict(fraud.by_level)
 
     if serve:
         from yibao.dashboards import readpath
         _timed(summary, "serving refresh",
                lambda: readpath.register(settings.data_root, settings.warehouse, map_boundaries=settings.map_boundaries),
-               on_stage)
+               on_stage, settings)
 
     from yibao.reports import run_reports
-    rep = _timed(summary, "reports", lambda: run_reports(settings), on_stage)
+    rep = _timed(summary, "reports", lambda: run_reports(settings), on_stage, settings)
     summary.reports_delivered = [f"{d['recipient']}: {d['topic']} {d['period']} ({d['rows']:,} rows)"
                                  for d in rep.delivered]
     summary.report_warnings = rep.mail_failures + [f"not delivered: {f}" for f in rep.failures]
@@ -178,6 +183,6 @@ def _run(settings: Settings, landing: Path | None, serve: bool, on_stage: Callab
         summary.uninsured = cat.read("gold", "uninsured_person").count()
 
     from yibao.maintenance import maintain
-    m = _timed(summary, "maintain (vacuum)", lambda: maintain(settings), on_stage)
+    m = _timed(summary, "maintain (vacuum)", lambda: maintain(settings), on_stage, settings)
     summary.bytes_freed, summary.maintenance_warnings = m.bytes_freed, m.errors
     return summary

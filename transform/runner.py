@@ -20,6 +20,7 @@ import yaml
 from yibao.catalog import _IDENT, _location, allow_time_travel, is_delta_table
 from yibao.config import Settings, load_settings
 from yibao.faults import checkpoint
+from yibao.watchdog import watch
 
 
 
@@ -196,9 +197,10 @@ def run_dbt(settings: Settings, args: list[str], vars: dict | None = None, raise
         (work / SEEDS_RECORD).unlink(missing_ok=True)
     cli += ["--project-dir", str(proj), "--profiles-dir", str(proj),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    result = dbtRunner(callbacks=[_fault_point]).invoke(cli)
-    if raise_on_failure and not result.success:
-        raise RuntimeError(f"dbt {' '.join(args)} failed: {_failures(result)}")
+    with watch(settings, f"dbt {command}"):     # a node whose query hangs the engine fails the command
+        result = dbtRunner(callbacks=[_fault_point]).invoke(cli)
+        if raise_on_failure and not result.success:
+            raise RuntimeError(f"dbt {' '.join(args)} failed: {_failures(result)}")
     return result
 
 

@@ -405,16 +405,21 @@ def disk_full(exc: BaseException) -> bool:
 @contextmanager
 def _writing(settings, command: str, wait: float = 0.0):
     """Hold the warehouse lock (yibao.lock) while a command writes; another writer means exit 75 with who it is.
+    The command runs under the watchdog (yibao.watchdog): an engine idle with work outstanding means exit 70.
     A full disk means exit 74 with what to do, not a stack trace: every write is one Delta commit, so what was
     committed stays whole, and the rerun after freeing space resumes (an interrupted batch is taken again)."""
     from yibao.lock import WarehouseBusy, warehouse_lock
+    from yibao.watchdog import HUNG_EXIT, EngineHung, watch
 
     try:
-        with warehouse_lock(settings, command, wait=wait):
+        with warehouse_lock(settings, command, wait=wait), watch(settings, command):
             yield
     except WarehouseBusy as e:
         console.print(f"[red]{e}")
         raise typer.Exit(BUSY_EXIT)
+    except EngineHung as e:
+        console.print(f"[red]{e}")
+        raise typer.Exit(HUNG_EXIT)
     except Exception as e:
         if not disk_full(e):
             raise

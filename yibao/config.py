@@ -40,6 +40,7 @@ class Settings:
     reference_date: date = date(2026, 11, 1)
     session_timeout_s: int = 86400
     engine_memory_gib: float = 0.0
+    engine_idle_timeout_s: float = 600.0
     spill_dir: Path | None = None
     snapshot_shrink_hold: float = 0.5
     landing_settle_s: float = 60.0
@@ -63,6 +64,8 @@ class Settings:
             raise ValueError(f"table_format must be one of {TABLE_FORMATS}, got {self.table_format!r}")
         if not 0.0 < self.snapshot_shrink_hold <= 1.0:
             raise ValueError(f"snapshot_shrink_hold must be in (0, 1], got {self.snapshot_shrink_hold!r}")
+        if self.engine_idle_timeout_s < 0:
+            raise ValueError(f"engine_idle_timeout_s must be >= 0, got {self.engine_idle_timeout_s!r}")
         if self.vacuum_retain_hours < 0:
             raise ValueError(f"vacuum_retain_hours must be >= 0, got {self.vacuum_retain_hours!r}")
 
@@ -145,6 +148,9 @@ SETTINGS: dict[str, tuple[str, str, str]] = {
     "session_timeout_s": ("YIBAO_SESSION_TIMEOUT_S", "`86400`", "idle timeout of the embedded engine session"),
     "engine_memory_gib": ("YIBAO_ENGINE_MEMORY_GIB", "`0` = 40% of RAM", "the embedded engine's query memory pool; "
                           "sorts, aggregates and repartitions above it spill"),
+    "engine_idle_timeout_s": ("YIBAO_ENGINE_IDLE_TIMEOUT_S", "`600`", "a command (or a stage of `yibao run`) "
+                              "whose embedded engine used almost no CPU this long with work outstanding is hung: "
+                              "its queries are interrupted and it fails (`yibao.watchdog`); `0` = off"),
     "spill_dir": ("YIBAO_SPILL_DIR", "`<data_root>/spill`", "where the embedded engine spills"),
     "snapshot_shrink_hold": ("YIBAO_SNAPSHOT_SHRINK_HOLD", "`0.5`", "a `full` delivery that would remove more than "
                              "this share of a table's rows is held for a steward, not applied"),
@@ -258,7 +264,7 @@ def _coerce(name: str, value):
         return value if isinstance(value, date) else date.fromisoformat(str(value))
     if name in ("session_timeout_s", "vacuum_retain_hours", "smtp_port", "dbt_threads"):
         return int(value)
-    if name in ("engine_memory_gib", "snapshot_shrink_hold", "landing_settle_s"):
+    if name in ("engine_memory_gib", "engine_idle_timeout_s", "snapshot_shrink_hold", "landing_settle_s"):
         return float(value)
     return str(value)
 

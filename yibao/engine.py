@@ -87,6 +87,18 @@ def remote_url() -> str | None:
     return _state["remote"]
 
 
+def embedded() -> bool:
+    """Whether this process runs the engine (the embedded Sail server), not a client of a remote one."""
+    return _state["server"] is not None
+
+
+def interrupt_all() -> list[str]:
+    """Interrupt every operation of this process's engine session (Spark Connect ``interruptAll``); returns the
+    ids of the operations interrupted.  Their queries fail in the threads that wait on them (yibao.watchdog)."""
+    spark = _state["spark"]
+    return list(spark.interruptAll()) if spark is not None else []
+
+
 def stop() -> None:
     """Stop the session and the embedded server (tests use this to start afresh)."""
     with _lock:
