@@ -214,7 +214,8 @@ def land(cat: Catalog, f: ScannedFile, manifest: Manifest, ingest_time: datetime
         applied = cat.read("_staging", name)
         deleted = applied.where(F.col("del_flag") == F.lit("1")).count()
         cat.ensure_columns("bronze", name, ddl(spec, with_reject=False))   # a table landed before v2 columns
-        cat.upsert(applied, "bronze", name, spec.keys, delete_flag="del_flag")
+        # deletion vectors: a day's corrections mark rows in place instead of rewriting every file they touch
+        cat.upsert(applied, "bronze", name, spec.keys, delete_flag="del_flag", deletion_vectors=True)
     shutil.rmtree(reject_dir, ignore_errors=True)
     for work in ("repeated", "superseded"):
         shutil.rmtree(cat.path("_staging", f"{name}__{work}"), ignore_errors=True)
