@@ -60,13 +60,12 @@ def delta_versions(settings) -> dict[str, int]:
 
 def table_state(settings, schemas: tuple[str, ...] = ("bronze", "meta")) -> dict:
     """Every table's rows, without the wall-clock columns, as comparable sets."""
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
+    from yibao.catalog import read_delta_arrow
     clock = {"_ingest_time", "ingest_time", "started_at", "finished_at"}
     out = {}
     for schema in schemas:
         for p in sorted((settings.warehouse / schema).iterdir()):
-            table = ds.dataset(DeltaTable(str(p)).file_uris(), format="parquet").to_table()
+            table = read_delta_arrow(p)
             cols = [c for c in table.column_names if c not in clock]
             out[f"{schema}.{p.name}"] = sorted(map(repr, table.select(cols).to_pylist()))
     return out

@@ -41,8 +41,8 @@ def _deliver(landing: Path) -> None:
 
 def _rows(path: Path, fmt: str) -> list[str]:
     if fmt == "delta":
-        from deltalake import DeltaTable
-        table = ds.dataset(DeltaTable(str(path)).file_uris(), format="parquet").to_table()
+        from yibao.catalog import read_delta_arrow
+        table = read_delta_arrow(path)   # the vectors of an incremental bronze merge applied
     else:
         table = ds.dataset(str(path), format="parquet").to_table()
     keep = [c for c in table.column_names if c not in ("_ingest_time", "ingest_time")]

@@ -68,18 +68,23 @@ def read_version(spark: SparkSession, path: Path | str, version: int) -> DataFra
     return spark.read.format("delta").option("versionAsOf", int(version)).load(str(path))
 
 
-def read_delta_arrow(path: Path, columns: list[str]):
-    """The current version of the Delta table at ``path`` as an Arrow table of ``columns``, read without the engine
-    (for the orchestrator's sensor and warehouse maintenance); None when ``path`` is not a Delta table.  Read
-    through the file list, not ``to_pyarrow_table`` (which can abort the interpreter at exit: stack.md)."""
+def read_delta_arrow(path: Path, columns: list[str] | None = None):
+    """The current version of the Delta table at ``path`` as an Arrow table of ``columns`` (None: all), read without
+    the engine (for the orchestrator's sensor, warehouse maintenance and tests); None when ``path`` is not a Delta
+    table.  Read through the file list, not ``to_pyarrow_table`` (which can abort the interpreter at exit:
+    stack.md); a table with deletion vectors (an incremental bronze table) through delta-rs's query engine,
+    which applies them (its file list would bring back the rows they remove)."""
     if not is_delta_table(path):
         return None
+    import pyarrow as pa
     import pyarrow.dataset as ds
-    from deltalake import DeltaTable
+    from deltalake import DeltaTable, QueryBuilder
 
-    if _has_deletion_vectors(path):    # the file list would bring back rows a deletion vector removed
-        raise ValueError(f"{path}: a table with deletion vectors is read through the engine, not its file list")
-    return ds.dataset(DeltaTable(str(path)).file_uris(), format="parquet").to_table(columns=columns)
+    dt = DeltaTable(str(path))
+    if _has_deletion_vectors(path):
+        table = pa.table(QueryBuilder().register("t", dt).execute("SELECT * FROM t").read_all())
+        return table if columns is None else table.select(columns)
+    return ds.dataset(dt.file_uris(), format="parquet").to_table(columns=columns)
 
 
 def _has_deletion_vectors(path: Path) -> bool:
@@ -331,7 +336,7 @@ class Catalog:
         was switched on now).  A MERGE into such a table marks the replaced and deleted rows of a data file in
         a small deletion-vector file instead of rewriting the file: one day's corrections, spread over every
         file of a bronze table, rewrote the whole table (2.5 GB of bronze at 10M persons for 0.3% of them
-        changing).  Read by the engine (Sail, delta-spark); :func:`read_delta_arrow` refuses such tables."""
+        changing).  Read by the engine (Sail, delta-spark) and :func:`read_delta_arrow`."""
         if self.fmt != "delta" or _has_deletion_vectors(self.path(schema, table)):
             return False
         self.register(schema, table)
