@@ -100,8 +100,8 @@ class YibaoResource(ConfigurableResource):
         from yibao.lock import warehouse_lock
         from yibao.watchdog import watch
 
-        label = f"dagster run {context.run_id or ''}".strip()
-        with warehouse_lock(self.settings(), label), watch(self.settings(), label):
+        settings, label = self.settings(), f"dagster run {context.run_id or ''}".strip()
+        with warehouse_lock(settings, label), watch(settings, label):
             yield self.create_resource(context)
 
 

@@ -86,7 +86,21 @@ def test_a_query_the_interrupt_cannot_end_ends_the_process(tmp_path):
 
 
 def test_the_watchdog_can_be_switched_off(settings):
-    with watch(settings.with_(engine_idle_timeout_s=0), "unwatched"):
+    from pyspark.sql import functions as F
+
+    from yibao import watchdog
+    from yibao.engine import spark_session
+
+    spark = spark_session(settings)
+
+    @F.udf("long")
+    def stall(x):
         time.sleep(0.5)
+        return x
+
+    # the query that fails by name at engine_idle_timeout_s = 1 (above) runs through when the watchdog is off
+    with watch(settings.with_(engine_idle_timeout_s=0), "unwatched"):
+        assert not watchdog._monitor.sections
+        assert spark.range(0, 12, 1, 12).select(stall("id").alias("x")).agg(F.sum("x")).collect()[0][0] == 66
     with pytest.raises(ValueError, match="engine_idle_timeout_s"):
         settings.with_(engine_idle_timeout_s=-1)

@@ -81,17 +81,16 @@ def read_delta_arrow(path: Path, columns: list[str] | None = None):
     from deltalake import DeltaTable, QueryBuilder
 
     dt = DeltaTable(str(path))
-    if _has_deletion_vectors(path):
+    if _has_deletion_vectors(dt):
         table = pa.table(QueryBuilder().register("t", dt).execute("SELECT * FROM t").read_all())
         return table if columns is None else table.select(columns)
     return ds.dataset(dt.file_uris(), format="parquet").to_table(columns=columns)
 
 
-def _has_deletion_vectors(path: Path) -> bool:
-    """Whether the Delta table at ``path`` may carry deletion vectors (its protocol has the reader feature)."""
-    from deltalake import DeltaTable
-
-    return "deletionVectors" in (DeltaTable(str(path)).protocol().reader_features or [])
+def _has_deletion_vectors(dt) -> bool:
+    """Whether the Delta table ``dt`` (a ``deltalake.DeltaTable``) may carry deletion vectors (its protocol has the
+    reader feature)."""
+    return "deletionVectors" in (dt.protocol().reader_features or [])
 
 
 def _ident(name: str) -> str:
@@ -337,7 +336,9 @@ class Catalog:
         a small deletion-vector file instead of rewriting the file: one day's corrections, spread over every
         file of a bronze table, rewrote the whole table (2.5 GB of bronze at 10M persons for 0.3% of them
         changing).  Read by the engine (Sail, delta-spark) and :func:`read_delta_arrow`."""
-        if self.fmt != "delta" or _has_deletion_vectors(self.path(schema, table)):
+        from deltalake import DeltaTable
+
+        if self.fmt != "delta" or _has_deletion_vectors(DeltaTable(str(self.path(schema, table)))):
             return False
         self.register(schema, table)
         self.spark.sql(f"ALTER TABLE {_ident(schema)}.{_ident(table)} "
