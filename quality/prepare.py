@@ -18,11 +18,13 @@ def divisions_df(spark: SparkSession) -> DataFrame:
 
 
 def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFrame,
-                     persist=lambda name, frame: frame) -> DataFrame:
+                     persist=lambda name, frame: frame, whole: DataFrame | None = None) -> DataFrame:
     """``df`` with the suite's derived columns.  ``read_parent(schema, table)`` returns the parent table as
     the gate sees it (its released version, plus its held head: a row whose parent waits in a held batch is
     not an orphan); ``persist(name, frame)`` stores an intermediate result and returns it read back (the
-    duplicated keys are aggregated once, not once per query Great Expectations runs)."""
+    duplicated keys are aggregated once, not once per query Great Expectations runs).  ``whole``: the table
+    ``df`` is a part of (the gate validating only a day's rows); a key of ``df`` is unique when the whole table
+    carries it once."""
     # derived columns that others depend on (normalised certno, birth date) come first
     order = sorted(suite.derived, key=lambda k: (0 if k.endswith("_norm") else 1 if "birth" in k else 2))
     out = df
@@ -50,10 +52,23 @@ def validation_frame(df: DataFrame, suite: Suite, read_parent, divisions: DataFr
     for flag, columns in suite.unique_flags.items():
         aliases = [f"{flag}__{i}" for i in range(len(columns))]
         keyed = df.where(~_any_null(columns)) if suite.unique_skip_null_keys else df
+        if whole is not None:
+            keyed = _rows_sharing_keys(whole, keyed, columns)
         dup = persist(flag, keyed.groupBy(*[F.col(f"`{c}`").alias(a) for c, a in zip(columns, aliases)])
                       .count().where("count > 1").drop("count"))
         out = _flag_matches(out, dup, columns, aliases, flag, any_null=suite.unique_skip_null_keys, null_safe=True)
     return out
+
+
+def _rows_sharing_keys(whole: DataFrame, part: DataFrame, columns) -> DataFrame:
+    """The ``columns`` of the rows of ``whole`` whose key (null-safe) equals that of some row of ``part`` (a small
+    part of it): the candidates for a duplicate of a key of ``part``.  The small side's distinct keys are the
+    join's left (build) side: Sail ignores broadcast hints and builds on the left."""
+    names = [f"_q_part__{i}" for i in range(len(columns))]
+    keys = part.select(*[F.col(f"`{c}`").alias(n) for c, n in zip(columns, names)]).distinct()
+    rows = whole.select(*[F.col(f"`{c}`") for c in columns])
+    return (keys.join(rows, _equal(keys, rows, names, list(columns), null_safe=True), "inner")
+            .select(*[rows[f"`{c}`"] for c in columns]))
 
 
 def missing_parent_keys(child: DataFrame, columns, parent: DataFrame | None, parent_columns,

@@ -80,11 +80,12 @@ def batch_page(run, source: str, batch_id: str, score: dict, stewards) -> str:
            "</div>",
            f"<p id=\"steward\">数据责任人: <b>{_e(st.owner)}</b> ({_e(st.department)}; 联系方式 {_e(st.contact)})"
            " — 请核对下列问题，修正后以新批次号重新报送。</p>"]
-    out.append("<h2>各表状态</h2><table><tr><th>表</th><th>Delta 版本</th><th>行数</th><th>状态</th>"
+    out.append("<h2>各表状态</h2><table><tr><th>表</th><th>Delta 版本</th><th>行数</th><th>本次校验行数</th><th>状态</th>"
                "<th>阻断</th><th>警告</th><th>当前发布版本</th></tr>")
     for t in tables:
         published = t.delta_version if t.status == "released" else t.released_before
         out.append(f"<tr><td>{_e(t.source_table)}</td><td>{_e(t.delta_version)}</td><td>{t.rows:,}</td>"
+                   f"<td>{t.rows if t.checked is None else t.checked:,}</td>"
                    f"<td class=\"{'held' if t.status in ('held', 'blocked') else 'released'}\">"
                    f"{_e(STATUS_ZH.get(t.status, t.status))}</td><td>{len(t.blocking)}</td><td>{len(t.warnings)}</td>"
                    f"<td>{'尚无' if published is None else _e(published)}</td></tr>")

@@ -30,8 +30,8 @@ from yibao.config import Settings
 from yibao.decisions import in_force
 from yibao.contract import table_spec
 from yibao.quality import gate
-from yibao.quality.suites import (BLOCKING, DIMENSIONS, Suite, bronze_suites, dimension_of, gold_suite, silver_suite,
-                                  timeliness_hours)
+from yibao.quality.suites import (BLOCKING, DIMENSIONS, Suite, bronze_suites, dimension_of, gold_suite,
+                                  increment_min_rows, silver_suite, timeliness_hours)
 
 LAYERS = ("bronze", "silver", "gold")
 WEIGHTS = {BLOCKING: 3.0, "warning": 1.0}
@@ -64,6 +64,8 @@ class TableOutcome:
     blocking: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    checked: int | None = None     # rows validated row by row when only the batches since the release were
+    batches: list[str] = field(default_factory=list)    # (bronze) those batches; None / []: the whole table
 
 
 @dataclass
@@ -307,9 +309,45 @@ def _min_rows(p: _Pass, t: str, version: int | None, released_version: int | Non
     return math.ceil(prev * (1.0 - p.settings.snapshot_shrink_hold))
 
 
-def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int):
+@dataclass
+class _Increment:
+    """The rows of a bronze table's new version that its released version did not have (the batches applied
+    since), and the row counts the table-level rules need."""
+    rows: object             # DataFrame: the new rows, every column
+    batches: list[str]       # their batches
+    new_rows: int
+    table_rows: int          # rows of the whole new version
+
+
+def _increment(p: _Pass, t: str, version: int | None, df, rel_v: int | None) -> _Increment | None:
+    """The new rows of bronze table ``t`` at ``version`` against its released version ``rel_v``: the rows whose
+    ``_batch_id`` the released version does not carry (an incremental batch appends or merges its rows, each
+    stamped with its batch; a merged correction replaces its row with one of the new batch; a snapshot
+    replaces every row).  None when the whole table is validated: nothing released yet, a table without batch
+    lineage, a Parquet warehouse, a version not newer than the release, or fewer new rows than
+    ``increment_min_rows`` (quality/rules.toml: a tolerance needs rows to judge)."""
+    if (p.layer != "bronze" or version is None or rel_v is None or rel_v >= version
+            or "_batch_id" not in df.columns):
+        return None
+    released = p.delta_at(str(p.cat.path(p.layer, t)), rel_v)
+    old = [r[0] for r in released.select("_batch_id").distinct().collect()]
+    known = F.col("_batch_id").isin(old) if old else F.lit(False)
+    rows = df.where(F.col("_batch_id").isNull() | ~known)
+    new = rows.groupBy("_batch_id").count().collect()
+    n = sum(int(r[1]) for r in new)
+    if n < increment_min_rows():
+        return None
+    return _Increment(rows, sorted(str(r[0]) for r in new), n, df.count())
+
+
+def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int, inc: _Increment | None = None):
     """Validate ``df`` with its suite: the derived ``_q_`` columns are computed (and materialised once under
-    ``<warehouse>/_quality``, removed afterwards), then Great Expectations runs.  Returns GE's result."""
+    ``<warehouse>/_quality``, removed afterwards), then Great Expectations runs.  Returns GE's result.
+
+    With an increment (``inc``) only its rows are validated: every row-level rule and reference is judged on
+    the batches applied since the release (the rows released before were judged then), the key's uniqueness
+    against the whole version, and the row count of the whole version (``min_rows`` is moved onto the new
+    rows: table rows >= min_rows exactly when new rows >= min_rows - old rows kept)."""
     from yibao.quality import validate
     from yibao.quality.prepare import validation_frame
 
@@ -320,7 +358,11 @@ def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int):
         p.cat.overwrite(frame, "_quality", scratch[-1])
         return p.cat.read("_quality", scratch[-1])
 
-    frame = validation_frame(df, suite, p.read_parent, p.divisions, persist)
+    whole = None
+    if inc is not None:
+        df, whole = inc.rows, df
+        min_rows = max(0, min_rows - (inc.table_rows - inc.new_rows))
+    frame = validation_frame(df, suite, p.read_parent, p.divisions, persist, whole=whole)
     if suite.derived or suite.references or suite.division_flags or suite.accuracy:
         # materialise once: GE runs several queries per expectation over this frame
         frame = persist("frame", frame)
@@ -330,8 +372,10 @@ def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int):
     return vr, scratch
 
 
-def _results_of(p: _Pass, vr, t: str, suite: Suite, batch_id: str, version: int | None, df) -> tuple[list[dict], int]:
-    """One ``meta.quality_result`` row per expectation of GE's result, and the table's row count."""
+def _results_of(p: _Pass, vr, t: str, suite: Suite, batch_id: str, version: int | None, df,
+                inc: _Increment | None = None) -> tuple[list[dict], int]:
+    """One ``meta.quality_result`` row per expectation of GE's result, and the table's row count (with an
+    increment: the row-count rule reports the whole version's rows, the others the new rows they checked)."""
     run, layer = p.run, p.layer
     rows = None
     table_results = []
@@ -340,9 +384,11 @@ def _results_of(p: _Pass, vr, t: str, suite: Suite, batch_id: str, version: int 
         res = r.result or {}
         kw = r.expectation_config.kwargs
         element_count = res.get("element_count")
-        if r.expectation_config.type == "expect_table_row_count_to_be_between":
-            rows = res.get("observed_value")
         observed = res.get("observed_value")
+        if r.expectation_config.type == "expect_table_row_count_to_be_between":
+            if inc is not None:
+                observed = element_count = inc.table_rows
+            rows = observed
         table_results.append(dict(
             run_id=run.run_id, run_time=run.run_time, layer=layer, schema=layer, table=t, source=suite.source,
             source_table=suite.source_table, batch_id=batch_id, delta_version=version,
@@ -364,14 +410,18 @@ def _results_of(p: _Pass, vr, t: str, suite: Suite, batch_id: str, version: int 
 
 def _validate_table(p: _Pass, t: str, suite: Suite, version: int | None, df) -> dict | None:
     """Validate one table, decide its status (bronze: release or hold; silver/gold: passed or blocked) and add
-    its outcome and results to the run.  Returns its ``meta.quality_hold`` row when it is held or blocked."""
+    its outcome and results to the run.  Returns its ``meta.quality_hold`` row when it is held or blocked.
+
+    A bronze table with a released version is judged on the batches applied since (:func:`_increment`); its
+    released version itself (``yibao quality --force``) as a whole."""
     t0 = time.time()
     run, layer = p.run, p.layer
     batch_id = _batch_of(p, suite, df)
     rel = p.released.get((layer, t))
     rel_v = None if rel is None else int(rel.delta_version)
-    vr, scratch = _run_suite(p, t, suite, df, _min_rows(p, t, version, rel_v))
-    table_results, rows = _results_of(p, vr, t, suite, batch_id, version, df)
+    inc = _increment(p, t, version, df, rel_v)
+    vr, scratch = _run_suite(p, t, suite, df, _min_rows(p, t, version, rel_v), inc)
+    table_results, rows = _results_of(p, vr, t, suite, batch_id, version, df, inc)
     blocking = [r for r in table_results if not r["success"] and r["severity"] == BLOCKING]
     warnings = [r for r in table_results if not r["success"] and r["severity"] != BLOCKING]
     note, reasons = "", [_reason(r) for r in blocking]
@@ -390,7 +440,9 @@ def _validate_table(p: _Pass, t: str, suite: Suite, version: int | None, df) -> 
         r["table_status"] = status
     run.results += table_results
     run.tables.append(TableOutcome(layer, t, suite.source, suite.source_table, batch_id, version, rel_v,
-                                   int(rows or 0), status, note, blocking, warnings, time.time() - t0))
+                                   int(rows or 0), status, note, blocking, warnings, time.time() - t0,
+                                   checked=None if inc is None else inc.new_rows,
+                                   batches=[] if inc is None else inc.batches))
     for name in scratch:
         shutil.rmtree(p.cat.path("_quality", name), ignore_errors=True)
     return hold

@@ -108,6 +108,11 @@ def references_of(source: str, table: str) -> list[dict]:
     return [r for r in rules_config().get("references", []) if r["child"] == f"{source}/{table}"]
 
 
+def increment_min_rows() -> int:
+    """The fewest new rows a bronze version is judged on alone (fewer: the whole version is validated)."""
+    return int(rules_config().get("increment_min_rows", 100))
+
+
 def timeliness_hours() -> tuple[float, float]:
     t = rules_config().get("timeliness", {})
     return float(t.get("on_time_hours", 24)), float(t.get("late_hours", 168))

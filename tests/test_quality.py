@@ -145,6 +145,75 @@ def test_broken_delivery_is_held_with_exact_failures(settings, read, good_state)
     assert released_version(settings, "bronze", "medins__psn_info") == before + 2
 
 
+def test_a_batch_is_judged_on_its_own_rows_and_its_keys_against_the_whole_table(settings, read, good_state,
+                                                                                 monkeypatch, tmp_path):
+    """After a release, the gate validates the batches applied since (not the whole table again): a day's
+    batch broken in most of its rows is held even though the table as a whole would be within tolerance; the
+    key's uniqueness is checked against the whole table, the row count on the whole table.  A batch of fewer
+    rows than ``increment_min_rows`` is judged with its table."""
+    import re
+
+    from pyspark.sql import functions as F
+
+    from yibao.catalog import Catalog
+    from yibao.config import load_settings
+    from yibao.engine import spark_session
+
+    default_rules = load_settings().quality_rules_file
+    small = tmp_path / "rules-small-batches.toml"
+    text = default_rules.read_text(encoding="utf-8")
+    small.write_text(re.sub(r"(?m)^increment_min_rows = \d+$", "increment_min_rows = 1", text), encoding="utf-8")
+    assert small.read_text(encoding="utf-8") != text
+    monkeypatch.setenv("YIBAO_QUALITY_RULES", str(small))      # these test batches are tiny
+    # 4 new persons, 3 of them in another sex code system: 75 % of the batch, 3 of 14 rows of the table
+    write_batch(settings.landing, "medins", "20261108-001",
+                {"psn_info": [PSN_HEADER, psn(10, gend="7"), psn(11, gend="7"), psn(12, gend="7"), psn(13)]},
+                mode="incremental")
+    ingest(settings)
+    before = released_version(settings, "bronze", "medins__psn_info")
+    run = run_quality(settings)
+    t = run.table("medins__psn_info")
+    assert (t.status, t.rows, t.checked, t.batches) == ("held", 14, 4, ["20261108-001"])
+    assert failures(run, "medins__psn_info") == {("code.gend", "warning", "gend", 3),
+                                                 ("code.gend", "blocking", "gend", 3)}
+    checked = {r["rule"]: r["rows_checked"] for r in run.results if r["table"] == "medins__psn_info"}
+    assert checked["code.gend"] == 4 and checked["row_count.min"] == 14
+    assert released_version(settings, "bronze", "medins__psn_info") == before
+    # checking again does not dilute the batch in the table
+    again = run_quality(settings, force=True, tables=["medins__psn_info"]).table("medins__psn_info")
+    assert (again.status, again.checked) == ("held", 4)
+    # a corrected re-delivery of those persons passes; it is judged on its own 4 rows
+    write_batch(settings.landing, "medins", "20261109-001",
+                {"psn_info": [PSN_HEADER] + [psn(i) for i in range(10, 14)]}, mode="incremental")
+    ingest(settings)
+    fixed = run_quality(settings).table("medins__psn_info")
+    # the held batch's rows were all replaced by the correction: only its batch is new against the release
+    assert (fixed.status, fixed.checked, fixed.batches) == ("released", 4, ["20261109-001"])
+    # a released version re-checked on demand is checked whole
+    whole = run_quality(settings, force=True, tables=["medins__psn_info"]).table("medins__psn_info")
+    assert (whole.status, whole.checked, whole.batches, whole.rows) == ("released", None, [], 14)
+    # with the default threshold (100 rows), three broken rows are judged with their table: 3 of 17, released
+    monkeypatch.setenv("YIBAO_QUALITY_RULES", str(default_rules))
+    write_batch(settings.landing, "medins", "20261110-001",
+                {"psn_info": [PSN_HEADER] + [psn(i, gend="7") for i in range(20, 23)]}, mode="incremental")
+    ingest(settings)
+    tiny = run_quality(settings)
+    assert (tiny.table("medins__psn_info").status, tiny.table("medins__psn_info").checked) == ("released", None)
+    assert failures(tiny, "medins__psn_info") == {("code.gend", "warning", "gend", 3)}
+    monkeypatch.setenv("YIBAO_QUALITY_RULES", str(small))
+    # a row repeating a key released before (a broken load, written past ingestion): unique only in its batch,
+    # a duplicate in the table
+    spark = spark_session(settings)
+    cat = Catalog(spark, settings)
+    dup = cat.read("bronze", "medins__psn_info").where("psn_no = 'P3'").withColumn("_batch_id",
+                                                                                   F.lit("20261111-001"))
+    cat.append(dup, "bronze", "medins__psn_info")
+    run = run_quality(settings, tables=["medins__psn_info"])
+    t = run.table("medins__psn_info")
+    assert (t.status, t.checked, t.batches) == ("held", 1, ["20261111-001"])
+    assert failures(run, "medins__psn_info") == {("key_unique.psn_no", "blocking", "psn_no", 1)}
+
+
 def test_conditional_fields_are_flagged_not_held(settings, read, good_state):
     lines = [INSU_HEADER] + [insu(i) for i in range(10)] + [
         insu(1, stas="2"),                                   # suspended without paus_insu_date
