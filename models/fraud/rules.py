@@ -397,7 +397,10 @@ def r09_provider_outlier(spark: SparkSession, cfg: dict) -> DataFrame:
     return spark.sql(f"""
         with m as (
             select s.fixmedins_code, max(s.fixmedins_name) as fixmedins_name, max(s.fixmedins_type) as ftype,
-                   max(s.hosp_lv) as lv, s.med_type, count(*) as n, avg(s.medfee) as cost, sum(s.hifp + s.acct) as paid
+                   max(s.hosp_lv) as lv, s.med_type, count(*) as n,
+                   -- averaged in decimal (exact, whatever order the rows arrive in): a double average differed in
+                   -- its last bits between a rebuild and daily runs, and a peer median of 153.415 printed as .41 or .42
+                   cast(avg(cast(s.medfee as decimal(18, 2))) as double) as cost, sum(s.hifp + s.acct) as paid
             from fr_setl s where s.med_type in ({sql_list(p['med_types'])})
             group by s.fixmedins_code, s.med_type
             having count(*) >= {int(p['min_settlements'])}
