@@ -324,20 +324,24 @@ def _increment(p: _Pass, t: str, version: int | None, df, rel_v: int | None) -> 
     ``_batch_id`` the released version does not carry (an incremental batch appends or merges its rows, each
     stamped with its batch; a merged correction replaces its row with one of the new batch; a snapshot
     replaces every row).  None when the whole table is validated: nothing released yet, a table without batch
-    lineage, a Parquet warehouse, a version not newer than the release, or fewer new rows than
-    ``increment_min_rows`` (quality/rules.toml: a tolerance needs rows to judge)."""
+    lineage, a Parquet warehouse, a version not newer than the release, fewer new rows than
+    ``increment_min_rows`` (quality/rules.toml: a tolerance needs rows to judge), or every row new."""
     if (p.layer != "bronze" or version is None or rel_v is None or rel_v >= version
             or "_batch_id" not in df.columns):
         return None
     released = p.delta_at(str(p.cat.path(p.layer, t)), rel_v)
-    old = [r[0] for r in released.select("_batch_id").distinct().collect()]
+    # (a null in an IN list would make the test null for every row not in it: those rows would be lost)
+    old = [r[0] for r in released.select("_batch_id").distinct().collect() if r[0] is not None]
     known = F.col("_batch_id").isin(old) if old else F.lit(False)
     rows = df.where(F.col("_batch_id").isNull() | ~known)
     new = rows.groupBy("_batch_id").count().collect()
     n = sum(int(r[1]) for r in new)
     if n < increment_min_rows():
         return None
-    return _Increment(rows, sorted(str(r[0]) for r in new), n, df.count())
+    total = df.count()
+    if n == total:           # a snapshot replaced every row: the whole table it is (no join of its keys to itself)
+        return None
+    return _Increment(rows, sorted(str(r[0]) for r in new), n, total)
 
 
 def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int, inc: _Increment | None = None):

@@ -212,6 +212,11 @@ def test_a_batch_is_judged_on_its_own_rows_and_its_keys_against_the_whole_table(
     t = run.table("medins__psn_info")
     assert (t.status, t.checked, t.batches) == ("held", 1, ["20261111-001"])
     assert failures(run, "medins__psn_info") == {("key_unique.psn_no", "blocking", "psn_no", 1)}
+    # a snapshot replacing every row is judged as the whole table it is
+    write_batch(settings.landing, "medins", "20261112-001", {"psn_info": persons(14)})
+    ingest(settings)
+    snap = run_quality(settings).table("medins__psn_info")
+    assert (snap.status, snap.checked, snap.rows) == ("released", None, 14)
 
 
 def test_conditional_fields_are_flagged_not_held(settings, read, good_state):
