@@ -85,7 +85,7 @@ def batch_page(run, source: str, batch_id: str, score: dict, stewards) -> str:
     for t in tables:
         published = t.delta_version if t.status == "released" else t.released_before
         out.append(f"<tr><td>{_e(t.source_table)}</td><td>{_e(t.delta_version)}</td><td>{t.rows:,}</td>"
-                   f"<td>{t.rows if t.checked is None else t.checked:,}</td>"
+                   f"<td>{t.rows_checked:,}</td>"
                    f"<td class=\"{'held' if t.status in ('held', 'blocked') else 'released'}\">"
                    f"{_e(STATUS_ZH.get(t.status, t.status))}</td><td>{len(t.blocking)}</td><td>{len(t.warnings)}</td>"
                    f"<td>{'尚无' if published is None else _e(published)}</td></tr>")

@@ -64,8 +64,13 @@ class TableOutcome:
     blocking: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-    checked: int | None = None     # rows validated row by row when only the batches since the release were
-    batches: list[str] = field(default_factory=list)    # (bronze) those batches; None / []: the whole table
+    checked: int | None = None     # bronze: rows of the batches since the release, when only those were validated
+    batches: list[str] = field(default_factory=list)    # those batches ([]: the whole table was validated)
+
+    @property
+    def rows_checked(self) -> int:
+        """The rows the row-level rules judged: the new rows, or the whole table."""
+        return self.rows if self.checked is None else self.checked
 
 
 @dataclass
@@ -330,18 +335,18 @@ def _increment(p: _Pass, t: str, version: int | None, df, rel_v: int | None) -> 
             or "_batch_id" not in df.columns):
         return None
     released = p.delta_at(str(p.cat.path(p.layer, t)), rel_v)
-    # (a null in an IN list would make the test null for every row not in it: those rows would be lost)
-    old = [r[0] for r in released.select("_batch_id").distinct().collect() if r[0] is not None]
-    known = F.col("_batch_id").isin(old) if old else F.lit(False)
-    rows = df.where(F.col("_batch_id").isNull() | ~known)
-    new = rows.groupBy("_batch_id").count().collect()
-    n = sum(int(r[1]) for r in new)
+    old = {r[0] for r in released.select("_batch_id").distinct().collect() if r[0] is not None}
+    per_batch = df.groupBy("_batch_id").count().collect()     # one pass gives the new rows and the table's rows
+    new = {b: int(c) for b, c in per_batch if b is None or b not in old}
+    n, total = sum(new.values()), sum(int(c) for _, c in per_batch)
     if n < increment_min_rows():
         return None
-    total = df.count()
     if n == total:           # a snapshot replaced every row: the whole table it is (no join of its keys to itself)
         return None
-    return _Increment(rows, sorted(str(r[0]) for r in new), n, total)
+    # (a null in an IN list would make the test null for every row not in it: those rows would be lost)
+    known = F.col("_batch_id").isin(sorted(old)) if old else F.lit(False)
+    rows = df.where(F.col("_batch_id").isNull() | ~known)
+    return _Increment(rows, sorted(str(b) for b in new), n, total)
 
 
 def _run_suite(p: _Pass, t: str, suite: Suite, df, min_rows: int, inc: _Increment | None = None):

@@ -248,7 +248,7 @@ def quality(
     out = Table("table", "batch", "version", "rows", "checked", "status", "blocking", "warnings", "s")
     for t in run.tables:   # checked: the rows of the batches since the release (bronze), else the whole table
         out.add_row(t.table, t.batch_id or "", "" if t.delta_version is None else str(t.delta_version), f"{t.rows:,}",
-                    f"{t.rows if t.checked is None else t.checked:,}", t.status, str(len(t.blocking)),
+                    f"{t.rows_checked:,}", t.status, str(len(t.blocking)),
                     str(len(t.warnings)), f"{t.seconds:.1f}")
     console.print(out)
     for t in run.held:
